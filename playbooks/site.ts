@@ -1,0 +1,14 @@
+/** The site playbook: what `provision apply` runs by default on every host of the inventory. */
+import { definePlaybook } from '../src/engine/types.ts';
+import { automaticUpdates } from '../tasks/updates.ts';
+import type { HostVars } from '../tasks/vars.ts';
+
+export default definePlaybook<HostVars>({
+  plays: [
+    {
+      name: 'base',
+      hosts: 'all',
+      tasks: (host) => [...automaticUpdates(host)],
+    },
+  ],
+});

@@ -1,0 +1,76 @@
+/** `provision apply INVENTORY`: plan every host, show the diffs, ask, apply, recap. */
+import { InputError } from '../errors.ts';
+import { loadInventory } from '../inventory/load.ts';
+import { selectHosts } from '../inventory/limit.ts';
+import { PlannedRun } from '../engine/run.ts';
+import type { RunResult } from '../engine/results.ts';
+import { runToJson } from '../report/json.ts';
+import { colorWanted, palette } from '../report/palette.ts';
+import { lineProgress, listrProgress } from '../report/progress.ts';
+import { renderRun } from '../report/text.ts';
+import { hostVarsSchema } from '../../tasks/vars.ts';
+import { confirmApply } from './confirm.ts';
+import { loadPlaybook } from './load-playbook.ts';
+
+/** The flags of `apply`. */
+export interface ApplyFlags {
+  inventory: string;
+  dryRun: boolean;
+  yes: boolean;
+  json: boolean;
+  limit?: string;
+  forks: number;
+  playbook?: string;
+  detailedExitcode: boolean;
+  color?: boolean;
+  verbose: boolean;
+}
+
+/** Exit codes: 0 success, 1 a host failed or was unreachable, 2 invalid input, 3 changes pending (--detailed-exitcode). */
+export const EXIT = { ok: 0, failed: 1, input: 2, pending: 3, interrupted: 130 } as const;
+
+function exitCodeFor(run: RunResult, flags: ApplyFlags): number {
+  if (run.summary.failed > 0 || run.summary.unreachable > 0) return EXIT.failed;
+  if (run.mode === 'dry-run' && flags.detailedExitcode && run.summary.changed > 0) return EXIT.pending;
+  return EXIT.ok;
+}
+
+/** Runs `apply` and returns the exit code. */
+export async function applyCommand(flags: ApplyFlags, interrupted: () => boolean): Promise<number> {
+  if (!Number.isInteger(flags.forks) || flags.forks < 1) throw new InputError(`--forks must be a whole number ≥ 1, got ${flags.forks}`);
+  if (flags.detailedExitcode && !flags.dryRun) throw new InputError('--detailed-exitcode goes with --dry-run');
+  const inventory = await loadInventory(flags.inventory, { vars: hostVarsSchema });
+  const hosts = selectHosts(inventory, flags.limit);
+  const playbook = await loadPlaybook(flags.playbook);
+  const colors = palette(!flags.json && colorWanted(process.stdout, flags.color));
+  const out = (text: string) => process.stdout.write(`${text}\n`);
+  const onTerminal = process.stderr.isTTY === true && !flags.json;
+  const progress = onTerminal ? listrProgress() : lineProgress((line) => (flags.json ? undefined : process.stderr.write(`${line}\n`)));
+
+  const run = await PlannedRun.prepare({ inventory, hosts, playbook: playbook as never, forks: flags.forks }, progress.events);
+  try {
+    const plan = run.planResult();
+    if (flags.dryRun) {
+      out(flags.json ? runToJson(plan) : renderRun(plan, colors, { showOk: flags.verbose }));
+      return exitCodeFor(plan, flags);
+    }
+    if (!flags.json) out(renderRun(plan, colors, { showOk: flags.verbose }));
+    if (run.hasChanges && !flags.yes) {
+      const hostsChanging = plan.hosts.filter((host) => host.status === 'changed').length;
+      if (!(await confirmApply(`Apply these changes to ${hostsChanging} host${hostsChanging === 1 ? '' : 's'}?`))) {
+        process.stderr.write('Nothing was changed.\n');
+        return EXIT.failed;
+      }
+    }
+    if (!flags.json) out('');
+    progress.start(hosts.map((host) => host.name));
+    const result = await run.apply({ ...progress.events, hostFinished: (host, status) => progress.hostDone(host, status) }, interrupted);
+    await progress.stop();
+    if (flags.json) out(runToJson(result));
+    else out(renderRun(result, colors, { showOk: false }));
+    if (interrupted()) return EXIT.interrupted;
+    return exitCodeFor(result, flags);
+  } finally {
+    await run.close();
+  }
+}

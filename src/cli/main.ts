@@ -1,0 +1,88 @@
+/** The command line: parses flags, runs a command, and maps errors to exit codes. Only this module exits. */
+import yargs from 'yargs';
+import { hideBin } from 'yargs/helpers';
+import { InputError } from '../errors.ts';
+import { redact } from '../report/redact.ts';
+import { applyCommand, EXIT } from './apply-command.ts';
+
+let interruptions = 0;
+process.on('SIGINT', () => {
+  interruptions += 1;
+  if (interruptions === 1) {
+    process.stderr.write('\nInterrupted: finishing the steps in flight, starting no new task (Ctrl-C again to abort now).\n');
+  } else {
+    process.exit(EXIT.interrupted);
+  }
+});
+
+async function main(argv: string[]): Promise<number> {
+  let code = EXIT.ok as number;
+  await yargs(argv)
+    .scriptName('provision')
+    .usage('$0 <command> [options]')
+    .command(
+      'apply <inventory>',
+      'gather facts, plan, show every diff, ask, apply',
+      (y) =>
+        y
+          .positional('inventory', { type: 'string', demandOption: true, describe: 'inventory YAML file' })
+          .option('dry-run', { type: 'boolean', default: false, describe: 'plan and show diffs only; change nothing' })
+          .option('yes', { alias: 'y', type: 'boolean', default: false, describe: 'apply without asking' })
+          .option('json', { type: 'boolean', default: false, describe: 'print one JSON document (the plan, or the results)' })
+          .option('limit', { alias: 'l', type: 'string', describe: 'hosts: names, groups, globs, comma lists, !exclude, &intersect' })
+          .option('forks', { alias: 'f', type: 'number', default: 10, describe: 'hosts handled in parallel' })
+          .option('playbook', { alias: 'p', type: 'string', describe: 'playbook module to run (default playbooks/site.ts)' })
+          .option('detailed-exitcode', { type: 'boolean', default: false, describe: 'with --dry-run: exit 3 when changes are pending' })
+          .option('color', { type: 'boolean', describe: 'colour the output (--no-color to disable)' })
+          .option('verbose', { alias: 'v', type: 'boolean', default: false, describe: 'also list tasks that are already in place' }),
+      async (args) => {
+        code = await applyCommand(
+          {
+            inventory: args.inventory,
+            dryRun: args['dry-run'],
+            yes: args.yes,
+            json: args.json,
+            ...(args.limit !== undefined ? { limit: args.limit } : {}),
+            forks: args.forks,
+            ...(args.playbook !== undefined ? { playbook: args.playbook } : {}),
+            detailedExitcode: args['detailed-exitcode'],
+            ...(args.color !== undefined ? { color: args.color } : {}),
+            verbose: args.verbose,
+          },
+          () => interruptions > 0,
+        );
+      },
+    )
+    .command('lab <action>', 'local Debian containers to try provision on', (y) =>
+      y
+        .positional('action', { choices: ['up', 'down'] as const, demandOption: true })
+        .option('nodes', { type: 'number', default: 2, describe: 'node hosts' })
+        .option('balancers', { type: 'number', default: 1, describe: 'balancer hosts' }),
+      async (args) => {
+        const { labCommand } = await import('./lab-command.ts');
+        code = await labCommand(args.action, { nodes: args.nodes, balancers: args.balancers });
+      },
+    )
+    .demandCommand(1, 'Name a command: apply or lab.')
+    .strict()
+    .fail((message, error) => {
+      if (error) throw error;
+      throw new InputError(message);
+    })
+    .help()
+    .completion('completion', 'print a shell completion script')
+    .parseAsync();
+  return code;
+}
+
+try {
+  process.exitCode = await main(hideBin(process.argv));
+} catch (error) {
+  if (error instanceof InputError) {
+    process.stderr.write(`error: ${redact(error.message)}\n`);
+    process.exitCode = EXIT.input;
+  } else {
+    process.stderr.write(`error: ${redact(error instanceof Error ? (error.stack ?? error.message) : String(error))}\n`);
+    process.exitCode = EXIT.failed;
+  }
+}

@@ -1,0 +1,275 @@
+/** One host's run: connect, gather, plan, check candidates, apply, handlers. */
+import type { Host, Inventory } from '../inventory/types.ts';
+import { CommandError, SafetyError, UnreachableError } from '../errors.ts';
+import { redact } from '../report/redact.ts';
+import { SshConnection } from '../transport/ssh.ts';
+import { FactCache } from './fact-cache.ts';
+import { gatherFacts } from './gather.ts';
+import type { ChangeReport, HandlerResult, HostResult, TaskResult } from './results.ts';
+import { checkCandidate, performStep } from './steps.ts';
+import type { Change, Fact, FactReader, Handler, Plan, Play, PlanContext, Task } from './types.ts';
+
+/** A task in the order it runs on a host, with the play it belongs to. */
+export interface ScheduledTask<Vars> {
+  play: Play<Vars>;
+  task: Task<Vars>;
+}
+
+/** Progress callbacks, for the live display. */
+export interface HostEvents {
+  taskStarted?(host: string, task: string): void;
+  taskFinished?(host: string, result: TaskResult): void;
+}
+
+/** Finds other hosts' gathered facts during planning. */
+export type PeerLookup = (hostName: string) => FactReader | undefined;
+
+function taskName(task: Task<unknown>): string {
+  return `${task.kind} ${task.target}`;
+}
+
+/** Renders any error as one line of text for the report, secrets masked. */
+export function errorText(error: unknown): string {
+  if (error instanceof Error) return redact(error.message);
+  return redact(String(error));
+}
+
+function reportChange(change: Change): ChangeReport {
+  const report: ChangeReport = { summary: change.summary };
+  if (change.diff) report.diff = change.diff;
+  if (change.packages) report.packages = change.packages;
+  if (change.services) report.services = change.services;
+  return report;
+}
+
+/** Connects to, plans and applies one host. */
+export class HostSession<Vars> {
+  connection: SshConnection | undefined;
+  readonly gathered = new FactCache();
+  private plans: Array<Plan | Error> = [];
+  private planFailed = false;
+  readonly result: HostResult;
+
+  constructor(
+    readonly host: Host<Vars>,
+    readonly inventory: Inventory<Vars>,
+    readonly schedule: ScheduledTask<Vars>[],
+  ) {
+    this.result = { name: host.name, status: 'ok', tasks: [], handlers: [], stats: { connections: 0, commands: 0, commandMs: 0 } };
+  }
+
+  /** True once the host is known to be unreachable or failed. */
+  get failed(): boolean {
+    return this.result.status === 'failed' || this.result.status === 'unreachable';
+  }
+
+  /** Opens the SSH connection; an error marks the host unreachable. */
+  async connect(): Promise<void> {
+    try {
+      this.connection = await SshConnection.open(this.host.connection);
+    } catch (error) {
+      this.markUnreachable(error);
+    }
+  }
+
+  /** Marks the host unreachable with the error's message. */
+  markUnreachable(error: unknown): void {
+    this.result.status = 'unreachable';
+    this.result.error = errorText(error);
+  }
+
+  /** The facts this host's own tasks read. */
+  ownFacts(): Fact<unknown>[] {
+    return this.schedule.flatMap(({ task }) => task.facts(this.host));
+  }
+
+  /** Gathers the given facts in one round trip. */
+  async gather(facts: Fact<unknown>[]): Promise<void> {
+    if (!this.connection || this.failed) return;
+    try {
+      this.gathered.store(await gatherFacts(this.connection, facts));
+    } catch (error) {
+      this.markUnreachable(error instanceof UnreachableError ? error : new UnreachableError(`fact gathering failed: ${errorText(error)}`));
+    }
+  }
+
+  private context(facts: FactReader, peers: PeerLookup): PlanContext<Vars> {
+    return { host: this.host, inventory: this.inventory, facts, factsOf: peers };
+  }
+
+  /** Plans every task in order against the gathered facts, carrying predicted effects forward. */
+  plan(peers: PeerLookup): void {
+    if (this.failed) return;
+    const cache = this.gathered.clone();
+    this.plans = this.schedule.map(({ task }) => {
+      try {
+        const plan = task.plan(this.context(cache, peers));
+        if (plan.status === 'change') for (const change of plan.changes) applyEffects(cache, change);
+        return plan;
+      } catch (error) {
+        this.planFailed = true;
+        return error instanceof Error ? error : new Error(String(error));
+      }
+    });
+  }
+
+  /** Validates every candidate file of the plan (dry run and apply alike), so a bad candidate stops the host before any write. */
+  async checkCandidates(): Promise<void> {
+    if (!this.connection || this.failed) return;
+    for (const [index, plan] of this.plans.entries()) {
+      if (plan instanceof Error || plan.status !== 'change') continue;
+      for (const change of plan.changes) {
+        for (const step of change.steps) {
+          if (step.kind !== 'write-file' || !step.validate) continue;
+          const verdict = await checkCandidate(this.connection, step);
+          if (verdict.ok) continue;
+          if (verdict.missingValidator) {
+            (change as Change & { note?: string }).note = `not validated yet: the validator is not installed before this run installs it`;
+            continue;
+          }
+          this.planFailed = true;
+          this.plans[index] = new Error(`candidate ${step.path} fails validation (${step.validate}):\n${verdict.message}`);
+        }
+      }
+    }
+  }
+
+  /** The dry run's report: what each task would do. Built fresh, so the apply's results start clean. */
+  planReport(): HostResult {
+    const base = this.finish();
+    if (this.failed) return { ...base, tasks: [], handlers: [] };
+    const tasks: TaskResult[] = this.schedule.map(({ play, task }, index) => {
+      const plan = this.plans[index]!;
+      if (plan instanceof Error) return { play: play.name, name: taskName(task), status: 'failed', changes: [], error: errorText(plan) };
+      if (plan.status === 'ok') return { play: play.name, name: taskName(task), status: 'ok', reason: plan.reason, changes: [] };
+      return {
+        play: play.name,
+        name: taskName(task),
+        status: 'would-change',
+        changes: plan.changes.map((change) => ({ ...reportChange(change), ...noteOf(change) })),
+      };
+    });
+    const handlers: HandlerResult[] = this.notifiedHandlers().map((handler) => ({ name: handler.name, status: 'would-change' }));
+    if (this.planFailed) return { ...base, status: 'failed', error: 'planning failed; nothing was changed on this host', tasks, handlers };
+    return { ...base, status: tasks.some((task) => task.status === 'would-change') ? 'changed' : 'ok', tasks, handlers };
+  }
+
+  /** True when the plan has at least one change. */
+  get hasChanges(): boolean {
+    return this.plans.some((plan) => !(plan instanceof Error) && plan.status === 'change');
+  }
+
+  private notifiedHandlers(): Handler[] {
+    const notified = new Set<string>();
+    for (const plan of this.plans) {
+      if (plan instanceof Error || plan.status !== 'change') continue;
+      for (const change of plan.changes) for (const name of change.notify ?? []) notified.add(name);
+    }
+    const handlers = this.schedule.flatMap(({ play }) => play.handlers ?? []);
+    return [...new Map(handlers.map((handler) => [handler.name, handler])).values()].filter((h) => notified.has(h.name));
+  }
+
+  /**
+   * Applies the plan task by task. Facts made stale by an applied change are re-read and the task re-planned.
+   * Handlers run once at the end of each play, in their declared order, also after a failure (so a written
+   * config is never left unloaded).
+   */
+  async apply(peers: PeerLookup, events: HostEvents, shouldStop: () => boolean): Promise<HostResult> {
+    const connection = this.connection;
+    if (!connection || this.failed) return this.finish();
+    if (this.planFailed) {
+      // Never half-apply: a host whose plan has an error changes nothing at all.
+      const report = this.planReport();
+      const skip = (task: TaskResult): TaskResult =>
+        task.status === 'would-change' ? { ...task, status: 'skipped', reason: 'another task on this host failed to plan' } : task;
+      return { ...report, tasks: report.tasks.map(skip), handlers: [] };
+    }
+    const cache = this.gathered.clone();
+    let stopped: string | undefined;
+    const plays = [...new Set(this.schedule.map(({ play }) => play))];
+    for (const play of plays) {
+      const notified = new Set<string>();
+      for (const { task } of this.schedule.filter((entry) => entry.play === play)) {
+        const name = taskName(task);
+        if (!stopped && shouldStop()) stopped = 'the run was interrupted';
+        if (stopped) {
+          this.result.tasks.push({ play: play.name, name, status: 'skipped', reason: stopped, changes: [] });
+          continue;
+        }
+        events.taskStarted?.(this.host.name, name);
+        const result = await this.applyTask(play.name, task, cache, peers, notified);
+        this.result.tasks.push(result);
+        events.taskFinished?.(this.host.name, result);
+        if (result.status === 'failed') {
+          stopped = connection && this.result.status === 'unreachable' ? 'the host became unreachable' : `an earlier task failed (${name})`;
+          if (this.result.status !== 'unreachable') this.result.status = 'failed';
+        }
+      }
+      if (this.result.status !== 'unreachable') await this.runHandlers(play, notified);
+    }
+    if (this.result.status === 'ok' && this.result.tasks.some((task) => task.status === 'changed')) this.result.status = 'changed';
+    return this.finish();
+  }
+
+  private async applyTask(play: string, task: Task<Vars>, cache: FactCache, peers: PeerLookup, notified: Set<string>): Promise<TaskResult> {
+    const connection = this.connection!;
+    const name = taskName(task);
+    try {
+      const stale = cache.staleAmong(task.facts(this.host).map((fact) => fact.key));
+      if (stale.length > 0) {
+        const facts = task.facts(this.host).filter((fact) => stale.includes(fact.key));
+        cache.store(await gatherFacts(connection, facts));
+      }
+      const plan = task.plan(this.context(cache, peers));
+      if (plan.status === 'ok') return { play, name, status: 'ok', reason: plan.reason, changes: [] };
+      for (const change of plan.changes) {
+        for (const step of change.steps) await performStep(connection, step);
+        applyEffects(cache, change);
+        for (const handler of change.notify ?? []) notified.add(handler);
+      }
+      return { play, name, status: 'changed', changes: plan.changes.map(reportChange) };
+    } catch (error) {
+      if (error instanceof UnreachableError) this.markUnreachable(error);
+      return { play, name, status: 'failed', changes: [], error: errorText(error) };
+    }
+  }
+
+  private async runHandlers(play: Play<Vars>, notified: Set<string>): Promise<void> {
+    for (const handler of play.handlers ?? []) {
+      if (!notified.has(handler.name)) continue;
+      try {
+        for (const step of handler.steps) await performStep(this.connection!, step);
+        this.result.handlers.push({ name: handler.name, status: 'changed' });
+      } catch (error) {
+        this.result.handlers.push({ name: handler.name, status: 'failed', error: errorText(error) } satisfies HandlerResult);
+        this.result.status = 'failed';
+      }
+    }
+  }
+
+  private finish(): HostResult {
+    if (this.connection) {
+      const { connections, commands, commandMs } = this.connection.stats;
+      this.result.stats = { connections, commands, commandMs: Math.round(commandMs) };
+    }
+    return this.result;
+  }
+
+  /** Closes the connection. */
+  async close(): Promise<void> {
+    await this.connection?.close();
+  }
+}
+
+function noteOf(change: Change): { note?: string } {
+  const note = (change as Change & { note?: string }).note;
+  return note ? { note } : {};
+}
+
+/** Carries a change's known effects into the fact cache, so later tasks plan on the state it leaves. */
+function applyEffects(cache: FactCache, change: Change): void {
+  for (const pattern of change.invalidates ?? []) cache.invalidate(pattern);
+  for (const { key, value } of change.predicts ?? []) cache.predict(key, value);
+}
+
+export { CommandError, SafetyError };

@@ -1,0 +1,104 @@
+/** A run over many hosts: connect, gather and plan every host, then (after confirmation) apply in parallel. */
+import type { Host, Inventory } from '../inventory/types.ts';
+import { playHosts } from './play-hosts.ts';
+import { HostSession, type HostEvents, type ScheduledTask } from './host-session.ts';
+import { mapLimit } from './limit-concurrency.ts';
+import { summarize, type RunResult } from './results.ts';
+import type { Fact, Playbook } from './types.ts';
+
+/** What a run needs: the inventory, the selected hosts, the playbook and the parallelism. */
+export interface RunOptions<Vars> {
+  inventory: Inventory<Vars>;
+  hosts: Host<Vars>[];
+  playbook: Playbook<Vars>;
+  forks: number;
+}
+
+/** Progress callbacks for the whole run. */
+export interface RunEvents extends HostEvents {
+  phase?(name: 'connect' | 'gather' | 'plan' | 'apply'): void;
+  hostUnreachable?(host: string, error: string): void;
+  hostFinished?(host: string, status: string): void;
+}
+
+/** Orders each host's tasks: plays in order, each play's tasks for the hosts its pattern matches. */
+export function scheduleTasks<Vars>(options: RunOptions<Vars>): Map<string, ScheduledTask<Vars>[]> {
+  const schedule = new Map<string, ScheduledTask<Vars>[]>(options.hosts.map((host) => [host.name, []]));
+  for (const play of options.playbook.plays) {
+    const matched = new Set(playHosts(options.inventory, play.hosts).map((host) => host.name));
+    for (const host of options.hosts) {
+      if (!matched.has(host.name)) continue;
+      for (const task of play.tasks(host, options.inventory)) schedule.get(host.name)!.push({ play, task });
+    }
+  }
+  return schedule;
+}
+
+/** A planned run: every host connected, gathered and planned; nothing written yet. */
+export class PlannedRun<Vars> {
+  private constructor(
+    private readonly options: RunOptions<Vars>,
+    readonly sessions: HostSession<Vars>[],
+  ) {}
+
+  /** Connects to every host, gathers facts (one round trip per host), plans, and validates candidates. */
+  static async prepare<Vars>(options: RunOptions<Vars>, events: RunEvents = {}): Promise<PlannedRun<Vars>> {
+    const schedule = scheduleTasks(options);
+    const sessions = options.hosts.map((host) => new HostSession(host, options.inventory, schedule.get(host.name) ?? []));
+    const byName = new Map(sessions.map((session) => [session.host.name, session]));
+    const run = new PlannedRun(options, sessions);
+
+    events.phase?.('connect');
+    await mapLimit(sessions, options.forks, async (session) => {
+      await session.connect();
+      if (session.result.error) events.hostUnreachable?.(session.host.name, session.result.error);
+    });
+
+    events.phase?.('gather');
+    const wanted = new Map<string, Fact<unknown>[]>(sessions.map((session) => [session.host.name, session.ownFacts()]));
+    for (const session of sessions) {
+      for (const { task } of session.schedule) {
+        for (const { host, fact } of task.peerFacts?.(session.host, options.inventory) ?? []) wanted.get(host)?.push(fact);
+      }
+    }
+    await mapLimit(sessions, options.forks, (session) => session.gather(wanted.get(session.host.name) ?? []));
+
+    events.phase?.('plan');
+    const peers = (name: string) => {
+      const peer = byName.get(name);
+      return peer && !peer.failed ? peer.gathered : undefined;
+    };
+    for (const session of sessions) session.plan(peers);
+    await mapLimit(sessions, options.forks, (session) => session.checkCandidates());
+    return run;
+  }
+
+  /** The dry run's result: the plan of every host. */
+  planResult(): RunResult {
+    const hosts = this.sessions.map((session) => session.planReport());
+    return { mode: 'dry-run', hosts, summary: summarize(hosts) };
+  }
+
+  /** True when any host has a change to make. */
+  get hasChanges(): boolean {
+    return this.sessions.some((session) => !session.failed && session.hasChanges);
+  }
+
+  /** Applies every host's plan, hosts in parallel; one host's failure never stops the others. */
+  async apply(events: RunEvents = {}, shouldStop: () => boolean = () => false): Promise<RunResult> {
+    events.phase?.('apply');
+    const byName = new Map(this.sessions.map((session) => [session.host.name, session]));
+    const peers = (name: string) => byName.get(name)?.gathered;
+    const hosts = await mapLimit(this.sessions, this.options.forks, async (session) => {
+      const result = await session.apply(peers, events, shouldStop);
+      events.hostFinished?.(session.host.name, result.status);
+      return result;
+    });
+    return { mode: 'apply', hosts, summary: summarize(hosts) };
+  }
+
+  /** Closes every connection. */
+  async close(): Promise<void> {
+    await Promise.all(this.sessions.map((session) => session.close()));
+  }
+}

@@ -1,0 +1,81 @@
+/** Performs steps on a host: the one place in the engine that writes. */
+import { CommandError } from '../errors.ts';
+import { redact } from '../report/redact.ts';
+import { ShellCommand, sh } from '../transport/shell.ts';
+import type { CommandRunner } from './gather.ts';
+import type { RunStep, Step, WriteFileStep } from './types.ts';
+
+/** The candidate file's path inside the write script; `%s` in a validate template is replaced by it. */
+const CANDIDATE = '"$candidate"';
+
+function validateCommand(step: WriteFileStep): string {
+  return step.validate ? step.validate.split('%s').join(CANDIDATE) : '';
+}
+
+/**
+ * The atomic write: a temp file in the target's directory, given its owner and final mode while still empty,
+ * filled from stdin, validated, flushed, then renamed over the target. A failure at any point leaves the target as it was.
+ */
+export function writeFileScript(step: WriteFileStep): ShellCommand {
+  const validate = validateCommand(step);
+  return sh`set -e
+umask 077
+candidate=$(mktemp ${step.path}.provision-XXXXXX)
+trap 'rm -f "$candidate"' EXIT
+chown ${`${step.owner}:${step.group}`} "$candidate"
+chmod ${step.mode} "$candidate"
+cat > "$candidate"
+${ShellCommand.fromQuoted(validate ? `${validate} >&2` : ':')}
+sync "$candidate" 2>/dev/null || true
+mv -f "$candidate" ${step.path}
+trap - EXIT`;
+}
+
+/**
+ * The dry-run check of a candidate: written beside the target when its directory exists (validators resolve
+ * includes relative to it), else in /tmp, validated and removed. Exit 127 means the validator is not installed yet.
+ */
+export function validateCandidateScript(step: WriteFileStep): ShellCommand {
+  return sh`umask 077
+dir=$(dirname ${step.path})
+if [ -d "$dir" ]; then candidate=$(mktemp "$dir/.provision-check-XXXXXX"); else candidate=$(mktemp); fi || exit 1
+trap 'rm -f "$candidate"' EXIT
+cat > "$candidate"
+${ShellCommand.fromQuoted(validateCommand(step))} >&2`;
+}
+
+/** The outcome of a dry-run validation. */
+export type ValidationResult = { ok: true } | { ok: false; missingValidator: boolean; message: string };
+
+/** Validates a write step's candidate without installing it. */
+export async function checkCandidate(runner: CommandRunner, step: WriteFileStep): Promise<ValidationResult> {
+  if (!step.validate) return { ok: true };
+  const result = await runner.exec(validateCandidateScript(step), { stdin: step.content });
+  if (result.code === 0) return { ok: true };
+  return {
+    ok: false,
+    missingValidator: result.code === 127,
+    message: redact((result.stderr.trim() || result.stdout.trim()).split('\n').slice(-8).join('\n')),
+  };
+}
+
+async function runStep(runner: CommandRunner, step: RunStep): Promise<void> {
+  const result = await runner.exec(step.command, step.stdin === undefined ? {} : { stdin: step.stdin });
+  if (!(step.okCodes ?? [0]).includes(result.code)) {
+    throw new CommandError(redact(step.command.text), result.code, redact(result.stderr), redact(result.stdout));
+  }
+}
+
+async function writeFile(runner: CommandRunner, step: WriteFileStep): Promise<void> {
+  const result = await runner.exec(writeFileScript(step), { stdin: step.content });
+  if (result.code !== 0) {
+    const what = step.validate ? `write ${step.path} (validated by: ${step.validate})` : `write ${step.path}`;
+    throw new CommandError(what, result.code, redact(result.stderr), redact(result.stdout));
+  }
+}
+
+/** Performs one step; throws CommandError (with secrets redacted) when it fails. */
+export async function performStep(runner: CommandRunner, step: Step): Promise<void> {
+  if (step.kind === 'write-file') return writeFile(runner, step);
+  return runStep(runner, step);
+}

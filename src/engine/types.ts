@@ -1,0 +1,132 @@
+/** The data that flows from tasks to the engine: facts in, plans out. Tasks never write to a host. */
+import type { Host, Inventory } from '../inventory/types.ts';
+import type { ShellCommand } from '../transport/shell.ts';
+
+/** What a fact command printed: stdout untouched, and its exit code. */
+export interface FactOutput {
+  stdout: string;
+  code: number;
+}
+
+/** A question about a host: a shell command and a pure parser of its output. */
+export interface Fact<T> {
+  /** Cache key, unique per question, e.g. `file:/etc/motd`. Changes invalidate facts by key. */
+  readonly key: string;
+  readonly command: ShellCommand;
+  parse(output: FactOutput): T;
+}
+
+/** A file the change writes, for the diff: before (null when absent) and after. */
+export interface FileDiff {
+  path: string;
+  before: string | null;
+  after: string | null;
+  /** Content that must never be shown (TLS keys): the diff prints only that it changes. */
+  secret?: boolean;
+  /** Owner, group and mode lines shown alongside the content diff. */
+  metaBefore?: string;
+  metaAfter?: string;
+}
+
+/** Write a file atomically: temp file in the same directory, created with its final mode, then renamed. */
+export interface WriteFileStep {
+  kind: 'write-file';
+  path: string;
+  content: string;
+  mode: string;
+  owner: string;
+  group: string;
+  /** Command template run on the candidate before it replaces the live file; `%s` is the candidate path. */
+  validate?: string;
+}
+
+/** Run a command that must succeed; `stdin` is fed to it (used for secrets, never on the command line). */
+export interface RunStep {
+  kind: 'run';
+  command: ShellCommand;
+  stdin?: string;
+  /** Exit codes that count as success (default [0]). */
+  okCodes?: number[];
+}
+
+/** One effectful step of a change; the engine is the only code that performs it. */
+export type Step = WriteFileStep | RunStep;
+
+/** One change a task wants, with everything the report shows about it. */
+export interface Change {
+  /** Imperative summary, e.g. `write /etc/motd`, `install haproxy`. */
+  summary: string;
+  steps: Step[];
+  diff?: FileDiff;
+  /** Packages this change installs or removes, for the report. */
+  packages?: { install?: string[]; remove?: string[] };
+  /** Services this change starts, restarts or reloads, for the report. */
+  services?: { name: string; action: string }[];
+  /** Handler names to notify when this change is applied. */
+  notify?: string[];
+  /** Facts whose cached values this change makes stale; later tasks needing them get them re-read. */
+  invalidates?: string[];
+  /** Facts whose new values are known in advance (so a dry run plans later tasks on the predicted state). */
+  predicts?: { key: string; value: unknown }[];
+}
+
+/** At least one element. */
+export type NonEmpty<T> = [T, ...T[]];
+
+/** A task's verdict: already in the desired state (with the reason), or the changes to get there. */
+export type Plan = { status: 'ok'; reason: string } | { status: 'change'; changes: NonEmpty<Change> };
+
+/** Read access to gathered facts while planning. */
+export interface FactReader {
+  get<T>(fact: Fact<T>): T;
+  /** True when an earlier planned change alters this fact in a way that cannot be predicted (dry run only). */
+  isStale(fact: Fact<unknown>): boolean;
+}
+
+/** What a task sees while planning: its host, the inventory, and facts (its own host's and other hosts'). */
+export interface PlanContext<Vars = Record<string, unknown>> {
+  host: Host<Vars>;
+  inventory: Inventory<Vars>;
+  facts: FactReader;
+  /** Facts gathered from another host in this run (e.g. the nodes' CPU counts, read by the balancer). */
+  factsOf(hostName: string): FactReader | undefined;
+}
+
+/** A typed, idempotent task: declares the facts it reads and plans changes from them. */
+export interface Task<Vars = Record<string, unknown>> {
+  /** Task kind, a noun of state: `file`, `apt.packages`, `systemd.service`. */
+  readonly kind: string;
+  /** What this instance manages, e.g. `/etc/motd`. */
+  readonly target: string;
+  /** The facts `plan` reads; gathered in one batch before planning. */
+  facts(host: Host<Vars>): Fact<unknown>[];
+  /** Facts this task reads from other hosts (e.g. the balancer reads each node's CPU count). */
+  peerFacts?(host: Host<Vars>, inventory: Inventory<Vars>): { host: string; fact: Fact<unknown> }[];
+  plan(context: PlanContext<Vars>): Plan;
+}
+
+/** A named action that changes notify; it runs once per host after the play's tasks. */
+export interface Handler {
+  name: string;
+  steps: Step[];
+  services?: { name: string; action: string }[];
+}
+
+/** A play: a host pattern and the tasks (built per host) that run on the matching hosts. */
+export interface Play<Vars = Record<string, unknown>> {
+  name: string;
+  /** Host pattern, as for --limit: group or host names, globs, comma lists. */
+  hosts: string;
+  tasks(host: Host<Vars>, inventory: Inventory<Vars>): Task<Vars>[];
+  handlers?: Handler[];
+}
+
+/** A playbook: plays run in order. */
+export interface Playbook<Vars = Record<string, unknown>> {
+  plays: Play<Vars>[];
+}
+
+/** Defines a playbook with its types checked. */
+export function definePlaybook<Vars = Record<string, unknown>>(playbook: Playbook<Vars>): Playbook<Vars> {
+  return playbook;
+}

@@ -1,0 +1,52 @@
+/** The inventory as the engine sees it: hosts with their groups, typed vars and connection settings. */
+
+/** How strictly a host key is checked against known_hosts. */
+export type HostKeyChecking = 'strict' | 'accept-new' | 'off';
+
+/** Everything needed to open and use the SSH connection to one host. */
+export interface ConnectionSettings {
+  /** Address to connect to (`ansible_host`, default: the host's name). */
+  address: string;
+  /** `ansible_port`, default 22. */
+  port: number;
+  /** `ansible_user`, default root. */
+  user: string;
+  /** `ansible_ssh_private_key_file`, resolved to an absolute path; absent: use the SSH agent. */
+  privateKeyFile?: string;
+  /** `ansible_password`: first contact with a password-only server. Tried after the key. */
+  password?: string;
+  /** `ansible_become`: run commands through sudo when the user is not root. */
+  become: boolean;
+  /** `ansible_become_password`, usually `${ENV}`; absent: `sudo -n`. */
+  becomePassword?: string;
+  /** `ssh_known_hosts_file`, default ~/.ssh/known_hosts. */
+  knownHostsFile: string;
+  /** `ssh_host_key_checking`, default accept-new. */
+  hostKeyChecking: HostKeyChecking;
+  /** `ssh_connect_timeout` in seconds, default 10. */
+  connectTimeout: number;
+  /** `ssh_command_timeout` in seconds, default 300. */
+  commandTimeout: number;
+}
+
+/** One host of the inventory, with vars merged (all < parent group < child group < host) and validated. */
+export interface Host<Vars = Record<string, unknown>> {
+  name: string;
+  /** Every group the host belongs to, ancestors included, `all` first. */
+  groups: string[];
+  /** `private_ip`: the address other hosts use to reach this one (default: the connection address). */
+  privateIp: string;
+  connection: ConnectionSettings;
+  /** Task variables, validated by the task library's schema. */
+  vars: Vars;
+}
+
+/** A loaded, validated inventory. */
+export interface Inventory<Vars = Record<string, unknown>> {
+  /** Absolute path of the inventory file. */
+  file: string;
+  /** Hosts in file order. */
+  hosts: Host<Vars>[];
+  /** Group name → names of its member hosts (direct and through child groups). */
+  groups: Map<string, string[]>;
+}

@@ -1,0 +1,83 @@
+/** The human report: each host's tasks with status, diffs, packages and services, then the recap. */
+import type { HostResult, RunResult, TaskResult } from '../engine/results.ts';
+import { renderDiff } from './diff.ts';
+import type { Palette } from './palette.ts';
+import { redact } from './redact.ts';
+
+function indent(text: string, by: string): string {
+  return text
+    .split('\n')
+    .map((row) => (row ? by + row : row))
+    .join('\n');
+}
+
+function statusLabel(status: TaskResult['status'], palette: Palette): string {
+  const label = status.padEnd(12);
+  if (status === 'ok') return palette.ok(label);
+  if (status === 'failed') return palette.failed(label);
+  if (status === 'skipped') return palette.dim(label);
+  return palette.changed(label);
+}
+
+/** Renders one task: its status line, and for changes each summary with its diff, packages and services. */
+export function renderTask(task: TaskResult, palette: Palette): string {
+  const head = `${statusLabel(task.status, palette)} ${task.name}${task.reason ? palette.dim(` (${task.reason})`) : ''}`;
+  const body: string[] = [];
+  for (const change of task.changes) {
+    body.push(`- ${change.summary}`);
+    if (change.packages?.install?.length) body.push(`  packages to install: ${change.packages.install.join(' ')}`);
+    if (change.packages?.remove?.length) body.push(`  packages to remove: ${change.packages.remove.join(' ')}`);
+    for (const service of change.services ?? []) body.push(`  service ${service.name}: ${service.action}`);
+    if (change.note) body.push(palette.dim(`  note: ${change.note}`));
+    if (change.diff) body.push(indent(renderDiff(change.diff, palette), '  '));
+  }
+  if (task.error) body.push(palette.failed(redact(task.error)));
+  return [head, ...body.map((row) => indent(row, '    '))].join('\n');
+}
+
+/** Renders one host's section of the report. */
+export function renderHost(host: HostResult, palette: Palette, options: { showOk: boolean }): string {
+  const lines = [palette.bold(`── ${host.name} `.padEnd(60, '─'))];
+  if (host.status === 'unreachable') {
+    lines.push(palette.failed(`  unreachable: ${redact(host.error ?? 'unknown error')}`));
+    return lines.join('\n');
+  }
+  let play = '';
+  for (const task of host.tasks) {
+    if (task.play !== play) {
+      play = task.play;
+      lines.push(palette.dim(`  play: ${play}`));
+    }
+    if (task.status === 'ok' && !options.showOk) continue;
+    lines.push(indent(renderTask(task, palette), '  '));
+  }
+  for (const handler of host.handlers) {
+    const label = handler.status === 'failed' ? palette.failed('failed'.padEnd(12)) : palette.changed(handler.status.padEnd(12));
+    lines.push(`  ${label} handler ${handler.name}${handler.error ? `\n      ${palette.failed(redact(handler.error))}` : ''}`);
+  }
+  if (host.error && host.status === 'failed') lines.push(palette.failed(`  ${redact(host.error)}`));
+  return lines.join('\n');
+}
+
+/** Renders the per-host recap and the totals line. */
+export function renderRecap(run: RunResult, palette: Palette): string {
+  const changedWord = run.mode === 'dry-run' ? 'would-change' : 'changed';
+  const width = Math.max(8, ...run.hosts.map((host) => host.name.length));
+  const lines = [palette.bold(run.mode === 'dry-run' ? 'PLAN RECAP' : 'RECAP')];
+  for (const host of run.hosts) {
+    const count = (status: TaskResult['status']) => host.tasks.filter((task) => task.status === status).length;
+    const changed = count('changed') + count('would-change');
+    const failed = count('failed') + host.handlers.filter((h) => h.status === 'failed').length;
+    const unreachable = host.status === 'unreachable' ? 1 : 0;
+    const paint = unreachable || failed ? palette.failed : changed ? palette.changed : palette.ok;
+    lines.push(
+      `${paint(host.name.padEnd(width))}  ok=${count('ok')}  ${changedWord}=${changed}  failed=${failed}  skipped=${count('skipped')}  unreachable=${unreachable}`,
+    );
+  }
+  return lines.join('\n');
+}
+
+/** Renders a whole run: every host's section, then the recap. */
+export function renderRun(run: RunResult, palette: Palette, options: { showOk: boolean }): string {
+  return [...run.hosts.map((host) => renderHost(host, palette, options)), '', renderRecap(run, palette)].join('\n');
+}

@@ -1,0 +1,233 @@
+/** One SSH connection per host, reused by every command of the run. */
+import net from 'node:net';
+import { readFile } from 'node:fs/promises';
+import { NodeSSH } from 'node-ssh';
+import type { ClientChannel, ConnectConfig } from 'ssh2';
+import type { ConnectionSettings } from '../inventory/types.ts';
+import { UnreachableError } from '../errors.ts';
+import { redact } from '../report/redact.ts';
+import { sh, type ShellCommand } from './shell.ts';
+import { checkHostKey, fingerprint, keyType, readKnownHosts, recordHostKey, hostPattern } from './known-hosts.ts';
+
+/** What a remote command returned; stdout and stderr exactly as the host sent them. */
+export interface ExecResult {
+  stdout: string;
+  stderr: string;
+  code: number;
+}
+
+/** Per-command options. */
+export interface ExecOptions {
+  /** Fed to the command's stdin; the only way secrets travel to a host. */
+  stdin?: string;
+  /** Overrides the connection's command timeout, in milliseconds. */
+  timeoutMs?: number;
+}
+
+/** Counters for the recap and the benchmark. */
+export interface TransportStats {
+  connections: number;
+  commands: number;
+  /** Sum of command wall times, in milliseconds. */
+  commandMs: number;
+}
+
+/** A command that ran past its timeout; the channel was closed. */
+export class CommandTimeoutError extends Error {
+  constructor(command: string, timeoutMs: number) {
+    super(`command timed out after ${Math.round(timeoutMs / 1000)}s: ${redact(command)}`);
+    this.name = 'CommandTimeoutError';
+  }
+}
+
+/** The address and port string used in messages, e.g. `root@10.0.0.5:22`. */
+function describe(settings: ConnectionSettings): string {
+  return `${settings.user}@${settings.address}:${settings.port}`;
+}
+
+/** Opens a TCP socket with Nagle's algorithm off: ssh2 leaves it on, costing ~40 ms per command. */
+function openSocket(settings: ConnectionSettings): Promise<net.Socket> {
+  return new Promise((resolve, reject) => {
+    const socket = net.connect({ host: settings.address, port: settings.port });
+    socket.setNoDelay(true);
+    const timer = setTimeout(() => {
+      socket.destroy();
+      reject(new UnreachableError(`connect to ${describe(settings)} timed out after ${settings.connectTimeout}s`));
+    }, settings.connectTimeout * 1000);
+    socket.once('connect', () => {
+      clearTimeout(timer);
+      resolve(socket);
+    });
+    socket.once('error', (error: NodeJS.ErrnoException) => {
+      clearTimeout(timer);
+      reject(new UnreachableError(`cannot connect to ${describe(settings)}: ${error.code ?? error.message}`, { cause: error }));
+    });
+  });
+}
+
+/** The auth methods to try, key (file or agent) first, then the password, so hardened hosts use the key. */
+function authMethods(settings: ConnectionSettings, privateKey: string | undefined): ConnectConfig['authHandler'] {
+  const methods: NonNullable<ConnectConfig['authHandler']> & unknown[] = [];
+  if (privateKey) methods.push({ type: 'publickey', username: settings.user, key: privateKey } as never);
+  else if (process.env.SSH_AUTH_SOCK) methods.push({ type: 'agent', username: settings.user, agent: process.env.SSH_AUTH_SOCK } as never);
+  if (settings.password) {
+    methods.push({ type: 'password', username: settings.user, password: settings.password } as never);
+    methods.push({
+      type: 'keyboard-interactive',
+      username: settings.user,
+      prompt: (_name: string, _instructions: string, _lang: string, prompts: unknown[], finish: (answers: string[]) => void) =>
+        finish(prompts.map(() => settings.password ?? '')),
+    } as never);
+  }
+  return methods;
+}
+
+/** An open, authenticated connection to one host. */
+export class SshConnection {
+  readonly stats: TransportStats = { connections: 0, commands: 0, commandMs: 0 };
+  private constructor(
+    private readonly ssh: NodeSSH,
+    readonly settings: ConnectionSettings,
+    /** The auth method that succeeded, for safety checks (e.g. never disable passwords when we logged in with one). */
+    readonly authenticatedWith: 'publickey' | 'agent' | 'password',
+  ) {
+    this.stats.connections = 1;
+  }
+
+  /** Connects, verifies the host key against known_hosts, and authenticates. */
+  static async open(settings: ConnectionSettings): Promise<SshConnection> {
+    const privateKey = settings.privateKeyFile ? await readFile(settings.privateKeyFile, 'utf8') : undefined;
+    if (!privateKey && !process.env.SSH_AUTH_SOCK && !settings.password) {
+      throw new UnreachableError(
+        `no credentials for ${describe(settings)}: set ansible_ssh_private_key_file, run an SSH agent, or set ansible_password`,
+      );
+    }
+    const knownHosts = settings.hostKeyChecking === 'off' ? '' : await readKnownHosts(settings.knownHostsFile);
+    let hostKeyProblem: string | undefined;
+    let lastMethod: 'publickey' | 'agent' | 'password' = 'publickey';
+    const socket = await openSocket(settings);
+    const ssh = new NodeSSH();
+    const methods = authMethods(settings, privateKey) as unknown as Array<{ type: string }>;
+    let index = 0;
+    try {
+      await ssh.connect({
+        sock: socket,
+        host: settings.address,
+        port: settings.port,
+        username: settings.user,
+        readyTimeout: settings.connectTimeout * 1000,
+        keepaliveInterval: 15_000,
+        authHandler: ((_left: unknown, _partial: unknown, next: (method: unknown) => void) => {
+          const method = methods[index++];
+          if (method) lastMethod = method.type === 'keyboard-interactive' ? 'password' : (method.type as typeof lastMethod);
+          next(method ?? false);
+        }) as never,
+        hostVerifier: ((key: Buffer, verify: (ok: boolean) => void) => {
+          if (settings.hostKeyChecking === 'off') return verify(true);
+          const verdict = checkHostKey(knownHosts, settings.address, settings.port, key);
+          const where = hostPattern(settings.address, settings.port);
+          switch (verdict.status) {
+            case 'match':
+              return verify(true);
+            case 'unknown':
+              if (settings.hostKeyChecking === 'strict') {
+                hostKeyProblem = `host key for ${where} is not in ${settings.knownHostsFile} (ssh_host_key_checking: strict); ${keyType(key)} ${fingerprint(key)}`;
+                return verify(false);
+              }
+              recordHostKey(settings.knownHostsFile, settings.address, settings.port, key).then(
+                () => verify(true),
+                (error: Error) => {
+                  hostKeyProblem = `cannot record the host key in ${settings.knownHostsFile}: ${error.message}`;
+                  verify(false);
+                },
+              );
+              return;
+            case 'mismatch':
+              hostKeyProblem =
+                `HOST KEY CHANGED for ${where}: the server offered ${keyType(key)} ${fingerprint(key)}, ` +
+                `which does not match ${settings.knownHostsFile} line ${verdict.line} (known: ${verdict.knownTypes.join(', ')}). ` +
+                `This may be an attack; if the host was rebuilt, remove the old entry.`;
+              return verify(false);
+            case 'revoked':
+              hostKeyProblem = `host key for ${where} is marked @revoked in ${settings.knownHostsFile} line ${verdict.line}`;
+              return verify(false);
+          }
+        }) as never,
+      });
+    } catch (error) {
+      socket.destroy();
+      if (hostKeyProblem) throw new UnreachableError(hostKeyProblem);
+      const message = error instanceof Error ? error.message : String(error);
+      if (/authentication methods failed/i.test(message)) {
+        throw new UnreachableError(`authentication failed for ${describe(settings)} (tried: ${methods.map((m) => m.type).join(', ') || 'nothing'})`);
+      }
+      throw new UnreachableError(`cannot open SSH session to ${describe(settings)}: ${redact(message)}`, { cause: error });
+    }
+    return new SshConnection(ssh, settings, lastMethod);
+  }
+
+  /** True when commands go through sudo. */
+  get usesSudo(): boolean {
+    return this.settings.become && this.settings.user !== 'root';
+  }
+
+  /** Runs a command (through sudo when `ansible_become` is set); never throws on a non-zero exit. */
+  async exec(command: ShellCommand, options: ExecOptions = {}): Promise<ExecResult> {
+    let text = command.text;
+    let stdin = options.stdin;
+    if (this.usesSudo) {
+      if (this.settings.becomePassword !== undefined) {
+        // -k forces sudo to read the password every time, so the password line never leaks into the command's stdin.
+        text = sh`sudo -S -k -p '' -- sh -c ${text}`.text;
+        stdin = `${this.settings.becomePassword}\n${stdin ?? ''}`;
+      } else {
+        text = sh`sudo -n -- sh -c ${text}`.text;
+      }
+    }
+    const started = performance.now();
+    try {
+      return await this.run(text, stdin, options.timeoutMs ?? this.settings.commandTimeout * 1000);
+    } finally {
+      this.stats.commands += 1;
+      this.stats.commandMs += performance.now() - started;
+    }
+  }
+
+  private run(text: string, stdin: string | undefined, timeoutMs: number): Promise<ExecResult> {
+    const client = this.ssh.connection;
+    if (!client) return Promise.reject(new UnreachableError(`connection to ${describe(this.settings)} is closed`));
+    return new Promise((resolve, reject) => {
+      client.exec(text, (error: Error | undefined, channel: ClientChannel) => {
+        if (error) return reject(new UnreachableError(`cannot run a command on ${describe(this.settings)}: ${error.message}`));
+        // Buffers are joined before decoding, so multi-byte characters split across packets stay intact.
+        const out: Buffer[] = [];
+        const err: Buffer[] = [];
+        let code: number | null = null;
+        const timer = setTimeout(() => {
+          channel.close();
+          reject(new CommandTimeoutError(text, timeoutMs));
+        }, timeoutMs);
+        channel.on('data', (chunk: Buffer) => out.push(chunk));
+        channel.stderr.on('data', (chunk: Buffer) => err.push(chunk));
+        channel.on('exit', (exitCode: number | null) => {
+          code = exitCode;
+        });
+        channel.on('close', () => {
+          clearTimeout(timer);
+          resolve({
+            stdout: Buffer.concat(out).toString('utf8'),
+            stderr: Buffer.concat(err).toString('utf8'),
+            code: code ?? 255,
+          });
+        });
+        if (stdin !== undefined) channel.end(stdin);
+        else channel.end();
+      });
+    });
+  }
+
+  /** Closes the connection. */
+  async close(): Promise<void> {
+    this.ssh.dispose();
+  }
+}

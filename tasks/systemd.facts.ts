@@ -1,0 +1,33 @@
+/** Facts about systemd units: loaded, enabled, active. */
+import { sh } from '../src/transport/shell.ts';
+import type { Fact, FactOutput } from '../src/engine/types.ts';
+
+/** A unit's state as `systemctl show` reports it. */
+export interface UnitState {
+  /** `loaded`, `not-found`, `masked`, ... */
+  load: string;
+  /** `active`, `inactive`, `failed`, `activating`, ... */
+  active: string;
+  /** `enabled`, `disabled`, `static`, `masked`, `enabled-runtime`, ... or '' when unknown. */
+  unitFile: string;
+}
+
+/** Parses `systemctl show -p LoadState,ActiveState,UnitFileState` output (pure). */
+export function parseUnitState(output: FactOutput): UnitState {
+  const values = new Map<string, string>();
+  for (const row of output.stdout.split('\n')) {
+    const at = row.indexOf('=');
+    if (at > 0) values.set(row.slice(0, at), row.slice(at + 1).trim());
+  }
+  return { load: values.get('LoadState') ?? 'not-found', active: values.get('ActiveState') ?? 'inactive', unitFile: values.get('UnitFileState') ?? '' };
+}
+
+/** The state of one unit; a name without a suffix means `.service`. */
+export function unitState(unit: string): Fact<UnitState> {
+  const name = unit.includes('.') ? unit : `${unit}.service`;
+  return {
+    key: `systemd:${name}`,
+    command: sh`systemctl show ${name} -p LoadState -p ActiveState -p UnitFileState`,
+    parse: parseUnitState,
+  };
+}

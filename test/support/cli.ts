@@ -1,0 +1,47 @@
+/** Runs the real CLI as a child process, as an operator would. */
+import { spawn } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+
+const BIN = fileURLToPath(new URL('../../bin/provision.js', import.meta.url));
+
+/** What the CLI printed and how it exited. */
+export interface CliResult {
+  code: number;
+  stdout: string;
+  stderr: string;
+}
+
+/** Runs `provision ARGS`; stdin is closed (no TTY), so a run without --yes must refuse. */
+export function runCli(args: string[], options: { env?: Record<string, string>; timeoutMs?: number } = {}): Promise<CliResult> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, [BIN, ...args], {
+      env: { ...process.env, NO_COLOR: '1', ...options.env },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
+    child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
+    const timer = setTimeout(() => {
+      child.kill('SIGKILL');
+      reject(new Error(`provision ${args.join(' ')} timed out\n${stdout}\n${stderr}`));
+    }, options.timeoutMs ?? 300_000);
+    child.on('close', (code) => {
+      clearTimeout(timer);
+      resolve({ code: code ?? 255, stdout, stderr });
+    });
+  });
+}
+
+/** Parses the --json document of a run. */
+export function parseRun(result: CliResult): {
+  mode: string;
+  hosts: Record<string, { status: string; tasks: { name: string; status: string }[]; handlers: { name: string; status: string }[]; stats: { connections: number; commands: number } }>;
+  summary: { changed: number; failed: number; unreachable: number; ok: number };
+} {
+  try {
+    return JSON.parse(result.stdout);
+  } catch {
+    throw new Error(`not JSON (exit ${result.code}):\n${result.stdout}\n${result.stderr}`);
+  }
+}

@@ -1,0 +1,217 @@
+/** E2E helpers: real Debian hosts (systemd + sshd) as containers, with an inventory that reaches them over SSH. */
+import './env.ts';
+import { randomBytes } from 'node:crypto';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { GenericContainer, Network, type StartedNetwork, type StartedTestContainer } from 'testcontainers';
+import { $ } from 'zx';
+import { LAB_CONTAINER, LABELS } from '../../src/lab/container-flags.ts';
+import { dockerCommand } from '../../src/lab/docker-engine.ts';
+import { LAB_IMAGE } from '../../src/lab/image.ts';
+import { ensureLabKey } from '../../src/lab/lab-key.ts';
+import {
+  HOST_KEYS_COMMAND,
+  authorizeKeyCommand,
+  parseHostKeys,
+  renderInventory,
+  upstreamNameservers,
+  vpsNameResolutionCommand,
+  waitForSshBanner,
+  writeKnownHosts,
+} from '../../src/lab/lab.ts';
+
+const PROJECT_DIR = fileURLToPath(new URL('../..', import.meta.url));
+
+/** Which process started a test container (`pid@boot-id`): cleanup spares containers whose process still runs. */
+const OWNER_LABEL = `${LABELS.test}.owner`;
+
+/** Tells this boot from earlier ones, so that a pid reused after a reboot is not mistaken for the owner. */
+function bootId(): string {
+  try {
+    return readFileSync('/proc/sys/kernel/random/boot_id', 'utf8').trim();
+  } catch {
+    return 'unknown';
+  }
+}
+
+const OWNER = `${process.pid}@${bootId()}`;
+
+/** One host to start. */
+export interface TestHostSpec {
+  /** Inventory name and hostname, e.g. `node1`. */
+  name: string;
+  /** Inventory group, e.g. `nodes` or `balancers`. */
+  group: 'nodes' | 'balancers' | (string & {});
+  /** CPUs the container may run on, as `docker run --cpuset-cpus` (`"0"` makes `nproc` say 1). */
+  cpusetCpus?: string;
+  /** CPU time limit in CPUs, as `docker run --cpus`: a CFS quota, visible only in the cgroup files. */
+  cpuQuota?: number;
+}
+
+let staleRemoval: Promise<void> | undefined;
+
+/** A started host. */
+export interface TestHost {
+  name: string;
+  group: string;
+  container: StartedTestContainer;
+  /** The port on 127.0.0.1 that forwards to the container's sshd. */
+  sshPort: number;
+  /** The container's address on the hosts' shared network. */
+  privateIp: string;
+}
+
+/** What a command run inside a container printed and returned. */
+export interface ExecOutput {
+  stdout: string;
+  stderr: string;
+  exitCode: number;
+}
+
+/** Started hosts plus the files that point provision at them; `stop()` removes it all. */
+export interface TestHosts {
+  /** An inventory (root, lab key, strict host key checking) listing every host in its group. */
+  inventoryFile: string;
+  knownHostsFile: string;
+  /** The private key authorized for root on every host. */
+  keyFile: string;
+  hosts: TestHost[];
+  /** Runs a command in a host's container (docker exec), bypassing SSH and provision entirely. */
+  exec(name: string, command: string[]): Promise<ExecOutput>;
+  stop(): Promise<void>;
+}
+
+/** GenericContainer plus the settings its builder has no method for (security options, cpuset, loopback-only port). */
+class LabHostContainer extends GenericContainer {
+  constructor(private readonly spec: TestHostSpec) {
+    super(LAB_IMAGE);
+  }
+
+  protected override async beforeContainerCreated(): Promise<void> {
+    this.hostConfig.SecurityOpt = [...LAB_CONTAINER.securityOptions];
+    if (this.spec.cpusetCpus !== undefined) this.hostConfig.CpusetCpus = this.spec.cpusetCpus;
+    // testcontainers publishes on every interface; sshd with a known root key should only face this machine.
+    for (const bindings of Object.values(this.hostConfig.PortBindings ?? {}) as { HostIp?: string }[][]) {
+      for (const binding of bindings) binding.HostIp = LAB_CONTAINER.publishAddress;
+    }
+  }
+}
+
+/**
+ * Starts one container per spec from the lab image, all on one new network, with the lab key authorized for root,
+ * and waits until each sshd greets. Writes an inventory and known_hosts into a temporary directory.
+ */
+export async function startTestHosts(specs: readonly TestHostSpec[]): Promise<TestHosts> {
+  // Once per process: leftovers of crashed runs would otherwise pile up, as nothing reaps them.
+  staleRemoval ??= removeStaleTestContainers().catch(() => {});
+  await staleRemoval;
+  const key = ensureLabKey(PROJECT_DIR);
+  const dir = mkdtempSync(join(tmpdir(), 'provision-test-'));
+  const network = await new Network().start();
+  const started: TestHost[] = [];
+  const stop = () => stopAll(started, network, dir);
+  try {
+    const hosts = await Promise.all(specs.map((spec) => startTestHost(spec, network, key.publicKey, started)));
+    const nameservers = upstreamNameservers();
+    const hostKeys = await Promise.all(
+      hosts.map(async (host) => {
+        await mustExec(host, vpsNameResolutionCommand(hosts.filter((peer) => peer !== host), nameservers));
+        return parseHostKeys((await mustExec(host, [...HOST_KEYS_COMMAND])).stdout);
+      }),
+    );
+    const knownHostsFile = join(dir, 'known_hosts');
+    writeKnownHosts(knownHostsFile, hosts.map((host, i) => ({ port: host.sshPort, keys: hostKeys[i]! })));
+    const inventoryFile = join(dir, 'inventory.yaml');
+    writeFileSync(inventoryFile, renderInventory(hosts, { privateKeyFile: key.privateKeyFile, knownHostsFile }));
+    const byName = new Map(hosts.map((host) => [host.name, host]));
+    return {
+      inventoryFile,
+      knownHostsFile,
+      keyFile: key.privateKeyFile,
+      hosts,
+      exec: async (name, command) => {
+        const host = byName.get(name);
+        if (!host) throw new Error(`no test host named ${name}; have ${[...byName.keys()].join(', ')}`);
+        const { stdout, stderr, exitCode } = await host.container.exec(command);
+        return { stdout, stderr, exitCode };
+      },
+      stop,
+    };
+  } catch (error) {
+    await stop();
+    throw error;
+  }
+}
+
+async function startTestHost(spec: TestHostSpec, network: StartedNetwork, publicKey: string, started: TestHost[]): Promise<TestHost> {
+  let builder = new LabHostContainer(spec)
+    .withName(`provision-test-${spec.name}-${randomBytes(3).toString('hex')}`)
+    .withHostname(spec.name)
+    .withNetwork(network)
+    .withLabels({ [LABELS.test]: '1', [OWNER_LABEL]: OWNER })
+    .withAddedCapabilities(...LAB_CONTAINER.capabilities)
+    .withBindMounts(LAB_CONTAINER.bindMounts.map((mount) => ({ ...mount })))
+    .withTmpFs(Object.fromEntries(LAB_CONTAINER.tmpfs.map((dir) => [dir, ''])))
+    .withCommand([...LAB_CONTAINER.command])
+    .withExposedPorts(LAB_CONTAINER.sshPort);
+  if (spec.cpuQuota !== undefined) builder = builder.withResourcesQuota({ cpu: spec.cpuQuota });
+  const container = await builder.start();
+  const host: TestHost = {
+    name: spec.name,
+    group: spec.group,
+    container,
+    sshPort: container.getMappedPort(LAB_CONTAINER.sshPort),
+    privateIp: container.getIpAddress(network.getName()),
+  };
+  started.push(host);
+  await mustExec(host, authorizeKeyCommand(publicKey));
+  await waitForSshBanner(host.sshPort);
+  return host;
+}
+
+async function mustExec(host: TestHost, command: string[]): Promise<ExecOutput> {
+  const result = await host.container.exec(command);
+  if (result.exitCode !== 0) {
+    throw new Error(`in ${host.name}, ${command.join(' ')} exited with ${result.exitCode}: ${result.stderr || result.stdout}`);
+  }
+  return result;
+}
+
+async function stopAll(hosts: readonly TestHost[], network: StartedNetwork, dir: string): Promise<void> {
+  // systemd needs no clean shutdown here: kill at once (timeout 0) and remove.
+  await Promise.allSettled(hosts.map((host) => host.container.stop({ timeout: 0, remove: true })));
+  await network.stop().catch(() => {});
+  rmSync(dir, { recursive: true, force: true });
+}
+
+/**
+ * Removes test containers of earlier runs whose process is gone (they outlive a crashed or interrupted run,
+ * since the Ryuk reaper is off), and test networks nothing uses any more. Containers of running tests stay.
+ */
+export async function removeStaleTestContainers(): Promise<void> {
+  const docker = dockerCommand();
+  const listing = await $({ quiet: true })`${docker} ps -a --filter ${`label=${LABELS.test}=1`} --format ${`{{.ID}} {{.Label "${OWNER_LABEL}"}}`}`;
+  const stale = listing.stdout
+    .split('\n')
+    .filter(Boolean)
+    .map((line) => line.split(' '))
+    .filter(([, owner]) => !ownerAlive(owner ?? ''))
+    .map(([id]) => id!);
+  if (stale.length > 0) await $({ quiet: true })`${docker} rm -f -v ${stale}`;
+  // A network younger than a minute may belong to a run that is starting its containers right now.
+  await $({ quiet: true, nothrow: true })`${docker} network prune -f --filter label=org.testcontainers=true --filter until=1m`;
+}
+
+function ownerAlive(owner: string): boolean {
+  const [pidText, boot] = owner.split('@');
+  const pid = Number(pidText);
+  if (boot !== bootId() || !Number.isInteger(pid) || pid <= 0) return false;
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (error) {
+    return (error as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}

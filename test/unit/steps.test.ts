@@ -1,0 +1,52 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdtempSync, readFileSync, readdirSync, statSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { checkCandidate, performStep } from '../../src/engine/steps.ts';
+import { localRunner } from '../support/local-runner.ts';
+
+const dir = () => mkdtempSync(join(tmpdir(), 'provision-steps-'));
+const owner = { owner: String(process.getuid?.() ?? 0), group: String(process.getgid?.() ?? 0) };
+
+test('a file is written with its final mode and exact content, leaving no temp file', async () => {
+  const d = dir();
+  const path = join(d, 'conf');
+  const content = "weird 'content' $(id) `x`\n\nünï\n";
+  await performStep(localRunner, { kind: 'write-file', path, content, mode: '0640', ...owner });
+  assert.equal(readFileSync(path, 'utf8'), content);
+  assert.equal(statSync(path).mode & 0o777, 0o640);
+  assert.deepEqual(readdirSync(d), ['conf']);
+});
+
+test('a candidate that fails validation is never installed', async () => {
+  const d = dir();
+  const path = join(d, 'conf');
+  writeFileSync(path, 'old\n');
+  await assert.rejects(
+    performStep(localRunner, { kind: 'write-file', path, content: 'bad\n', mode: '0644', ...owner, validate: `grep -q good %s` }),
+    /validated by/,
+  );
+  assert.equal(readFileSync(path, 'utf8'), 'old\n');
+  assert.deepEqual(readdirSync(d), ['conf']);
+  await performStep(localRunner, { kind: 'write-file', path, content: 'good\n', mode: '0644', ...owner, validate: `grep -q good %s` });
+  assert.equal(readFileSync(path, 'utf8'), 'good\n');
+});
+
+test('the dry-run check validates a candidate and cleans up', async () => {
+  const d = dir();
+  const path = join(d, 'conf');
+  const bad = await checkCandidate(localRunner, { kind: 'write-file', path, content: 'bad\n', mode: '0644', ...owner, validate: 'grep good %s' });
+  assert.equal(bad.ok, false);
+  const good = await checkCandidate(localRunner, { kind: 'write-file', path, content: 'good\n', mode: '0644', ...owner, validate: 'grep -q good %s' });
+  assert.equal(good.ok, true);
+  const missing = await checkCandidate(localRunner, { kind: 'write-file', path, content: 'x', mode: '0644', ...owner, validate: 'no-such-validator-xyz %s' });
+  assert.deepEqual(missing.ok === false && missing.missingValidator, true);
+  assert.deepEqual(readdirSync(d), []);
+});
+
+test('a failing command reports its exit code and stderr', async () => {
+  const { sh } = await import('../../src/transport/shell.ts');
+  await assert.rejects(performStep(localRunner, { kind: 'run', command: sh`echo boom >&2; exit 4` }), /exit code 4[\s\S]*boom/);
+  await performStep(localRunner, { kind: 'run', command: sh`exit 4`, okCodes: [0, 4] });
+});
