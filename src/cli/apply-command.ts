@@ -51,10 +51,10 @@ export async function applyCommand(flags: ApplyFlags, interrupted: () => boolean
   try {
     const plan = run.planResult();
     if (flags.dryRun) {
-      out(flags.json ? runToJson(plan) : renderRun(plan, colors, { showOk: flags.verbose }));
+      out(flags.json ? runToJson(plan) : renderRun(plan, colors, { showOk: flags.verbose, details: true }));
       return exitCodeFor(plan, flags);
     }
-    if (!flags.json) out(renderRun(plan, colors, { showOk: flags.verbose }));
+    if (!flags.json) out(renderRun(plan, colors, { showOk: flags.verbose, details: true }));
     if (run.hasChanges && !flags.yes) {
       const hostsChanging = plan.hosts.filter((host) => host.status === 'changed').length;
       if (!(await confirmApply(`Apply these changes to ${hostsChanging} host${hostsChanging === 1 ? '' : 's'}?`))) {
@@ -67,7 +67,8 @@ export async function applyCommand(flags: ApplyFlags, interrupted: () => boolean
     const result = await run.apply({ ...progress.events, hostFinished: (host, status) => progress.hostDone(host, status) }, interrupted);
     await progress.stop();
     if (flags.json) out(runToJson(result));
-    else out(renderRun(result, colors, { showOk: false }));
+    // The diffs were shown with the plan; the results list what happened.
+    else out(renderRun(result, colors, { showOk: false, details: false }));
     if (interrupted()) return EXIT.interrupted;
     return exitCodeFor(result, flags);
   } finally {

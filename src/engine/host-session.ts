@@ -47,6 +47,8 @@ export class HostSession<Vars> {
   connection: SshConnection | undefined;
   readonly gathered = new FactCache();
   private plans: Array<Plan | Error> = [];
+  /** Tasks planned on facts an earlier change alters unpredictably: the dry run says so. */
+  private provisional = new Set<number>();
   private planFailed = false;
   readonly result: HostResult;
 
@@ -101,7 +103,8 @@ export class HostSession<Vars> {
   plan(peers: PeerLookup): void {
     if (this.failed) return;
     const cache = this.gathered.clone();
-    this.plans = this.schedule.map(({ task }) => {
+    this.plans = this.schedule.map(({ task }, index) => {
+      if (cache.staleAmong(task.facts(this.host).map((fact) => fact.key)).length > 0) this.provisional.add(index);
       try {
         const plan = task.plan(this.context(cache, peers));
         if (plan.status === 'change') for (const change of plan.changes) applyEffects(cache, change);
@@ -141,11 +144,13 @@ export class HostSession<Vars> {
     const tasks: TaskResult[] = this.schedule.map(({ play, task }, index) => {
       const plan = this.plans[index]!;
       if (plan instanceof Error) return { play: play.name, name: taskName(task), status: 'failed', changes: [], error: errorText(plan) };
-      if (plan.status === 'ok') return { play: play.name, name: taskName(task), status: 'ok', reason: plan.reason, changes: [] };
+      const provisional = this.provisional.has(index) ? { note: PROVISIONAL_NOTE } : {};
+      if (plan.status === 'ok') return { play: play.name, name: taskName(task), status: 'ok', reason: plan.reason, changes: [], ...provisional };
       return {
         play: play.name,
         name: taskName(task),
         status: 'would-change',
+        ...provisional,
         changes: plan.changes.map((change) => ({ ...reportChange(change), ...noteOf(change) })),
       };
     });
@@ -260,6 +265,9 @@ export class HostSession<Vars> {
     await this.connection?.close();
   }
 }
+
+/** Shown on dry-run tasks whose facts an earlier change (such as a package install) alters first. */
+const PROVISIONAL_NOTE = 'planned on the current state; an earlier change in this run (e.g. a package install) may alter it before this task runs';
 
 function noteOf(change: Change): { note?: string } {
   const note = (change as Change & { note?: string }).note;

@@ -23,6 +23,8 @@ export interface TaskResult {
   /** Why nothing changes (ok), or why it was skipped. */
   reason?: string;
   changes: ChangeReport[];
+  /** On a dry run: the plan rests on facts an earlier change alters first, so the apply may differ. */
+  note?: string;
   error?: string;
 }
 

@@ -4,6 +4,12 @@ import { renderDiff } from './diff.ts';
 import type { Palette } from './palette.ts';
 import { redact } from './redact.ts';
 
+/** What to show: tasks already in place, and each change's details (diffs, packages, services). */
+export interface RenderOptions {
+  showOk: boolean;
+  details: boolean;
+}
+
 function indent(text: string, by: string): string {
   return text
     .split('\n')
@@ -20,10 +26,11 @@ function statusLabel(status: TaskResult['status'], palette: Palette): string {
 }
 
 /** Renders one task: its status line, and for changes each summary with its diff, packages and services. */
-export function renderTask(task: TaskResult, palette: Palette): string {
+export function renderTask(task: TaskResult, palette: Palette, options: RenderOptions = { showOk: true, details: true }): string {
   const head = `${statusLabel(task.status, palette)} ${task.name}${task.reason ? palette.dim(` (${task.reason})`) : ''}`;
   const body: string[] = [];
-  for (const change of task.changes) {
+  if (task.note) body.push(palette.dim(`note: ${task.note}`));
+  for (const change of options.details ? task.changes : []) {
     body.push(`- ${change.summary}`);
     if (change.packages?.install?.length) body.push(`  packages to install: ${change.packages.install.join(' ')}`);
     if (change.packages?.remove?.length) body.push(`  packages to remove: ${change.packages.remove.join(' ')}`);
@@ -36,7 +43,7 @@ export function renderTask(task: TaskResult, palette: Palette): string {
 }
 
 /** Renders one host's section of the report. */
-export function renderHost(host: HostResult, palette: Palette, options: { showOk: boolean }): string {
+export function renderHost(host: HostResult, palette: Palette, options: RenderOptions): string {
   const lines = [palette.bold(`── ${host.name} `.padEnd(60, '─'))];
   if (host.status === 'unreachable') {
     lines.push(palette.failed(`  unreachable: ${redact(host.error ?? 'unknown error')}`));
@@ -49,7 +56,7 @@ export function renderHost(host: HostResult, palette: Palette, options: { showOk
       lines.push(palette.dim(`  play: ${play}`));
     }
     if (task.status === 'ok' && !options.showOk) continue;
-    lines.push(indent(renderTask(task, palette), '  '));
+    lines.push(indent(renderTask(task, palette, options), '  '));
   }
   for (const handler of host.handlers) {
     const label = handler.status === 'failed' ? palette.failed('failed'.padEnd(12)) : palette.changed(handler.status.padEnd(12));
@@ -78,6 +85,6 @@ export function renderRecap(run: RunResult, palette: Palette): string {
 }
 
 /** Renders a whole run: every host's section, then the recap. */
-export function renderRun(run: RunResult, palette: Palette, options: { showOk: boolean }): string {
+export function renderRun(run: RunResult, palette: Palette, options: RenderOptions): string {
   return [...run.hosts.map((host) => renderHost(host, palette, options)), '', renderRecap(run, palette)].join('\n');
 }

@@ -126,3 +126,37 @@ describe('apply against real hosts', () => {
     assert.equal((await lab.exec('node1', ['cat', '/etc/ssh/provision_test_config'])).stdout, 'MaxAuthTries 4\n');
   });
 });
+
+describe('plays that read other hosts, and the terminal prompt', () => {
+  let lab: TestHosts;
+  before(async () => {
+    lab = await startTestHosts([
+      { name: 'node1', group: 'nodes', cpusetCpus: '0' },
+      { name: 'balancer1', group: 'balancers' },
+    ]);
+  });
+  after(async () => lab?.stop());
+
+  test('a task on the balancer reads facts gathered on the nodes', async () => {
+    const result = await runCli(['apply', lab.inventoryFile, '--yes', '--playbook', 'test/fixtures/playbooks/peers.ts']);
+    assert.equal(result.code, 0, result.stdout + result.stderr);
+    const nodeName = (await lab.exec('node1', ['hostname'])).stdout.trim();
+    assert.equal((await lab.exec('balancer1', ['cat', '/srv/peers.txt'])).stdout, `node1: ${nodeName} 1\n`);
+    assert.equal((await lab.exec('node1', ['test', '-e', '/srv/peers.txt'])).exitCode, 1, 'the play ran on balancers only');
+  });
+
+  test('on a terminal, apply shows the plan and asks: "n" changes nothing, "y" applies', async () => {
+    const { spawnSync } = await import('node:child_process');
+    const command = `node bin/provision.js apply ${lab.inventoryFile} --playbook test/fixtures/playbooks/handlers.ts --limit node1`;
+    const ask = (answer: string) =>
+      spawnSync('script', ['-qec', command, '/dev/null'], { input: `${answer}\n`, encoding: 'utf8', timeout: 120_000, env: { ...process.env, NO_COLOR: '1' } });
+    const no = ask('n');
+    assert.match(no.stdout, /would-change +file \/srv\/provision-test\/a\.conf/);
+    assert.match(no.stdout, /Apply these changes to 1 host\? \[y\/N\]/);
+    assert.match(no.stdout, /Nothing was changed/);
+    assert.equal((await lab.exec('node1', ['test', '-e', '/srv/provision-test'])).exitCode, 1);
+    const yes = ask('y');
+    assert.match(yes.stdout, /RECAP/);
+    assert.equal((await lab.exec('node1', ['cat', '/srv/provision-test/a.conf'])).stdout, 'a=v1\n');
+  });
+});
