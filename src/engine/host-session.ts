@@ -3,11 +3,15 @@ import type { Host, Inventory } from '../inventory/types.ts';
 import { CommandError, SafetyError, UnreachableError } from '../errors.ts';
 import { redact } from '../report/redact.ts';
 import { SshConnection } from '../transport/ssh.ts';
+import { sh } from '../transport/shell.ts';
 import { FactCache } from './fact-cache.ts';
 import { gatherFacts } from './gather.ts';
 import type { ChangeReport, HandlerResult, HostResult, TaskResult } from './results.ts';
-import { checkCandidate, performStep } from './steps.ts';
-import type { Change, Fact, FactReader, Handler, Plan, Play, PlanContext, Task } from './types.ts';
+import { checkCandidate, performStep, type StepEnvironment } from './steps.ts';
+import { applyChange } from './apply-change.ts';
+import { discoverLogin } from './login.ts';
+import type { Change, Fact, FactReader, Handler, LoginInfo, Plan, Play, PlanContext, Task, VerifyLoginStep } from './types.ts';
+import type { ConnectionSettings } from '../inventory/types.ts';
 
 /** A task in the order it runs on a host, with the play it belongs to. */
 export interface ScheduledTask<Vars> {
@@ -36,6 +40,8 @@ export function errorText(error: unknown): string {
 
 function reportChange(change: Change): ChangeReport {
   const report: ChangeReport = { summary: change.summary };
+  if (change.details?.length) report.details = change.details;
+  if (change.notice) report.notice = change.notice;
   if (change.diff) report.diff = change.diff;
   if (change.packages) report.packages = change.packages;
   if (change.services) report.services = change.services;
@@ -45,6 +51,10 @@ function reportChange(change: Change): ChangeReport {
 /** Connects to, plans and applies one host. */
 export class HostSession<Vars> {
   connection: SshConnection | undefined;
+  /** How this run logged in; tasks that could lock the operator out check it. */
+  login: LoginInfo | undefined;
+  /** Where new connections go: the inventory's settings, updated when a change moves SSH (port, user). */
+  private loginSettings: ConnectionSettings;
   readonly gathered = new FactCache();
   private plans: Array<Plan | Error> = [];
   /** Tasks planned on facts an earlier change alters unpredictably: the dry run says so. */
@@ -58,6 +68,7 @@ export class HostSession<Vars> {
     readonly schedule: ScheduledTask<Vars>[],
   ) {
     this.result = { name: host.name, status: 'ok', tasks: [], handlers: [], stats: { connections: 0, commands: 0, commandMs: 0 } };
+    this.loginSettings = { ...host.connection };
   }
 
   /** True once the host is known to be unreachable or failed. */
@@ -69,10 +80,34 @@ export class HostSession<Vars> {
   async connect(): Promise<void> {
     try {
       this.connection = await SshConnection.open(this.host.connection);
+      this.login = await discoverLogin(this.connection);
     } catch (error) {
       this.markUnreachable(error);
     }
   }
+
+  /** Opens a second, independent connection with a key only, runs `true`, and closes it. */
+  private async verifyLogin(step: VerifyLoginStep): Promise<void> {
+    const settings: ConnectionSettings = { ...this.loginSettings, ...(step.user ? { user: step.user } : {}), ...(step.port ? { port: step.port } : {}) };
+    delete settings.password;
+    let probe: SshConnection | undefined;
+    try {
+      probe = await SshConnection.open(settings);
+      this.extraConnections += 1;
+      const result = await probe.exec(sh`true`);
+      if (result.code !== 0) throw new Error(`exit code ${result.code}`);
+    } catch (error) {
+      throw new Error(`a new SSH login as ${settings.user} on port ${settings.port} with the key failed: ${errorText(error)}`);
+    } finally {
+      await probe?.close();
+    }
+  }
+
+  private get environment(): StepEnvironment {
+    return { verifyLogin: (step) => this.verifyLogin(step) };
+  }
+
+  private extraConnections = 0;
 
   /** Marks the host unreachable with the error's message. */
   markUnreachable(error: unknown): void {
@@ -96,7 +131,7 @@ export class HostSession<Vars> {
   }
 
   private context(facts: FactReader, peers: PeerLookup): PlanContext<Vars> {
-    return { host: this.host, inventory: this.inventory, facts, factsOf: peers };
+    return { host: this.host, inventory: this.inventory, facts, factsOf: peers, ...(this.login ? { login: this.login } : {}) };
   }
 
   /** Plans every task in order against the gathered facts, carrying predicted effects forward. */
@@ -228,9 +263,11 @@ export class HostSession<Vars> {
       const plan = task.plan(this.context(cache, peers));
       if (plan.status === 'ok') return { play, name, status: 'ok', reason: plan.reason, changes: [] };
       for (const change of plan.changes) {
-        for (const step of change.steps) await performStep(connection, step);
+        await applyChange(connection, change, this.environment);
         applyEffects(cache, change);
         for (const handler of change.notify ?? []) notified.add(handler);
+        if (change.movesLogin) this.loginSettings = { ...this.loginSettings, ...change.movesLogin };
+        if (change.notice) (this.result.notices ??= []).push(change.notice);
       }
       return { play, name, status: 'changed', changes: plan.changes.map(reportChange) };
     } catch (error) {
@@ -243,7 +280,7 @@ export class HostSession<Vars> {
     for (const handler of play.handlers ?? []) {
       if (!notified.has(handler.name)) continue;
       try {
-        for (const step of handler.steps) await performStep(this.connection!, step);
+        for (const step of handler.steps) await performStep(this.connection!, step, this.environment);
         this.result.handlers.push({ name: handler.name, status: 'changed' });
       } catch (error) {
         this.result.handlers.push({ name: handler.name, status: 'failed', error: errorText(error) } satisfies HandlerResult);
@@ -255,7 +292,7 @@ export class HostSession<Vars> {
   private finish(): HostResult {
     if (this.connection) {
       const { connections, commands, commandMs } = this.connection.stats;
-      this.result.stats = { connections, commands, commandMs: Math.round(commandMs) };
+      this.result.stats = { connections: connections + this.extraConnections, commands, commandMs: Math.round(commandMs) };
     }
     return this.result;
   }

@@ -12,6 +12,10 @@ export interface ChangeReport {
   services?: { name: string; action: string }[];
   /** A note from the dry-run validation, e.g. that the validator is not installed yet. */
   note?: string;
+  /** Extra lines, e.g. effective settings that change. */
+  details?: string[];
+  /** Something the operator must do after this change. */
+  notice?: string;
 }
 
 /** One task's outcome on one host. */
@@ -49,6 +53,8 @@ export interface HostResult {
   tasks: TaskResult[];
   handlers: HandlerResult[];
   error?: string;
+  /** Things the operator must do (e.g. update ansible_port), collected from applied changes. */
+  notices?: string[];
   stats: HostStats;
 }
 

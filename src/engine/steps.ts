@@ -3,7 +3,12 @@ import { CommandError } from '../errors.ts';
 import { redact } from '../report/redact.ts';
 import { ShellCommand, sh } from '../transport/shell.ts';
 import type { CommandRunner } from './gather.ts';
-import type { RunStep, Step, WriteFileStep } from './types.ts';
+import type { RunStep, Step, VerifyLoginStep, WriteFileStep } from './types.ts';
+
+/** What steps need beyond running commands: opening a fresh SSH connection to prove a login still works. */
+export interface StepEnvironment {
+  verifyLogin(step: VerifyLoginStep): Promise<void>;
+}
 
 /** The candidate file's path inside the write script; `%s` in a validate template is replaced by it. */
 const CANDIDATE = '"$candidate"';
@@ -75,7 +80,11 @@ async function writeFile(runner: CommandRunner, step: WriteFileStep): Promise<vo
 }
 
 /** Performs one step; throws CommandError (with secrets redacted) when it fails. */
-export async function performStep(runner: CommandRunner, step: Step): Promise<void> {
+export async function performStep(runner: CommandRunner, step: Step, environment?: StepEnvironment): Promise<void> {
   if (step.kind === 'write-file') return writeFile(runner, step);
+  if (step.kind === 'verify-login') {
+    if (!environment) throw new Error('verify-login needs a connection environment');
+    return environment.verifyLogin(step);
+  }
   return runStep(runner, step);
 }

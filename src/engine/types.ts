@@ -49,8 +49,24 @@ export interface RunStep {
   okCodes?: number[];
 }
 
+/**
+ * Prove that a NEW SSH connection still logs in, with a key only (never the password): the guard after a change
+ * that could lock the operator out. `user` and `port` default to the run's own.
+ */
+export interface VerifyLoginStep {
+  kind: 'verify-login';
+  user?: string;
+  port?: number;
+}
+
 /** One effectful step of a change; the engine is the only code that performs it. */
-export type Step = WriteFileStep | RunStep;
+export type Step = WriteFileStep | RunStep | VerifyLoginStep;
+
+/** How the run reaches a host from now on, after a change moved SSH (new port, or root login disabled). */
+export interface LoginUpdate {
+  port?: number;
+  user?: string;
+}
 
 /** One change a task wants, with everything the report shows about it. */
 export interface Change {
@@ -64,6 +80,17 @@ export interface Change {
   services?: { name: string; action: string }[];
   /** Handler names to notify when this change is applied. */
   notify?: string[];
+  /** Extra lines for the report, e.g. the effective settings that will change. */
+  details?: string[];
+  /**
+   * Steps that restore the previous state if a later step of this change fails (the change is then reported
+   * failed, with what was restored). Without them, a failed step leaves the steps before it applied.
+   */
+  rollback?: Step[];
+  /** New connections of this run (and the verify steps after this change) use this login. */
+  movesLogin?: LoginUpdate;
+  /** Something the operator must do after this change, printed with the recap. */
+  notice?: string;
   /** Facts whose cached values this change makes stale; later tasks needing them get them re-read. */
   invalidates?: string[];
   /** Facts whose new values are known in advance (so a dry run plans later tasks on the predicted state). */
@@ -83,9 +110,23 @@ export interface FactReader {
   isStale(fact: Fact<unknown>): boolean;
 }
 
+/** How this run logged in to the host: the safety checks of SSH hardening depend on it. */
+export interface LoginInfo {
+  user: string;
+  port: number;
+  /** The method that authenticated this run's connection. */
+  method: 'publickey' | 'agent' | 'password';
+  /** Public keys this run can log in with (the key file's, or the agent's), as `type base64` lines. */
+  publicKeys: string[];
+  /** The address this host sees the controller connect from (SSH_CONNECTION), when known. */
+  controllerAddress?: string;
+}
+
 /** What a task sees while planning: its host, the inventory, and facts (its own host's and other hosts'). */
 export interface PlanContext<Vars = Record<string, unknown>> {
   host: Host<Vars>;
+  /** This run's login to the host; absent only in unit tests that do not need it. */
+  login?: LoginInfo;
   inventory: Inventory<Vars>;
   facts: FactReader;
   /** Facts gathered from another host in this run (e.g. the nodes' CPU counts, read by the balancer). */

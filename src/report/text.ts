@@ -36,6 +36,7 @@ export function renderTask(task: TaskResult, palette: Palette, options: RenderOp
     if (change.packages?.remove?.length) body.push(`  packages to remove: ${change.packages.remove.join(' ')}`);
     for (const service of change.services ?? []) body.push(`  service ${service.name}: ${service.action}`);
     if (change.note) body.push(palette.dim(`  note: ${change.note}`));
+    for (const detail of change.details ?? []) body.push(`  ${detail}`);
     if (change.diff) body.push(indent(renderDiff(change.diff, palette), '  '));
   }
   if (task.error) body.push(palette.failed(redact(task.error)));
@@ -63,6 +64,7 @@ export function renderHost(host: HostResult, palette: Palette, options: RenderOp
     lines.push(`  ${label} handler ${handler.name}${handler.error ? `\n      ${palette.failed(redact(handler.error))}` : ''}`);
   }
   if (host.error && host.status === 'failed') lines.push(palette.failed(`  ${redact(host.error)}`));
+  for (const notice of host.notices ?? []) lines.push(palette.changed(`  NOTICE: ${redact(notice)}`));
   return lines.join('\n');
 }
 

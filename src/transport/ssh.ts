@@ -22,6 +22,8 @@ export interface ExecOptions {
   stdin?: string;
   /** Overrides the connection's command timeout, in milliseconds. */
   timeoutMs?: number;
+  /** Run as the login user even when `ansible_become` is set (sudo would drop the SSH session's environment). */
+  asLoginUser?: boolean;
 }
 
 /** Counters for the recap and the benchmark. */
@@ -175,7 +177,7 @@ export class SshConnection {
   async exec(command: ShellCommand, options: ExecOptions = {}): Promise<ExecResult> {
     let text = command.text;
     let stdin = options.stdin;
-    if (this.usesSudo) {
+    if (this.usesSudo && !options.asLoginUser) {
       if (this.settings.becomePassword !== undefined) {
         // -k forces sudo to read the password every time, so the password line never leaks into the command's stdin.
         text = sh`sudo -S -k -p '' -- sh -c ${text}`.text;
