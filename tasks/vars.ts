@@ -4,6 +4,7 @@
  */
 import { z } from 'zod';
 import { yamlBoolean } from '../src/inventory/connection.ts';
+import { SSH_DEFAULTS, sshVars } from './sshd.vars.ts';
 
 /** `updates.*`: automatic security updates (Debian's unattended-upgrades). */
 export const updatesVars = z
@@ -20,12 +21,15 @@ export const updatesVars = z
   })
   .strict();
 
-/** Every task variable namespace; the inventory loader validates each host's vars with it. */
-export const hostVarsSchema = z
-  .object({
-    updates: updatesVars.default({ automatic: true, reboot: false, reboot_time: '04:00' }),
-  })
-  .strict();
+/** Every task variable namespace, for an inventory in `inventoryDir`; the loader validates each host's vars with it. */
+export function hostVarsSchema(inventoryDir: string) {
+  return z
+    .object({
+      updates: updatesVars.default({ automatic: true, reboot: false, reboot_time: '04:00' }),
+      ssh: sshVars(inventoryDir).default(SSH_DEFAULTS),
+    })
+    .strict();
+}
 
 /** The validated task variables of one host. */
-export type HostVars = z.output<typeof hostVarsSchema>;
+export type HostVars = z.output<ReturnType<typeof hostVarsSchema>>;

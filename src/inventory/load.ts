@@ -22,8 +22,11 @@ import type { Env } from './env-refs.ts';
 
 /** Options of loadInventory. */
 export interface LoadInventoryOptions<S extends z.ZodType> {
-  /** Schema of the task variables (everything but connection variables), typically a strict object of namespaces. */
-  vars: S;
+  /**
+   * Schema of the task variables (everything but connection variables), typically a strict object of namespaces;
+   * or a function of the inventory's directory, for schemas that resolve relative paths (key and certificate files).
+   */
+  vars: S | ((inventoryDir: string) => S);
   /** Environment for `${NAME}` references; default `process.env`. */
   env?: Env;
 }
@@ -58,6 +61,7 @@ function buildInventory<S extends z.ZodType>(source: YamlSource, absoluteFile: s
   const reader = new ValueReader(source, options.env ?? process.env, problems);
   const ranks = rankGroups(model, reader, source, problems);
   const connectionSchema = connectionVarsSchema(dirname(absoluteFile));
+  const varsSchema = typeof options.vars === 'function' ? options.vars(dirname(absoluteFile)) : options.vars;
 
   const hosts: Host<z.output<S>>[] = [];
   for (const host of model.hosts.values()) {
@@ -78,13 +82,13 @@ function buildInventory<S extends z.ZodType>(source: YamlSource, absoluteFile: s
     }
 
     const connection = connectionSchema.safeParse(connectionInput);
-    const task = options.vars.safeParse(taskInput);
+    const task = varsSchema.safeParse(taskInput);
     const context = { source, vars: merged, host };
     if (!connection.success) {
       problems.addAll(issueProblems(connection.error.issues, { ...context, schema: connectionSchema, otherTopLevelNames: [] }));
     }
     if (!task.success) {
-      problems.addAll(issueProblems(task.error.issues, { ...context, schema: options.vars, otherTopLevelNames: CONNECTION_VAR_NAMES }));
+      problems.addAll(issueProblems(task.error.issues, { ...context, schema: varsSchema, otherTopLevelNames: CONNECTION_VAR_NAMES }));
     }
     if (connection.success && task.success) {
       hosts.push({ name: host.name, groups, ...toConnectionSettings(host.name, connection.data), vars: task.data as z.output<S> });
