@@ -1,10 +1,16 @@
 /** The site playbook: what `provision apply` runs by default on every host of the inventory. */
 import { definePlaybook } from '../src/engine/types.ts';
+import { sshAccess } from '../tasks/ssh-access.ts';
 import { automaticUpdates } from '../tasks/updates.ts';
 import type { HostVars } from '../tasks/vars.ts';
 
 export default definePlaybook<HostVars>({
   plays: [
+    {
+      name: 'ssh',
+      hosts: 'all',
+      tasks: (host) => sshAccess(host),
+    },
     {
       name: 'base',
       hosts: 'all',
