@@ -1,0 +1,143 @@
+/** Key-only SSH on real hosts, and every way the task refuses to lock the operator out. */
+import { after, before, describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
+import { startTestHosts, type TestHosts } from '../support/containers.ts';
+import { parseRun, runCli } from '../support/cli.ts';
+import { writeInventory } from '../support/inventory.ts';
+import { tryLogin } from '../support/ssh-probe.ts';
+
+const PLAYBOOK = 'test/fixtures/playbooks/ssh.ts';
+const PASSWORD = 'correct horse battery staple';
+const HARDENED = [
+  'passwordauthentication no',
+  'kbdinteractiveauthentication no',
+  'permitemptypasswords no',
+  'pubkeyauthentication yes',
+  'authenticationmethods publickey',
+  'maxauthtries 3',
+  'logingracetime 30',
+  'x11forwarding no',
+];
+
+async function sshdT(lab: TestHosts, name: string): Promise<string[]> {
+  return (await lab.exec(name, ['/usr/sbin/sshd', '-T'])).stdout.split('\n');
+}
+
+async function sshState(lab: TestHosts, name: string): Promise<string> {
+  const script = 'cat /etc/ssh/sshd_config /etc/ssh/sshd_config.d/* /root/.ssh/authorized_keys 2>/dev/null | sha256sum; getent passwd | sha256sum; ls -la /etc/sudoers.d | sha256sum';
+  return (await lab.exec(name, ['sh', '-c', script])).stdout;
+}
+
+/** A user with a password, and sshd allowing password logins (as a fresh VPS or cloud image would). */
+async function allowPasswords(lab: TestHosts, name: string): Promise<void> {
+  const script = `id alice >/dev/null 2>&1 || useradd -m alice; echo 'alice:${PASSWORD}' | chpasswd; echo 'root:${PASSWORD}' | chpasswd
+printf 'PasswordAuthentication yes\\n' > /etc/ssh/sshd_config.d/50-cloud-init.conf
+systemctl reload ssh`;
+  const result = await lab.exec(name, ['sh', '-c', script]);
+  assert.equal(result.exitCode, 0, result.stderr);
+}
+
+describe('key-only SSH', () => {
+  let lab: TestHosts;
+  before(async () => {
+    lab = await startTestHosts([
+      { name: 'node1', group: 'nodes' },
+      { name: 'node2', group: 'nodes' },
+    ]);
+  });
+  after(async () => lab?.stop());
+
+  test('a host whose image re-enables passwords in a drop-in ends up key-only all the same', async () => {
+    await allowPasswords(lab, 'node1');
+    const port = lab.hosts.find((host) => host.name === 'node1')!.sshPort;
+    assert.equal(await tryLogin({ port, user: 'alice', password: PASSWORD }), 'accepted', 'the password works before');
+
+    const inventory = writeInventory(lab, { only: ['node1'] });
+    const before = await sshState(lab, 'node1');
+    const dry = await runCli(['apply', inventory, '--dry-run', '--playbook', PLAYBOOK]);
+    assert.equal(dry.code, 0, dry.stdout + dry.stderr);
+    assert.match(dry.stdout, /effective passwordauthentication: yes → no/);
+    assert.match(dry.stdout, /\+PasswordAuthentication no/);
+    assert.equal(await sshState(lab, 'node1'), before, 'the dry run changed nothing');
+
+    const applied = await runCli(['apply', inventory, '--yes', '--playbook', PLAYBOOK]);
+    assert.equal(applied.code, 0, applied.stdout + applied.stderr);
+    const effective = await sshdT(lab, 'node1');
+    for (const setting of HARDENED) assert.ok(effective.includes(setting), `sshd -T lacks "${setting}"`);
+    assert.ok(effective.includes('permitrootlogin without-password'));
+    assert.equal(await tryLogin({ port, user: 'alice', password: PASSWORD }), 'rejected', 'a real password login is rejected');
+    assert.equal(await tryLogin({ port, user: 'root', privateKey: readFileSync(lab.keyFile, 'utf8') }), 'accepted', 'the key still logs in');
+    assert.equal((await lab.exec('node1', ['cat', '/etc/ssh/sshd_config.d/50-cloud-init.conf'])).stdout, 'PasswordAuthentication yes\n');
+
+    const second = parseRun(await runCli(['apply', inventory, '--yes', '--json', '--playbook', PLAYBOOK]));
+    assert.equal(second.summary.changed, 0);
+    assert.equal(second.hosts.node1?.stats.connections, 1);
+  });
+
+  test('a run whose key is not authorized refuses, says why, and changes nothing', async () => {
+    await allowPasswords(lab, 'node2');
+    await lab.exec('node2', ['sh', '-c', `printf 'PermitRootLogin yes\\n' > /etc/ssh/sshd_config.d/40-root.conf && : > /root/.ssh/authorized_keys && systemctl reload ssh`]);
+    const inventory = writeInventory(lab, { only: ['node2'], vars: { ansible_password: '${ROOT_PASSWORD}' } });
+    const before = await sshState(lab, 'node2');
+    const result = await runCli(['apply', inventory, '--yes', '--playbook', PLAYBOOK], { env: { ROOT_PASSWORD: PASSWORD } });
+    assert.equal(result.code, 1);
+    assert.match(result.stdout, /refusing to disable password logins on node2: none of this run's keys .* is authorized for root/);
+    assert.doesNotMatch(result.stdout + result.stderr, new RegExp(PASSWORD));
+    assert.equal(await sshState(lab, 'node2'), before);
+  });
+
+  test('first contact by password: the run installs the key, proves it, then disables passwords', async () => {
+    const inventory = writeInventory(lab, {
+      only: ['node2'],
+      vars: { ansible_password: '${ROOT_PASSWORD}', ssh: { authorized_keys: [`${lab.keyFile}.pub`] } },
+    });
+    const result = await runCli(['apply', inventory, '--yes', '--json', '--playbook', PLAYBOOK], { env: { ROOT_PASSWORD: PASSWORD } });
+    assert.equal(result.code, 0, result.stdout + result.stderr);
+    assert.doesNotMatch(result.stdout + result.stderr, new RegExp(PASSWORD));
+    const publicKey = readFileSync(`${lab.keyFile}.pub`, 'utf8').trim().split(' ').slice(0, 2).join(' ');
+    assert.match((await lab.exec('node2', ['cat', '/root/.ssh/authorized_keys'])).stdout, new RegExp(publicKey.replace(/[+/]/g, '\\$&')));
+    const port = lab.hosts.find((host) => host.name === 'node2')!.sshPort;
+    assert.equal(await tryLogin({ port, user: 'root', password: PASSWORD }), 'rejected');
+    const keyOnly = writeInventory(lab, { only: ['node2'], vars: { ssh: { authorized_keys: [`${lab.keyFile}.pub`] } } });
+    const second = parseRun(await runCli(['apply', keyOnly, '--yes', '--json', '--playbook', PLAYBOOK]));
+    assert.equal(second.summary.changed, 0);
+    assert.equal(second.summary.failed, 0);
+  });
+
+  test('an admin user is created with the keys and passwordless sudo, and root logins end', async () => {
+    const inventory = writeInventory(lab, { only: ['node1'], vars: { ssh: { admin_user: 'deploy', authorized_keys: [`${lab.keyFile}.pub`] } } });
+    const result = await runCli(['apply', inventory, '--yes', '--playbook', PLAYBOOK]);
+    assert.equal(result.code, 0, result.stdout + result.stderr);
+    assert.match(result.stdout, /NOTICE: .*root can no longer log in to node1 over SSH: set ansible_user: deploy and ansible_become: true/);
+    const port = lab.hosts.find((host) => host.name === 'node1')!.sshPort;
+    const key = readFileSync(lab.keyFile, 'utf8');
+    assert.equal(await tryLogin({ port, user: 'root', privateKey: key }), 'rejected');
+    assert.equal(await tryLogin({ port, user: 'deploy', privateKey: key }), 'accepted');
+    assert.ok((await sshdT(lab, 'node1')).includes('permitrootlogin no'));
+    assert.match((await lab.exec('node1', ['id', '-nG', 'deploy'])).stdout, /\bsudo\b/);
+    assert.equal((await lab.exec('node1', ['su', '-s', '/bin/sh', 'deploy', '-c', 'sudo -n true'])).exitCode, 0);
+
+    const asDeploy = writeInventory(lab, {
+      only: ['node1'],
+      vars: { ansible_user: 'deploy', ansible_become: true, ssh: { admin_user: 'deploy', authorized_keys: [`${lab.keyFile}.pub`] } },
+    });
+    const second = parseRun(await runCli(['apply', asDeploy, '--yes', '--json', '--playbook', PLAYBOOK]));
+    assert.equal(second.summary.failed, 0, JSON.stringify(second.hosts));
+    assert.equal(second.summary.changed, 0, JSON.stringify(second.hosts));
+  });
+
+  test('a port the new login cannot reach is rolled back: the old configuration is restored and the host stays reachable', async () => {
+    const inventory = writeInventory(lab, { only: ['node2'], vars: { ssh: { port: 2222 } } });
+    const before = (await lab.exec('node2', ['cat', '/etc/ssh/sshd_config'])).stdout;
+    // Only port 22 is published to 127.0.0.1, so the proof login on 2222 must fail.
+    const result = await runCli(['apply', inventory, '--yes', '--playbook', PLAYBOOK]);
+    assert.equal(result.code, 1);
+    assert.match(result.stdout, /a new SSH login as root on port 2222 with the key failed/);
+    assert.match(result.stdout, /the previous state was restored/);
+    assert.equal((await lab.exec('node2', ['cat', '/etc/ssh/sshd_config'])).stdout, before);
+    assert.ok((await sshdT(lab, 'node2')).includes('port 22'));
+    const again = await runCli(['apply', writeInventory(lab, { only: ['node2'] }), '--dry-run', '--playbook', PLAYBOOK]);
+    assert.equal(again.code, 0, again.stdout + again.stderr);
+  });
+});
