@@ -21,8 +21,9 @@ export function parseEffectiveConfig(output: FactOutput): EffectiveConfig {
 /** sshd's effective configuration, as sshd itself computes it from every file it reads. */
 export const effectiveSshdConfig: Fact<EffectiveConfig> = {
   key: 'sshd:effective',
-  // stderr is folded in, so a broken config's message reaches the plan's error.
-  command: sh`/usr/sbin/sshd -T 2>&1`,
+  // stderr is folded in, so a broken config's message reaches the plan's error. sshd -T refuses to run without its
+  // runtime directory, which is missing while a socket-activated sshd is idle.
+  command: sh`[ -d /run/sshd ] || install -d -m 0755 /run/sshd; /usr/sbin/sshd -T 2>&1`,
   parse: parseEffectiveConfig,
 };
 

@@ -17,6 +17,7 @@ import { unitState } from './systemd.facts.ts';
 import type { HostVars } from './vars.ts';
 
 const MAIN_CONFIG = '/etc/ssh/sshd_config';
+const VALIDATE = 'install -d -m 0755 /run/sshd && /usr/sbin/sshd -t -f %s';
 const SOCKET_OVERRIDE = '/etc/systemd/system/ssh.socket.d/provision-port.conf';
 
 /** Every drop-in sshd includes, with its content. */
@@ -130,21 +131,24 @@ export function sshdHardening(host: Host<HostVars>): Task<HostVars> {
     const socketActive = socketState.active === 'active' || socketState.unitFile === 'enabled';
     const serviceActive = facts.get(service).active === 'active';
     const moveSocket = socketActive && newPort !== currentPort;
-    const reload: Step[] = serviceActive ? [{ kind: 'run', command: sh`systemctl reload ssh.service` }] : [];
+    // A reload (SIGHUP) keeps open sessions; "try" does nothing when socket activation has not started sshd yet.
+    const reload: Step[] = [{ kind: 'run', command: sh`systemctl try-reload-or-restart ssh.service` }];
     const socketSteps = (port: number | null): Step[] =>
       port === null
-        ? [{ kind: 'run', command: sh`rm -f ${SOCKET_OVERRIDE} && systemctl daemon-reload && systemctl restart ssh.socket` }]
+        ? [{ kind: 'run', command: sh`rm -f ${SOCKET_OVERRIDE} && systemctl daemon-reload && systemctl stop ssh.service && systemctl restart ssh.socket` }]
         : [
             { kind: 'run', command: sh`mkdir -p /etc/systemd/system/ssh.socket.d` },
             // The empty ListenStream= clears the unit's own port 22 before adding ours; socket activation ignores sshd's Port.
             { kind: 'write-file', path: SOCKET_OVERRIDE, content: `[Socket]\nListenStream=\nListenStream=${port}\n`, mode: '0644', owner: 'root', group: 'root' },
-            { kind: 'run', command: sh`systemctl daemon-reload && systemctl restart ssh.socket` },
+            // Stopping ssh.service ends only its listener (KillMode=process): sessions survive, and the next
+            // connection starts sshd on the socket's new port.
+            { kind: 'run', command: sh`systemctl daemon-reload && systemctl stop ssh.service && systemctl restart ssh.socket` },
           ];
     const checks = [...expectedEffective(settings)].flatMap(([keyword, values]) =>
       values.map((value) => (value === 'prohibit-password' ? sh`grep -Eqx ${`${keyword} (prohibit-password|without-password)`}` : sh`grep -qxF ${`${keyword} ${value}`}`)),
     );
-    const verifyEffective = sh`config=$(/usr/sbin/sshd -T) || exit 1
-${checks.map((check) => sh`printf '%s\n' "$config" | ${check} || { echo ${'sshd -T does not report the hardened value:'} >&2; exit 1; }`).reduce((all, next) => sh`${all}\n${next}`)}`;
+    const verifyEffective = sh`install -d -m 0755 /run/sshd; config=$(/usr/sbin/sshd -T) || exit 1
+${checks.map((check) => sh`printf '%s\n' "$config" | ${check} || { echo ${`sshd -T does not report: ${check.text.split(' ').slice(-2).join(' ')}`} >&2; exit 1; }`).reduce((all, next) => sh`${all}\n${next}`)}`;
     const notices: string[] = [];
     if (newPort !== host.connection.port) notices.push(`sshd on ${host.name} now listens on port ${newPort}: set ansible_port: ${newPort} in the inventory`);
     if (vars.admin_user && host.connection.user === 'root') {
@@ -160,10 +164,11 @@ ${checks.map((check) => sh`printf '%s\n' "$config" | ${check} || { echo ${'sshd 
       steps: [
         // First prove the key works for the user we will log in as, before passwords go.
         { kind: 'verify-login', user },
+        // sshd -t needs its privilege separation directory, which systemd removes while ssh.service is stopped.
+        { kind: 'write-file', path: MAIN_CONFIG, content: nextMain, mode: mainState.mode, owner: mainState.owner, group: mainState.group, validate: VALIDATE },
         ...(moveSocket ? socketSteps(newPort) : []),
-        { kind: 'write-file', path: MAIN_CONFIG, content: nextMain, mode: mainState.mode, owner: mainState.owner, group: mainState.group, validate: '/usr/sbin/sshd -t -f %s' },
         ...reload,
-        { kind: 'run', command: verifyEffective },
+        { kind: 'run', command: verifyEffective, description: 'check the hardened values in sshd -T' },
         { kind: 'verify-login', user, port: newPort },
       ],
       rollback: [

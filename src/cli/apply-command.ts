@@ -41,6 +41,11 @@ export async function applyCommand(flags: ApplyFlags, interrupted: () => boolean
   if (flags.detailedExitcode && !flags.dryRun) throw new InputError('--detailed-exitcode goes with --dry-run');
   const inventory = await loadInventory(flags.inventory, { vars: hostVarsSchema });
   const hosts = selectHosts(inventory, flags.limit);
+  for (const host of hosts) {
+    // After a run moved sshd to ssh.port, the next run still finds the host when the inventory lags behind.
+    const moved = host.vars.ssh.port;
+    if (moved !== undefined && moved !== host.connection.port) host.connection.fallbackPorts = [moved];
+  }
   const playbook = await loadPlaybook(flags.playbook);
   const colors = palette(!flags.json && colorWanted(process.stdout, flags.color));
   const out = (text: string) => process.stdout.write(`${text}\n`);

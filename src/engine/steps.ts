@@ -67,7 +67,7 @@ export async function checkCandidate(runner: CommandRunner, step: WriteFileStep)
 async function runStep(runner: CommandRunner, step: RunStep): Promise<void> {
   const result = await runner.exec(step.command, step.stdin === undefined ? {} : { stdin: step.stdin });
   if (!(step.okCodes ?? [0]).includes(result.code)) {
-    throw new CommandError(redact(step.command.text), result.code, redact(result.stderr), redact(result.stdout));
+    throw new CommandError(redact(step.description ?? step.command.text), result.code, redact(result.stderr), redact(result.stdout));
   }
 }
 

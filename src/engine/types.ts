@@ -47,6 +47,8 @@ export interface RunStep {
   stdin?: string;
   /** Exit codes that count as success (default [0]). */
   okCodes?: number[];
+  /** What the command does, for error messages (long scripts are not repeated in full). */
+  description?: string;
 }
 
 /**

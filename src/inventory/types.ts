@@ -27,6 +27,8 @@ export interface ConnectionSettings {
   connectTimeout: number;
   /** `ssh_command_timeout` in seconds, default 300. */
   commandTimeout: number;
+  /** Ports to try when `port` does not answer: where an earlier run moved sshd (`ssh.port`). */
+  fallbackPorts?: number[];
 }
 
 /** One host of the inventory, with vars merged (all < parent group < child group < host) and validated. */

@@ -42,6 +42,9 @@ export class CommandTimeoutError extends Error {
   }
 }
 
+/** Nothing answered on the port (refused or timed out): another port may still work. */
+export class PortUnansweredError extends UnreachableError {}
+
 /** The address and port string used in messages, e.g. `root@10.0.0.5:22`. */
 function describe(settings: ConnectionSettings): string {
   return `${settings.user}@${settings.address}:${settings.port}`;
@@ -54,7 +57,7 @@ function openSocket(settings: ConnectionSettings): Promise<net.Socket> {
     socket.setNoDelay(true);
     const timer = setTimeout(() => {
       socket.destroy();
-      reject(new UnreachableError(`connect to ${describe(settings)} timed out after ${settings.connectTimeout}s`));
+      reject(new PortUnansweredError(`connect to ${describe(settings)} timed out after ${settings.connectTimeout}s`));
     }, settings.connectTimeout * 1000);
     socket.once('connect', () => {
       clearTimeout(timer);
@@ -62,7 +65,7 @@ function openSocket(settings: ConnectionSettings): Promise<net.Socket> {
     });
     socket.once('error', (error: NodeJS.ErrnoException) => {
       clearTimeout(timer);
-      reject(new UnreachableError(`cannot connect to ${describe(settings)}: ${error.code ?? error.message}`, { cause: error }));
+      reject(new PortUnansweredError(`cannot connect to ${describe(settings)}: ${error.code ?? error.message}`, { cause: error }));
     });
   });
 }
@@ -96,8 +99,28 @@ export class SshConnection {
     this.stats.connections = 1;
   }
 
-  /** Connects, verifies the host key against known_hosts, and authenticates. */
+  /**
+   * Connects, verifies the host key against known_hosts, and authenticates. When the port does not answer, tries
+   * `fallbackPorts` (sshd moved by an earlier run), trusting there the key known for the inventory's port.
+   */
   static async open(settings: ConnectionSettings): Promise<SshConnection> {
+    try {
+      return await SshConnection.openOn(settings, settings.port);
+    } catch (error) {
+      const fallbacks = (settings.fallbackPorts ?? []).filter((port) => port !== settings.port);
+      if (!(error instanceof PortUnansweredError) || fallbacks.length === 0) throw error;
+      for (const port of fallbacks) {
+        try {
+          return await SshConnection.openOn({ ...settings, port }, settings.port);
+        } catch (fallbackError) {
+          if (!(fallbackError instanceof PortUnansweredError)) throw fallbackError;
+        }
+      }
+      throw new UnreachableError(`${error.message}; also tried port ${fallbacks.join(', ')}`);
+    }
+  }
+
+  private static async openOn(settings: ConnectionSettings, trustedPort: number): Promise<SshConnection> {
     const privateKey = settings.privateKeyFile ? await readFile(settings.privateKeyFile, 'utf8') : undefined;
     if (!privateKey && !process.env.SSH_AUTH_SOCK && !settings.password) {
       throw new UnreachableError(
@@ -132,6 +155,11 @@ export class SshConnection {
             case 'match':
               return verify(true);
             case 'unknown':
+              if (trustedPort !== settings.port && checkHostKey(knownHosts, settings.address, trustedPort, key).status === 'match') {
+                // The same host on the port sshd moved to: its key is already trusted for the inventory's port.
+                recordHostKey(settings.knownHostsFile, settings.address, settings.port, key).then(() => verify(true), () => verify(true));
+                return;
+              }
               if (settings.hostKeyChecking === 'strict') {
                 hostKeyProblem = `host key for ${where} is not in ${settings.knownHostsFile} (ssh_host_key_checking: strict); ${keyType(key)} ${fingerprint(key)}`;
                 return verify(false);

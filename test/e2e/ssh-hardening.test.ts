@@ -141,3 +141,52 @@ describe('key-only SSH', () => {
     assert.equal(again.code, 0, again.stdout + again.stderr);
   });
 });
+
+describe('moving sshd to another port', () => {
+  let lab: TestHosts;
+  before(async () => {
+    lab = await startTestHosts([
+      { name: 'mover', group: 'nodes' },
+      { name: 'socketed', group: 'nodes' },
+    ]);
+  });
+  after(async () => lab?.stop());
+
+  /** An inventory that reaches the host at its own address (not the 127.0.0.1 forward, which only carries port 22). */
+  function direct(name: string, extra: Record<string, unknown> = {}): string {
+    const host = lab.hosts.find((candidate) => candidate.name === name)!;
+    return writeInventory(lab, {
+      only: [name],
+      vars: { ssh_host_key_checking: 'accept-new', ssh_known_hosts_file: `${lab.knownHostsFile}.${name}`, ssh: { port: 2222 } },
+      hosts: { [name]: { ansible_host: host.privateIp, ansible_port: 22, ...extra } },
+    });
+  }
+
+  test('the new port is proven by a new login, the operator is told, and the next run finds the host there', async () => {
+    const host = lab.hosts.find((candidate) => candidate.name === 'mover')!;
+    const inventory = direct('mover');
+    const result = await runCli(['apply', inventory, '--yes', '--playbook', PLAYBOOK]);
+    assert.equal(result.code, 0, result.stdout + result.stderr);
+    assert.match(result.stdout, /NOTICE: sshd on mover now listens on port 2222: set ansible_port: 2222/);
+    assert.deepEqual((await sshdT(lab, 'mover')).filter((line) => line.startsWith('port ')), ['port 2222']);
+    const key = readFileSync(lab.keyFile, 'utf8');
+    assert.equal(await tryLogin({ host: host.privateIp, port: 2222, user: 'root', privateKey: key }), 'accepted');
+    assert.equal(await tryLogin({ host: host.privateIp, port: 22, user: 'root', privateKey: key }), 'unreachable');
+    // The inventory still says 22: the run falls back to ssh.port.
+    const second = parseRun(await runCli(['apply', inventory, '--yes', '--json', '--playbook', PLAYBOOK]));
+    assert.equal(second.summary.unreachable, 0);
+    assert.equal(second.summary.changed, 0);
+  });
+
+  test('under socket activation (ssh.socket) a port change is not silently ignored', async () => {
+    const host = lab.hosts.find((candidate) => candidate.name === 'socketed')!;
+    const toSocket = await lab.exec('socketed', ['sh', '-c', 'systemctl disable --now ssh.service && systemctl enable --now ssh.socket']);
+    assert.equal(toSocket.exitCode, 0, toSocket.stderr);
+    const result = await runCli(['apply', direct('socketed'), '--yes', '--playbook', PLAYBOOK]);
+    assert.equal(result.code, 0, result.stdout + result.stderr);
+    const listening = (await lab.exec('socketed', ['ss', '-ltnH'])).stdout;
+    assert.match(listening, /:2222\b/);
+    assert.doesNotMatch(listening, /:22\b/);
+    assert.equal(await tryLogin({ host: host.privateIp, port: 2222, user: 'root', privateKey: readFileSync(lab.keyFile, 'utf8') }), 'accepted');
+  });
+});
