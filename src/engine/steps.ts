@@ -27,6 +27,7 @@ export function writeFileScript(step: WriteFileStep): ShellCommand {
 umask 077
 candidate=$(mktemp ${step.path}.provision-XXXXXX)
 trap 'rm -f "$candidate"' EXIT
+trap 'rm -f "$candidate"; exit 129' HUP INT TERM PIPE
 chown ${`${step.owner}:${step.group}`} "$candidate"
 chmod ${step.mode} "$candidate"
 cat > "$candidate"

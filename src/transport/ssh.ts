@@ -193,7 +193,22 @@ export class SshConnection {
       }
       throw new UnreachableError(`cannot open SSH session to ${describe(settings)}: ${redact(message)}`, { cause: error });
     }
-    return new SshConnection(ssh, settings, lastMethod);
+    const connection = new SshConnection(ssh, settings, lastMethod);
+    connection.watchTransport();
+    return connection;
+  }
+
+  /** Set when the transport closes under us (network cut, sshd killed). */
+  private lost = false;
+
+  private watchTransport(): void {
+    const client = this.ssh.connection;
+    const markLost = () => {
+      this.lost = true;
+    };
+    client?.on('close', markLost);
+    client?.on('end', markLost);
+    client?.on('error', markLost);
   }
 
   /** True when commands go through sudo. */
@@ -225,7 +240,7 @@ export class SshConnection {
 
   private run(text: string, stdin: string | undefined, timeoutMs: number): Promise<ExecResult> {
     const client = this.ssh.connection;
-    if (!client) return Promise.reject(new UnreachableError(`connection to ${describe(this.settings)} is closed`));
+    if (!client || this.lost) return Promise.reject(new UnreachableError(`connection to ${describe(this.settings)} is closed`));
     return new Promise((resolve, reject) => {
       client.exec(text, (error: Error | undefined, channel: ClientChannel) => {
         if (error) return reject(new UnreachableError(`cannot run a command on ${describe(this.settings)}: ${error.message}`));
@@ -244,6 +259,11 @@ export class SshConnection {
         });
         channel.on('close', () => {
           clearTimeout(timer);
+          // No exit status and a dead transport: the command's fate is unknown, so the host is unreachable, not failed.
+          if (code === null && this.lost) {
+            reject(new UnreachableError(`connection to ${describe(this.settings)} was lost while a command ran: ${redact(text.split('\n')[0] ?? '')}`));
+            return;
+          }
           resolve({
             stdout: Buffer.concat(out).toString('utf8'),
             stderr: Buffer.concat(err).toString('utf8'),
