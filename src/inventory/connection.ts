@@ -18,6 +18,7 @@ export const CONNECTION_DEFAULTS = {
   hostKeyChecking: 'accept-new' as HostKeyChecking,
   connectTimeout: 10,
   commandTimeout: 300,
+  connectRetries: 2,
 } as const;
 
 /** Variables whose value is a password: they and the environment values expanded into them are redacted. */
@@ -96,6 +97,12 @@ export function connectionVarsSchema(inventoryDir: string) {
       .default(CONNECTION_DEFAULTS.hostKeyChecking),
     ssh_connect_timeout: duration.default(CONNECTION_DEFAULTS.connectTimeout),
     ssh_command_timeout: duration.default(CONNECTION_DEFAULTS.commandTimeout),
+    ssh_connect_retries: z
+      .number({ error: 'expected a whole number of retries from 0 to 10' })
+      .int('expected a whole number of retries from 0 to 10')
+      .min(0, 'expected a whole number of retries from 0 to 10')
+      .max(10, 'expected a whole number of retries from 0 to 10')
+      .default(CONNECTION_DEFAULTS.connectRetries),
     // Read by the loader from group vars to order groups; accepted (and unused) on hosts.
     ansible_group_priority: z.number({ error: GROUP_PRIORITY_HINT }).int(GROUP_PRIORITY_HINT).optional(),
     // Harmless in inventories shared with Ansible: nothing here runs Python.
@@ -124,6 +131,7 @@ export function toConnectionSettings(hostName: string, vars: ConnectionVars): { 
     hostKeyChecking: vars.ssh_host_key_checking,
     connectTimeout: vars.ssh_connect_timeout,
     commandTimeout: vars.ssh_command_timeout,
+    connectRetries: vars.ssh_connect_retries,
   };
   if (vars.ansible_ssh_private_key_file !== undefined) connection.privateKeyFile = vars.ansible_ssh_private_key_file;
   if (vars.ansible_password !== undefined) connection.password = vars.ansible_password;

@@ -27,6 +27,8 @@ export interface ConnectionSettings {
   connectTimeout: number;
   /** `ssh_command_timeout` in seconds, default 300. */
   commandTimeout: number;
+  /** `ssh_connect_retries`, default 2: further attempts, with backoff, when connecting fails for a passing reason. */
+  connectRetries?: number;
   /** Ports to try when `port` does not answer: where an earlier run moved sshd (`ssh.port`). */
   fallbackPorts?: number[];
 }

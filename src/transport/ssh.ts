@@ -104,6 +104,19 @@ export class SshConnection {
    * `fallbackPorts` (sshd moved by an earlier run), trusting there the key known for the inventory's port.
    */
   static async open(settings: ConnectionSettings): Promise<SshConnection> {
+    const retries = settings.connectRetries ?? 0;
+    for (let attempt = 0; ; attempt++) {
+      try {
+        return await SshConnection.openWithFallback(settings);
+      } catch (error) {
+        // Only a port that did not answer (refused, timed out, reset) is worth another try; auth and host keys are not.
+        if (!(error instanceof PortUnansweredError) || attempt >= retries) throw error;
+        await new Promise((resolve) => setTimeout(resolve, 500 * 2 ** attempt));
+      }
+    }
+  }
+
+  private static async openWithFallback(settings: ConnectionSettings): Promise<SshConnection> {
     try {
       return await SshConnection.openOn(settings, settings.port);
     } catch (error) {
@@ -116,7 +129,7 @@ export class SshConnection {
           if (!(fallbackError instanceof PortUnansweredError)) throw fallbackError;
         }
       }
-      throw new UnreachableError(`${error.message}; also tried port ${fallbacks.join(', ')}`);
+      throw new PortUnansweredError(`${error.message}; also tried port ${fallbacks.join(', ')}`);
     }
   }
 

@@ -118,6 +118,7 @@ describe('connection variables', () => {
       hostKeyChecking: 'accept-new',
       connectTimeout: 10,
       commandTimeout: 300,
+      connectRetries: 2,
     });
     assert.equal(host('bare').privateIp, 'bare');
     assert.equal(inventory.file, join(FIXTURES, 'connection.yaml'));
@@ -135,6 +136,7 @@ describe('connection variables', () => {
       hostKeyChecking: 'strict',
       connectTimeout: 30,
       commandTimeout: 3600,
+      connectRetries: 5,
     });
     assert.equal(host('full').privateIp, '10.0.0.7');
     assert.equal(host('no_become').connection.become, false);
