@@ -37,6 +37,8 @@ function exitCodeFor(run: RunResult, flags: ApplyFlags): number {
 
 /** Runs `apply` and returns the exit code. */
 export async function applyCommand(flags: ApplyFlags, interrupted: () => boolean): Promise<number> {
+  const started = performance.now();
+  const stats = () => ({ wallMs: Math.round(performance.now() - started), peakRssKb: process.resourceUsage().maxRSS, forks: flags.forks });
   if (!Number.isInteger(flags.forks) || flags.forks < 1) throw new InputError(`--forks must be a whole number ≥ 1, got ${flags.forks}`);
   if (flags.detailedExitcode && !flags.dryRun) throw new InputError('--detailed-exitcode goes with --dry-run');
   const inventory = await loadInventory(flags.inventory, { vars: hostVarsSchema });
@@ -56,7 +58,7 @@ export async function applyCommand(flags: ApplyFlags, interrupted: () => boolean
   try {
     const plan = run.planResult();
     if (flags.dryRun) {
-      out(flags.json ? runToJson(plan) : renderRun(plan, colors, { showOk: flags.verbose, details: true }));
+      out(flags.json ? runToJson(plan, stats()) : renderRun(plan, colors, { showOk: flags.verbose, details: true }));
       return exitCodeFor(plan, flags);
     }
     if (!flags.json) out(renderRun(plan, colors, { showOk: flags.verbose, details: true }));
@@ -71,7 +73,7 @@ export async function applyCommand(flags: ApplyFlags, interrupted: () => boolean
     progress.start(hosts.map((host) => host.name));
     const result = await run.apply({ ...progress.events, hostFinished: (host, status) => progress.hostDone(host, status) }, interrupted);
     await progress.stop();
-    if (flags.json) out(runToJson(result));
+    if (flags.json) out(runToJson(result, stats()));
     // The diffs were shown with the plan; the results list what happened.
     else out(renderRun(result, colors, { showOk: false, details: false }));
     if (interrupted()) return EXIT.interrupted;

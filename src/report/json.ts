@@ -2,8 +2,16 @@
 import type { RunResult } from '../engine/results.ts';
 import { redact } from './redact.ts';
 
-/** Serialises a run as one JSON document: `hosts.<name>.tasks[]` and `summary`. */
-export function runToJson(run: RunResult): string {
+/** Measurements of the whole CLI process, for benchmarks and capacity planning. */
+export interface ProcessStats {
+  wallMs: number;
+  /** Peak resident memory of the provision process, in kilobytes. */
+  peakRssKb: number;
+  forks: number;
+}
+
+/** Serialises a run as one JSON document: `hosts.<name>.tasks[]`, `summary`, and the process's `stats`. */
+export function runToJson(run: RunResult, stats?: ProcessStats): string {
   const hosts = Object.fromEntries(
     run.hosts.map((host) => [
       host.name,
@@ -16,7 +24,7 @@ export function runToJson(run: RunResult): string {
       },
     ]),
   );
-  const document = { mode: run.mode, hosts, summary: run.summary };
+  const document = { mode: run.mode, hosts, summary: run.summary, ...(stats ? { stats } : {}) };
   // Secret file contents never enter the document; every other string is masked by value.
   return redact(JSON.stringify(document, (key, value: unknown) => (key === 'diff' && isSecretDiff(value) ? { ...value, before: null, after: null } : value), 2));
 }

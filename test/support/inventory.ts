@@ -11,6 +11,8 @@ export interface InventoryOverrides {
   hosts?: Record<string, Record<string, unknown>>;
   /** Only these hosts (default: all). */
   only?: string[];
+  /** More inventory hosts by group, e.g. several names for one container. */
+  extraHosts?: Record<string, Record<string, Record<string, unknown>>>;
 }
 
 /** An inventory YAML file listing the test hosts in their groups, like the lab's, with overrides merged in. */
@@ -20,6 +22,9 @@ export function writeInventory(lab: TestHosts, overrides: InventoryOverrides = {
     if (overrides.only && !overrides.only.includes(host.name)) continue;
     const vars = dropNulls({ ansible_host: '127.0.0.1', ansible_port: host.sshPort, private_ip: host.privateIp, ...overrides.hosts?.[host.name] });
     (children[host.group] ??= { hosts: {} }).hosts[host.name] = vars;
+  }
+  for (const [group, hosts] of Object.entries(overrides.extraHosts ?? {})) {
+    (children[group] ??= { hosts: {} }).hosts = { ...children[group]!.hosts, ...hosts };
   }
   const all = {
     vars: dropNulls({
