@@ -1,0 +1,110 @@
+/**
+ * `npm run bench`: measures the CLI as a whole process on lab hosts (1, 4 and 10; one balancer, the rest nodes):
+ * the first converge of the site playbook, a no-change re-run, and a dry run on converged hosts; and, as the
+ * yardstick for the first converge, a bare `apt-get install` of the same packages on fresh hosts.
+ * Prints a table and writes bench/results.json.
+ */
+import { writeFileSync } from 'node:fs';
+import { cpus, totalmem } from 'node:os';
+import { fileURLToPath } from 'node:url';
+import { ensureTestBed } from '../test/support/engine.ts';
+import { startTestHosts, type TestHosts } from '../test/support/containers.ts';
+import { parseRun, runCli } from '../test/support/cli.ts';
+
+interface Measurement {
+  hosts: number;
+  scenario: string;
+  /** The whole CLI process, Node's start-up included. */
+  wallMs: number;
+  /** From the CLI's own start to its report: what the engine spends. */
+  engineMs: number;
+  connectionsPerHost: number;
+  roundTripsPerHost: number;
+  commandMs: number;
+  peakRssMb: number;
+  changed: number;
+}
+
+const sizes = (process.env.BENCH_SIZES ?? '1,4,10').split(',').map(Number);
+const results: Measurement[] = [];
+const baselines: { hosts: number; aptMs: number; packages: string[] }[] = [];
+
+function specs(count: number) {
+  return Array.from({ length: count }, (_, i) => (i === 0 ? { name: 'balancer1', group: 'balancers' } : { name: `node${i}`, group: 'nodes' }));
+}
+
+async function measure(lab: TestHosts, count: number, scenario: string, args: string[]): Promise<ReturnType<typeof parseRun>> {
+  const started = performance.now();
+  const result = await runCli(['apply', lab.inventoryFile, '--json', ...args], { timeoutMs: 1_800_000 });
+  const wallMs = Math.round(performance.now() - started);
+  const run = parseRun(result) as ReturnType<typeof parseRun> & { stats: { wallMs: number; peakRssKb: number } };
+  if (result.code !== 0 && result.code !== 3) throw new Error(`${scenario} on ${count} hosts failed (${result.code}):\n${result.stdout.slice(0, 4000)}\n${result.stderr}`);
+  const hosts = Object.values(run.hosts);
+  const sum = (pick: (host: (typeof hosts)[number]) => number) => hosts.reduce((total, host) => total + pick(host), 0);
+  const commands = sum((host) => host.stats.commands);
+  results.push({
+    hosts: count,
+    scenario,
+    wallMs,
+    engineMs: run.stats.wallMs,
+    connectionsPerHost: sum((host) => host.stats.connections) / hosts.length,
+    roundTripsPerHost: commands / hosts.length,
+    commandMs: commands ? sum((host) => (host.stats as { commandMs: number }).commandMs) / commands : 0,
+    peakRssMb: Math.round(run.stats.peakRssKb / 1024),
+    changed: run.summary.changed,
+  });
+  return run;
+}
+
+/** The packages the first converge installs, from its plan: the yardstick installs exactly these. */
+function packagesOf(plan: ReturnType<typeof parseRun>): Map<string, string[]> {
+  const byHost = new Map<string, string[]>();
+  for (const [name, host] of Object.entries(plan.hosts)) {
+    const tasks = host.tasks as unknown as { changes: { packages?: { install?: string[] } }[] }[];
+    byHost.set(name, tasks.flatMap((task) => task.changes.flatMap((change) => change.packages?.install ?? [])));
+  }
+  return byHost;
+}
+
+await ensureTestBed((line) => console.error(`[bench] ${line}`));
+for (const count of sizes) {
+  console.error(`[bench] ${count} host(s)`);
+  const lab = await startTestHosts(specs(count));
+  const yardstick = await startTestHosts(specs(count));
+  try {
+    const plan = await measure(lab, count, 'plan on fresh hosts', ['--dry-run']);
+    results.pop();
+    const packages = packagesOf(plan);
+    const started = performance.now();
+    await Promise.all(
+      yardstick.hosts.map((host) => {
+        const names = packages.get(host.name) ?? [];
+        const script = `apt-get update -q >/dev/null && DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends ${names.join(' ')} >/dev/null`;
+        return names.length ? yardstick.exec(host.name, ['sh', '-c', script]) : Promise.resolve();
+      }),
+    );
+    baselines.push({ hosts: count, aptMs: Math.round(performance.now() - started), packages: [...new Set([...packages.values()].flat())] });
+    await measure(lab, count, 'first converge', ['--yes']);
+    await measure(lab, count, 'no-change re-run', ['--yes']);
+    await measure(lab, count, 'dry run (converged)', ['--dry-run']);
+  } finally {
+    await Promise.all([lab.stop(), yardstick.stop()]);
+  }
+}
+
+const machine = { cpus: cpus().length, cpuModel: cpus()[0]?.model ?? 'unknown', memoryGb: Math.round(totalmem() / 2 ** 30), node: process.version };
+console.log(`machine: ${machine.cpus} × ${machine.cpuModel}, ${machine.memoryGb} GB, Node ${machine.node}`);
+console.log('hosts  scenario               wall ms  engine ms  conn/host  round trips/host  ms/command  peak RSS MB  changed');
+for (const r of results) {
+  console.log(
+    `${String(r.hosts).padStart(5)}  ${r.scenario.padEnd(21)}  ${String(r.wallMs).padStart(7)}  ${String(r.engineMs).padStart(9)}  ${r.connectionsPerHost.toFixed(1).padStart(9)}  ${r.roundTripsPerHost.toFixed(1).padStart(16)}  ${r.commandMs.toFixed(1).padStart(10)}  ${String(r.peakRssMb).padStart(11)}  ${String(r.changed).padStart(7)}`,
+  );
+}
+for (const b of baselines) {
+  const converge = results.find((r) => r.hosts === b.hosts && r.scenario === 'first converge');
+  const overhead = converge ? ((converge.wallMs / b.aptMs - 1) * 100).toFixed(0) : '?';
+  console.log(`${b.hosts} host(s): bare apt-get install of ${b.packages.join(' ')}: ${b.aptMs} ms; first converge ${converge?.wallMs} ms (${overhead}% over)`);
+}
+const file = fileURLToPath(new URL('./results.json', import.meta.url));
+writeFileSync(file, `${JSON.stringify({ machine, date: new Date().toISOString(), results, baselines }, null, 2)}\n`);
+console.log(`wrote ${file}`);
