@@ -10,6 +10,7 @@ import { fileURLToPath } from 'node:url';
 import { ensureTestBed } from '../test/support/engine.ts';
 import { startTestHosts, type TestHosts } from '../test/support/containers.ts';
 import { parseRun, runCli } from '../test/support/cli.ts';
+import { installStandInNode } from '../src/lab/node-service.ts';
 
 interface Measurement {
   hosts: number;
@@ -71,6 +72,8 @@ for (const count of sizes) {
   console.error(`[bench] ${count} host(s)`);
   const lab = await startTestHosts(specs(count));
   const yardstick = await startTestHosts(specs(count));
+  // Node hosts run the lab's stand-in node, which the site playbook configures (not part of the measurement).
+  await Promise.all(lab.hosts.filter((host) => host.group === 'nodes').map((host) => installStandInNode((command) => lab.exec(host.name, command))));
   try {
     const plan = await measure(lab, count, 'plan on fresh hosts', ['--dry-run']);
     results.pop();

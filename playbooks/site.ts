@@ -1,5 +1,6 @@
 /** The site playbook: what `provision apply` runs by default on every host of the inventory. */
 import { definePlaybook } from '../src/engine/types.ts';
+import { nodeHandlers, nodePowTasks } from '../tasks/node-pow.ts';
 import { sshAccess } from '../tasks/ssh-access.ts';
 import { automaticUpdates } from '../tasks/updates.ts';
 import type { HostVars } from '../tasks/vars.ts';
@@ -15,6 +16,12 @@ export default definePlaybook<HostVars>({
       name: 'base',
       hosts: 'all',
       tasks: (host) => [...automaticUpdates(host)],
+    },
+    {
+      name: 'node',
+      hosts: 'nodes',
+      tasks: (host) => nodePowTasks(host),
+      handlers: (host) => nodeHandlers(host),
     },
   ],
 });

@@ -5,6 +5,8 @@
 import { z } from 'zod';
 import { yamlBoolean } from '../src/inventory/connection.ts';
 import { SSH_DEFAULTS, sshVars } from './sshd.vars.ts';
+import { nodeVars } from './node.vars.ts';
+import { fail2banVars } from './fail2ban.vars.ts';
 
 /** `updates.*`: automatic security updates (Debian's unattended-upgrades). */
 export const updatesVars = z
@@ -27,6 +29,8 @@ export function hostVarsSchema(inventoryDir: string) {
     .object({
       updates: updatesVars.default({ automatic: true, reboot: false, reboot_time: '04:00' }),
       ssh: sshVars(inventoryDir).default(SSH_DEFAULTS),
+      node: nodeVars,
+      fail2ban: fail2banVars.prefault({}),
     })
     .strict();
 }

@@ -10,7 +10,7 @@ import type { ChangeReport, HandlerResult, HostResult, TaskResult } from './resu
 import { checkCandidate, performStep, type StepEnvironment } from './steps.ts';
 import { applyChange } from './apply-change.ts';
 import { discoverLogin } from './login.ts';
-import type { Change, Fact, FactReader, Handler, LoginInfo, Plan, Play, PlanContext, Task, VerifyLoginStep } from './types.ts';
+import { playHandlers, type Change, type Fact, type FactReader, type Handler, type LoginInfo, type Plan, type Play, type PlanContext, type Task, type VerifyLoginStep } from './types.ts';
 import type { ConnectionSettings } from '../inventory/types.ts';
 
 /** A task in the order it runs on a host, with the play it belongs to. */
@@ -205,7 +205,7 @@ export class HostSession<Vars> {
       if (plan instanceof Error || plan.status !== 'change') continue;
       for (const change of plan.changes) for (const name of change.notify ?? []) notified.add(name);
     }
-    const handlers = this.schedule.flatMap(({ play }) => play.handlers ?? []);
+    const handlers = [...new Set(this.schedule.map(({ play }) => play))].flatMap((play) => playHandlers(play, this.host));
     return [...new Map(handlers.map((handler) => [handler.name, handler])).values()].filter((h) => notified.has(h.name));
   }
 
@@ -277,7 +277,7 @@ export class HostSession<Vars> {
   }
 
   private async runHandlers(play: Play<Vars>, notified: Set<string>): Promise<void> {
-    for (const handler of play.handlers ?? []) {
+    for (const handler of playHandlers(play, this.host)) {
       if (!notified.has(handler.name)) continue;
       try {
         for (const step of handler.steps) await performStep(this.connection!, step, this.environment);

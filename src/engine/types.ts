@@ -161,7 +161,13 @@ export interface Play<Vars = Record<string, unknown>> {
   /** Host pattern, as for --limit: group or host names, globs, comma lists. */
   hosts: string;
   tasks(host: Host<Vars>, inventory: Inventory<Vars>): Task<Vars>[];
-  handlers?: Handler[];
+  /** The play's handlers; a function when they depend on the host (a service name or port from its vars). */
+  handlers?: Handler[] | ((host: Host<Vars>) => Handler[]);
+}
+
+/** The handlers of a play for one host. */
+export function playHandlers<Vars>(play: Play<Vars>, host: Host<Vars>): Handler[] {
+  return typeof play.handlers === 'function' ? play.handlers(host) : (play.handlers ?? []);
 }
 
 /** A playbook: plays run in order. */

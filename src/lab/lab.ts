@@ -8,6 +8,7 @@ import { LAB_CONTAINER, LABELS, dockerRunFlags } from './container-flags.ts';
 import { dockerCommand, ensureDockerEngine, type LabLog } from './docker-engine.ts';
 import { LAB_IMAGE, ensureLabImage } from './image.ts';
 import { ensureLabKey, labDir } from './lab-key.ts';
+import { dockerExec, installStandInNode } from './node-service.ts';
 
 /** The bridge network of the lab: containers reach each other by name and keep their addresses while it lives. */
 export const LAB_NETWORK = 'provision-lab';
@@ -79,6 +80,13 @@ export async function labUp(options: LabUpOptions): Promise<{ inventoryFile: str
   await Promise.all(hosts.map((host) => execIn(host.name, vpsNameResolutionCommand(hosts.filter((peer) => peer !== host), nameservers))));
   const hostKeys = await Promise.all(hosts.map((host) => readHostKeys(host.name)));
   log(`${hosts.length} hosts answer ssh after ${((Date.now() - started) / 1000).toFixed(1)} s`);
+  // The node tasks need a node to configure: each node host runs the stand-in (Hornet 2 layout, API port 14265).
+  const nodeHosts = hosts.filter((host) => host.group === 'nodes');
+  if (nodeHosts.length > 0) {
+    const installing = Date.now();
+    await Promise.all(nodeHosts.map((host) => installStandInNode(dockerExec(LAB_CONTAINER_PREFIX + host.name))));
+    log(`stand-in node service running on ${nodeHosts.map((host) => host.name).join(', ')} after ${((Date.now() - installing) / 1000).toFixed(1)} s`);
+  }
 
   const knownHostsFile = labKnownHostsFile(options.projectDir);
   writeKnownHosts(knownHostsFile, hosts.map((host, i) => ({ port: host.sshPort, keys: hostKeys[i]! })));

@@ -3,6 +3,7 @@ import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { startTestHosts, type TestHosts } from '../support/containers.ts';
 import { parseRun, runCli } from '../support/cli.ts';
+import { installStandInNode } from '../../src/lab/node-service.ts';
 
 const HANDLERS = 'test/fixtures/playbooks/handlers.ts';
 const VALIDATE = 'test/fixtures/playbooks/validate.ts';
@@ -26,6 +27,8 @@ describe('apply against real hosts', () => {
       { name: 'node1', group: 'nodes' },
       { name: 'balancer1', group: 'balancers' },
     ]);
+    // The site playbook configures the node on node hosts: give it the lab's stand-in node.
+    await installStandInNode((command) => lab.exec('node1', command));
   });
   after(async () => lab?.stop());
 
