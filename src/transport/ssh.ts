@@ -204,6 +204,10 @@ export class SshConnection {
       if (/authentication methods failed/i.test(message)) {
         throw new UnreachableError(`authentication failed for ${describe(settings)} (tried: ${methods.map((m) => m.type).join(', ') || 'nothing'})`);
       }
+      if (/timed out while waiting for handshake/i.test(message)) {
+        // The port answered but sshd never completed the handshake (hung or overloaded): worth another try.
+        throw new PortUnansweredError(`no SSH handshake from ${describe(settings)}: timed out after ${settings.connectTimeout}s`);
+      }
       throw new UnreachableError(`cannot open SSH session to ${describe(settings)}: ${redact(message)}`, { cause: error });
     }
     const connection = new SshConnection(ssh, settings, lastMethod);
