@@ -53,6 +53,24 @@ async function main(argv: string[]): Promise<number> {
         );
       },
     )
+    .command(
+      'validate <inventory>',
+      'check the inventory against the schema; contacts no host',
+      (y) => y.positional('inventory', { type: 'string', demandOption: true }),
+      async (args) => {
+        const { validateCommand } = await import('./inventory-commands.ts');
+        code = await validateCommand(args.inventory, (line) => process.stdout.write(`${line}\n`));
+      },
+    )
+    .command(
+      'schema',
+      'print (or --output) the JSON Schema of the inventory, for editors',
+      (y) => y.option('output', { alias: 'o', type: 'string', describe: 'write it to this file' }),
+      async (args) => {
+        const { schemaCommand } = await import('./inventory-commands.ts');
+        code = schemaCommand(args.output, (line) => process.stdout.write(`${line}\n`));
+      },
+    )
     .command('lab <action>', 'local Debian containers to try provision on', (y) =>
       y
         .positional('action', { choices: ['up', 'down'] as const, demandOption: true })
@@ -63,7 +81,7 @@ async function main(argv: string[]): Promise<number> {
         code = await labCommand(args.action, { nodes: args.nodes, balancers: args.balancers });
       },
     )
-    .demandCommand(1, 'Name a command: apply or lab.')
+    .demandCommand(1, 'Name a command: apply, validate, schema or lab.')
     .strict()
     .fail((message, error) => {
       if (error) throw error;
