@@ -8,6 +8,7 @@ import { runToJson } from '../report/json.ts';
 import { colorWanted, palette } from '../report/palette.ts';
 import { lineProgress, listrProgress } from '../report/progress.ts';
 import { renderRun } from '../report/text.ts';
+import { echoCommands, logToFile } from '../report/run-log.ts';
 import { hostVarsSchema } from '../../tasks/vars.ts';
 import { confirmApply } from './confirm.ts';
 import { loadPlaybook } from './load-playbook.ts';
@@ -24,6 +25,8 @@ export interface ApplyFlags {
   detailedExitcode: boolean;
   color?: boolean;
   verbose: boolean;
+  /** Keep a full log of the run (every remote command and its output, secrets masked) in this file. */
+  log?: string;
 }
 
 /** Exit codes: 0 success, 1 a host failed or was unreachable, 2 invalid input, 3 changes pending (--detailed-exitcode). */
@@ -42,6 +45,8 @@ export async function applyCommand(flags: ApplyFlags, interrupted: () => boolean
   if (!Number.isInteger(flags.forks) || flags.forks < 1) throw new InputError(`--forks must be a whole number ≥ 1, got ${flags.forks}`);
   if (flags.detailedExitcode && !flags.dryRun) throw new InputError('--detailed-exitcode goes with --dry-run');
   const inventory = await loadInventory(flags.inventory, { vars: hostVarsSchema });
+  const stopEcho = flags.verbose ? echoCommands((line) => process.stderr.write(`${line}\n`)) : undefined;
+  const log = flags.log ? logToFile(flags.log) : undefined;
   const hosts = selectHosts(inventory, flags.limit);
   for (const host of hosts) {
     // After a run moved sshd to ssh.port, the next run still finds the host when the inventory lags behind.
@@ -73,6 +78,7 @@ export async function applyCommand(flags: ApplyFlags, interrupted: () => boolean
     progress.start(hosts.map((host) => host.name));
     const result = await run.apply({ ...progress.events, hostFinished: (host, status) => progress.hostDone(host, status) }, interrupted);
     await progress.stop();
+    log?.line(runToJson(result, stats()));
     if (flags.json) out(runToJson(result, stats()));
     // The diffs were shown with the plan; the results list what happened.
     else out(renderRun(result, colors, { showOk: false, details: false }));
@@ -80,5 +86,7 @@ export async function applyCommand(flags: ApplyFlags, interrupted: () => boolean
     return exitCodeFor(result, flags);
   } finally {
     await run.close();
+    stopEcho?.();
+    log?.stop();
   }
 }

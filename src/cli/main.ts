@@ -34,7 +34,8 @@ async function main(argv: string[]): Promise<number> {
           .option('playbook', { alias: 'p', type: 'string', describe: 'playbook module to run (default playbooks/site.ts)' })
           .option('detailed-exitcode', { type: 'boolean', default: false, describe: 'with --dry-run: exit 3 when changes are pending' })
           .option('color', { type: 'boolean', describe: 'colour the output (--no-color to disable)' })
-          .option('verbose', { alias: 'v', type: 'boolean', default: false, describe: 'also list tasks that are already in place' }),
+          .option('verbose', { alias: 'v', type: 'boolean', default: false, describe: 'list tasks already in place, and show each remote command (secrets masked)' })
+          .option('log', { type: 'string', describe: 'keep a full run log in this file (commands and outputs, secrets masked)' }),
       async (args) => {
         code = await applyCommand(
           {
@@ -48,6 +49,7 @@ async function main(argv: string[]): Promise<number> {
             detailedExitcode: args['detailed-exitcode'],
             ...(args.color !== undefined ? { color: args.color } : {}),
             verbose: args.verbose,
+            ...(args.log !== undefined ? { log: args.log } : {}),
           },
           () => interruptions > 0,
         );
