@@ -65,6 +65,23 @@ async function main(argv: string[]): Promise<number> {
       },
     )
     .command(
+      'facts <inventory>',
+      'gather and show what each host is: OS, usable CPUs, memory, SSH, firewall, fail2ban, node',
+      (y) =>
+        y
+          .positional('inventory', { type: 'string', demandOption: true })
+          .option('limit', { alias: 'l', type: 'string', describe: 'hosts: names, groups, globs, comma lists' })
+          .option('json', { type: 'boolean', default: false, describe: 'print JSON' })
+          .option('forks', { alias: 'f', type: 'number', default: 10, describe: 'hosts handled in parallel' }),
+      async (args) => {
+        const { factsCommand } = await import('./facts-command.ts');
+        code = await factsCommand(
+          { inventory: args.inventory, json: args.json, forks: args.forks, ...(args.limit !== undefined ? { limit: args.limit } : {}) },
+          (line) => process.stdout.write(`${line}\n`),
+        );
+      },
+    )
+    .command(
       'schema',
       'print (or --output) the JSON Schema of the inventory, for editors',
       (y) => y.option('output', { alias: 'o', type: 'string', describe: 'write it to this file' }),

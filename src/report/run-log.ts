@@ -1,4 +1,5 @@
 /** `-v` (remote commands on stderr) and `--log FILE` (a full run log): both masked by value, like every output. */
+import { createHash } from 'node:crypto';
 import { appendFileSync, writeFileSync } from 'node:fs';
 import { observeCommands, type CommandRecord } from '../transport/command-log.ts';
 import { redact } from './redact.ts';
@@ -20,12 +21,20 @@ export function logToFile(file: string): { line(text: string): void; stop(): voi
       [
         `## ${new Date().toISOString()} ${record.target} exit ${record.code} in ${Math.round(record.ms)} ms`,
         record.command,
-        ...(record.stdout ? ['-- stdout', record.stdout.replace(/\n$/, '')] : []),
-        ...(record.stderr ? ['-- stderr', record.stderr.replace(/\n$/, '')] : []),
+        ...(record.stdout ? ['-- stdout', elideBase64(record.stdout.replace(/\n$/, ''))] : []),
+        ...(record.stderr ? ['-- stderr', elideBase64(record.stderr.replace(/\n$/, ''))] : []),
       ].join('\n'),
     );
   });
   return { line: append, stop };
+}
+
+/**
+ * File contents travel base64-encoded in fact output, where redaction by value cannot see a secret: the log keeps
+ * only the length and a digest of long base64 runs.
+ */
+export function elideBase64(text: string): string {
+  return text.replace(/[A-Za-z0-9+/]{80,}={0,2}/g, (blob) => `<base64: ${blob.length} chars, sha256 ${createHash('sha256').update(blob).digest('hex').slice(0, 12)}>`);
 }
 
 function firstLines(text: string, count: number): string {

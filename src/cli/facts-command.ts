@@ -1,0 +1,67 @@
+/** `provision facts INVENTORY`: what each host is, as gathered (one round trip per host), as a table or JSON. */
+import { loadInventory } from '../inventory/load.ts';
+import { selectHosts } from '../inventory/limit.ts';
+import { FactCache } from '../engine/fact-cache.ts';
+import { gatherFacts } from '../engine/gather.ts';
+import { mapLimit } from '../engine/limit-concurrency.ts';
+import { SshConnection } from '../transport/ssh.ts';
+import { redact } from '../report/redact.ts';
+import { factsReport, reportFacts, type HostFactsReport } from '../../tasks/host-facts.ts';
+import { hostVarsSchema } from '../../tasks/vars.ts';
+
+type Row = { host: string } & ({ facts: HostFactsReport } | { unreachable: string });
+
+function sshCell(report: HostFactsReport): string {
+  if ('error' in report.ssh) return `sshd -T failed`;
+  const passwords = report.ssh.passwordAuthentication === 'no' ? 'key-only' : 'passwords on';
+  return `port ${report.ssh.port}, ${passwords}, root ${report.ssh.permitRootLogin}`;
+}
+
+function nodeCell(report: HostFactsReport): string {
+  if (!report.node) return '-';
+  if ('error' in report.node) return `config: ${report.node.error}`;
+  const pow = report.node.pow as { enabled: unknown; workers: unknown };
+  return `PoW ${pow.enabled === true ? `on, ${String(pow.workers ?? '?')} workers` : 'off'}`;
+}
+
+/** Gathers and prints the facts; exit 1 when a host is unreachable. */
+export async function factsCommand(options: { inventory: string; limit?: string; json: boolean; forks: number }, write: (text: string) => void): Promise<number> {
+  const inventory = await loadInventory(options.inventory, { vars: hostVarsSchema });
+  const hosts = selectHosts(inventory, options.limit);
+  const rows = await mapLimit(hosts, options.forks, async (host): Promise<Row> => {
+    let connection: SshConnection | undefined;
+    try {
+      connection = await SshConnection.open(host.connection);
+      const cache = new FactCache();
+      cache.store(await gatherFacts(connection, reportFacts(host)));
+      return { host: host.name, facts: factsReport(host, cache) };
+    } catch (error) {
+      return { host: host.name, unreachable: redact(error instanceof Error ? error.message : String(error)) };
+    } finally {
+      await connection?.close();
+    }
+  });
+  if (options.json) {
+    write(redact(JSON.stringify(Object.fromEntries(rows.map((row) => [row.host, 'facts' in row ? row.facts : { unreachable: row.unreachable }])), null, 2)));
+  } else {
+    const table = rows.map((row) =>
+      'facts' in row
+        ? [
+            row.host,
+            row.facts.os,
+            `${row.facts.usableCpus} CPU${row.facts.usableCpus === 1 ? '' : 's'}`,
+            row.facts.memoryMb === null ? '?' : `${row.facts.memoryMb} MB`,
+            sshCell(row.facts),
+            row.facts.firewall.active ? `firewall on (${row.facts.firewall.rules} rules)` : 'no firewall',
+            row.facts.fail2banJails === null ? 'no fail2ban' : `fail2ban: ${row.facts.fail2banJails.join(', ') || 'no jails'}`,
+            nodeCell(row.facts),
+          ]
+        : [row.host, `unreachable: ${row.unreachable}`],
+    );
+    const header = ['host', 'os', 'cpus', 'memory', 'ssh', 'firewall', 'fail2ban', 'node'];
+    const widths = header.map((title, column) => Math.max(title.length, ...table.map((cells) => (cells.length > 2 || column < 1 ? (cells[column] ?? '').length : 0))));
+    write(header.map((title, column) => title.padEnd(widths[column]!)).join('  ').trimEnd());
+    for (const cells of table) write(cells.length === 2 ? `${cells[0]!.padEnd(widths[0]!)}  ${cells[1]}` : cells.map((cell, column) => cell.padEnd(widths[column]!)).join('  ').trimEnd());
+  }
+  return rows.some((row) => 'unreachable' in row) ? 1 : 0;
+}
