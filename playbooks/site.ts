@@ -1,5 +1,6 @@
 /** The site playbook: what `provision apply` runs by default on every host of the inventory. */
 import { definePlaybook } from '../src/engine/types.ts';
+import { fail2ban, restartFail2ban } from '../tasks/fail2ban.ts';
 import { nodeHandlers, nodePowTasks } from '../tasks/node-pow.ts';
 import { sshAccess } from '../tasks/ssh-access.ts';
 import { automaticUpdates } from '../tasks/updates.ts';
@@ -11,6 +12,12 @@ export default definePlaybook<HostVars>({
       name: 'ssh',
       hosts: 'all',
       tasks: (host) => sshAccess(host),
+    },
+    {
+      name: 'fail2ban',
+      hosts: 'all',
+      tasks: () => fail2ban(),
+      handlers: [restartFail2ban],
     },
     {
       name: 'base',

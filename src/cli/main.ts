@@ -5,6 +5,12 @@ import { InputError } from '../errors.ts';
 import { redact } from '../report/redact.ts';
 import { applyCommand, EXIT } from './apply-command.ts';
 
+// `provision tasks | head` closes the pipe early: that is the reader's choice, not an error.
+process.stdout.on('error', (error: NodeJS.ErrnoException) => {
+  if (error.code === 'EPIPE') process.exit(0);
+  throw error;
+});
+
 let interruptions = 0;
 process.on('SIGINT', () => {
   interruptions += 1;
@@ -79,6 +85,18 @@ async function main(argv: string[]): Promise<number> {
           { inventory: args.inventory, json: args.json, forks: args.forks, ...(args.limit !== undefined ? { limit: args.limit } : {}) },
           (line) => process.stdout.write(`${line}\n`),
         );
+      },
+    )
+    .command(
+      'tasks',
+      'list the site playbook’s tasks with their parameters and defaults',
+      (y) =>
+        y
+          .option('docs', { type: 'string', describe: 'write one Markdown page per task into this directory' })
+          .option('json', { type: 'boolean', default: false, describe: 'print JSON' }),
+      async (args) => {
+        const { tasksCommand } = await import('./tasks-command.ts');
+        code = tasksCommand({ json: args.json, ...(args.docs !== undefined ? { docs: args.docs } : {}) }, (line) => process.stdout.write(`${line}\n`));
       },
     )
     .command(

@@ -7,6 +7,7 @@ import type { ConnectionSettings } from '../inventory/types.ts';
 import { UnreachableError } from '../errors.ts';
 import { redact } from '../report/redact.ts';
 import { sh, type ShellCommand } from './shell.ts';
+import { recordCommand } from './command-log.ts';
 import { checkHostKey, fingerprint, keyType, readKnownHosts, recordHostKey, hostPattern } from './known-hosts.ts';
 
 /** What a remote command returned; stdout and stderr exactly as the host sent them. */
@@ -212,7 +213,39 @@ export class SshConnection {
     }
     const connection = new SshConnection(ssh, settings, lastMethod);
     connection.watchTransport();
+    try {
+      await connection.checkSudo();
+    } catch (error) {
+      await connection.close();
+      throw error;
+    }
     return connection;
+  }
+
+  /** How commands get root when `usesSudo`: set by checkSudo when the connection opens. */
+  private sudoNeedsPassword = false;
+
+  /**
+   * Asks sudo once whether it wants a password, so that a password is only ever sent to a sudo that reads it (a NOPASSWD
+   * sudo would pass the password line on to the command's stdin), and a missing or wrong one is named at once.
+   */
+  private async checkSudo(): Promise<void> {
+    if (!this.usesSudo) return;
+    const where = describe(this.settings);
+    const timeoutMs = this.settings.commandTimeout * 1000;
+    const said = (result: ExecResult) =>
+      redact((result.stderr.trim() || result.stdout.trim()).split('\n').map((line) => line.trim()).filter(Boolean).slice(-3).join('; ')) || `exit code ${result.code}`;
+    // -k ignores cached credentials: success means this sudo never asks for a password.
+    const free = await this.run(sh`sudo -k -n -- sh -c true`.text, undefined, timeoutMs);
+    if (free.code === 0) return;
+    if (this.settings.becomePassword === undefined) {
+      throw new UnreachableError(`sudo on ${where} needs a password (ansible_become): set ansible_become_password; sudo said: ${said(free)}`);
+    }
+    const withPassword = await this.run(sh`sudo -S -k -p '' -- sh -c true`.text, `${this.settings.becomePassword}\n`, timeoutMs);
+    if (withPassword.code !== 0) {
+      throw new UnreachableError(`sudo on ${where} refused ansible_become_password (ansible_become); sudo said: ${said(withPassword)}`);
+    }
+    this.sudoNeedsPassword = true;
   }
 
   /** Set when the transport closes under us (network cut, sshd killed). */
@@ -238,7 +271,8 @@ export class SshConnection {
     let text = command.text;
     let stdin = options.stdin;
     if (this.usesSudo && !options.asLoginUser) {
-      if (this.settings.becomePassword !== undefined) {
+      // Only a sudo that checkSudo saw asking for a password gets one: a NOPASSWD sudo would hand the line to the command.
+      if (this.sudoNeedsPassword && this.settings.becomePassword !== undefined) {
         // -k forces sudo to read the password every time, so the password line never leaks into the command's stdin.
         text = sh`sudo -S -k -p '' -- sh -c ${text}`.text;
         stdin = `${this.settings.becomePassword}\n${stdin ?? ''}`;
@@ -247,11 +281,16 @@ export class SshConnection {
       }
     }
     const started = performance.now();
+    let result: ExecResult | undefined;
     try {
-      return await this.run(text, stdin, options.timeoutMs ?? this.settings.commandTimeout * 1000);
+      result = await this.run(text, stdin, options.timeoutMs ?? this.settings.commandTimeout * 1000);
+      return result;
     } finally {
+      const ms = performance.now() - started;
       this.stats.commands += 1;
-      this.stats.commandMs += performance.now() - started;
+      this.stats.commandMs += ms;
+      // The command as written (before sudo wrapping): what the task asked for.
+      recordCommand({ target: describe(this.settings), command: command.text, code: result?.code ?? -1, stdout: result?.stdout ?? '', stderr: result?.stderr ?? '', ms });
     }
   }
 
@@ -266,6 +305,12 @@ export class SshConnection {
         const err: Buffer[] = [];
         let code: number | null = null;
         const timer = setTimeout(() => {
+          // Ask sshd (7.9+) to signal the command first, so it does not run on, e.g. holding the dpkg lock.
+          try {
+            channel.signal('TERM');
+          } catch {
+            // Older servers refuse signals: closing the channel is all we can do.
+          }
           channel.close();
           reject(new CommandTimeoutError(text, timeoutMs));
         }, timeoutMs);
