@@ -1,6 +1,7 @@
 /** The site playbook: what `provision apply` runs by default on every host of the inventory. */
 import { definePlaybook } from '../src/engine/types.ts';
 import { fail2ban, restartFail2ban } from '../tasks/fail2ban.ts';
+import { haproxyTasks, reloadHaproxy } from '../tasks/haproxy.ts';
 import { nodeHandlers, nodePowTasks } from '../tasks/node-pow.ts';
 import { sshAccess } from '../tasks/ssh-access.ts';
 import { automaticUpdates } from '../tasks/updates.ts';
@@ -29,6 +30,12 @@ export default definePlaybook<HostVars>({
       hosts: 'nodes',
       tasks: (host) => nodePowTasks(host),
       handlers: (host) => nodeHandlers(host),
+    },
+    {
+      name: 'balancer',
+      hosts: 'balancers',
+      tasks: (host, inventory) => haproxyTasks(host, inventory),
+      handlers: [reloadHaproxy],
     },
   ],
 });

@@ -18,6 +18,7 @@ export const CATALOG: CatalogEntry[] = [
   { namespace: 'fail2ban', title: 'fail2ban', hosts: 'all', summary: 'Bans brute force against key-only sshd (invalid users, rejected keys, pre-auth drops) in nftables, never the controller.' },
   { namespace: 'updates', title: 'Automatic security updates', hosts: 'all', summary: 'Installs unattended-upgrades and schedules daily security updates, with an optional reboot window.' },
   { namespace: 'node', title: 'Remote proof of work', hosts: 'nodes', summary: 'Enables remote PoW and sets its workers from the CPUs the node can use; restarts the node only when the setting changes.' },
+  { namespace: 'haproxy', title: 'HAProxy in front of the nodes', hosts: 'balancers', summary: 'TLS 1.2+, allow/deny lists, per-source rate limits and bans, basic auth or bearer tokens on write routes, leastconn weighted by each node’s usable CPUs.' },
 ];
 
 /** A namespace's parameters, flattened to dotted names with their JSON type, default and constraints. */

@@ -7,6 +7,8 @@ import { yamlBoolean } from '../src/inventory/connection.ts';
 import { SSH_DEFAULTS, sshVars } from './sshd.vars.ts';
 import { nodeVars } from './node.vars.ts';
 import { fail2banVars } from './fail2ban.vars.ts';
+import { haproxyVars } from './haproxy.vars.ts';
+import { firewallVars } from './firewall.vars.ts';
 
 /** `updates.*`: automatic security updates (Debian's unattended-upgrades). */
 export const updatesVars = z
@@ -31,6 +33,8 @@ export function hostVarsSchema(inventoryDir: string) {
       ssh: sshVars(inventoryDir).default(SSH_DEFAULTS),
       node: nodeVars,
       fail2ban: fail2banVars.prefault({}),
+      haproxy: haproxyVars(inventoryDir).prefault({}),
+      firewall: firewallVars.prefault({}),
     })
     .strict();
 }
