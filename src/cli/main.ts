@@ -88,6 +88,27 @@ async function main(argv: string[]): Promise<number> {
       },
     )
     .command(
+      'init',
+      'write a starter inventory (asks on a terminal for what the flags leave out)',
+      (y) =>
+        y
+          .option('output', { alias: 'o', type: 'string', default: 'inventory.yaml', describe: 'file to write' })
+          .option('nodes', { type: 'string', describe: 'node hosts: name=address[,name=address…]' })
+          .option('balancers', { type: 'string', describe: 'balancer hosts: name=address[,…]' })
+          .option('user', { type: 'string', describe: 'SSH user (default root)' })
+          .option('key', { type: 'string', describe: 'private key file (default ~/.ssh/id_ed25519)' })
+          .option('domain', { type: 'string', describe: 'the domain the balancer serves' })
+          .option('force', { type: 'boolean', default: false, describe: 'replace an existing file' }),
+      async (args) => {
+        const { initCommand } = await import('./init-command.ts');
+        const given = (name: 'nodes' | 'balancers' | 'user' | 'key' | 'domain') => (args[name] !== undefined ? { [name]: args[name] } : {});
+        code = await initCommand(
+          { output: args.output, force: args.force, ...given('nodes'), ...given('balancers'), ...given('user'), ...given('key'), ...given('domain') },
+          (line) => process.stdout.write(`${line}\n`),
+        );
+      },
+    )
+    .command(
       'tasks',
       'list the site playbook’s tasks with their parameters and defaults',
       (y) =>
@@ -118,7 +139,7 @@ async function main(argv: string[]): Promise<number> {
         code = await labCommand(args.action, { nodes: args.nodes, balancers: args.balancers });
       },
     )
-    .demandCommand(1, 'Name a command: apply, validate, schema or lab.')
+    .demandCommand(1, 'Name a command: apply, validate, facts, init, tasks, schema or lab.')
     .strict()
     .fail((message, error) => {
       if (error) throw error;

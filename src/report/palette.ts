@@ -1,5 +1,5 @@
 /** Terminal colours, off when not on a TTY, with NO_COLOR, or with --no-color. */
-import { styleText } from 'node:util';
+import { inspect } from 'node:util';
 
 type Paint = (text: string) => string;
 
@@ -20,7 +20,11 @@ const plain: Paint = (text) => text;
 /** A palette that colours when `enabled`, else returns text as it is. */
 export function palette(enabled: boolean): Palette {
   if (!enabled) return { added: plain, removed: plain, changed: plain, ok: plain, failed: plain, dim: plain, bold: plain, cyan: plain };
-  const paint = (format: Parameters<typeof styleText>[0]): Paint => (text) => styleText(format, text);
+  // Plain ANSI codes: util.styleText drops colour when stdout is not a TTY, which would ignore --color.
+  const paint = (format: keyof typeof inspect.colors): Paint => {
+    const [open, close] = inspect.colors[format] ?? [0, 0];
+    return (text) => `\u001b[${open}m${text}\u001b[${close}m`;
+  };
   return {
     added: paint('green'),
     removed: paint('red'),

@@ -1,0 +1,61 @@
+/** The operator's day-one commands against a real host: facts, -v and --log, colours. */
+import { after, before, describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdtempSync, readFileSync, statSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { startTestHosts, type TestHosts } from '../support/containers.ts';
+import { runCli } from '../support/cli.ts';
+import { writeInventory } from '../support/inventory.ts';
+
+describe('facts, -v and --log', () => {
+  let lab: TestHosts;
+  before(async () => {
+    lab = await startTestHosts([{ name: 'node1', group: 'nodes', cpusetCpus: '0' }]);
+  });
+  after(async () => lab?.stop());
+
+  test('facts shows what the host is, as the host itself says', async () => {
+    const table = await runCli(['facts', lab.inventoryFile]);
+    assert.equal(table.code, 0, table.stderr);
+    const os = (await lab.exec('node1', ['sh', '-c', '. /etc/os-release; printf %s "$PRETTY_NAME"'])).stdout;
+    assert.match(table.stdout, new RegExp(`node1 +${os.replace(/[()]/g, '\\$&')} +1 CPU `));
+    assert.match(table.stdout, /port 22, passwords on/);
+    assert.match(table.stdout, /no firewall/);
+    const json = JSON.parse((await runCli(['facts', lab.inventoryFile, '--json'])).stdout);
+    assert.equal(json.node1.usableCpus, Number((await lab.exec('node1', ['nproc'])).stdout.trim()));
+    const sshdPort = (await lab.exec('node1', ['sh', '-c', '/usr/sbin/sshd -T | sed -n "s/^port //p"'])).stdout.trim();
+    assert.equal(json.node1.ssh.port, sshdPort);
+    assert.deepEqual(json.node1.node, { configPath: '/var/lib/hornet/config.json', error: 'missing' });
+  });
+
+  test('facts exits 1 and says so when a host is unreachable', async () => {
+    const inventory = writeInventory(lab, { vars: { ssh_connect_retries: 0 }, extraHosts: { nodes: { gone: { ansible_host: '127.0.0.1', ansible_port: 9 } } } });
+    const result = await runCli(['facts', inventory]);
+    assert.equal(result.code, 1);
+    assert.match(result.stdout, /gone +unreachable: .*ECONNREFUSED/);
+  });
+
+  test('-v shows each remote command and --log keeps them all, 0600, secrets masked', async () => {
+    const secret = 'log-secret-value-123456';
+    const inventory = writeInventory(lab, { vars: { ansible_password: '${LOG_SECRET}' } });
+    const log = join(mkdtempSync(join(tmpdir(), 'provision-log-')), 'run.log');
+    const env = { LOG_SECRET: secret, PROVISION_TEST_CONTENT: secret };
+    const result = await runCli(['apply', inventory, '--yes', '-v', '--log', log, '--playbook', 'test/fixtures/playbooks/handlers.ts'], { env });
+    assert.equal(result.code, 0, result.stdout + result.stderr);
+    assert.match(result.stderr, /\[root@127\.0\.0\.1:\d+\] \$ echo "\$SSH_CONNECTION" +→ exit 0/);
+    const text = readFileSync(log, 'utf8');
+    assert.equal(statSync(log).mode & 0o777, 0o600);
+    assert.match(text, /mv -f "\$candidate" \/srv\/provision-test\/a\.conf/);
+    for (const output of [result.stdout, result.stderr, text]) assert.doesNotMatch(output, new RegExp(secret));
+  });
+
+  test('NO_COLOR and --no-color keep escape codes out; --color forces them', async () => {
+    const plain = await runCli(['apply', lab.inventoryFile, '--dry-run', '--no-color', '--playbook', 'test/fixtures/playbooks/slow.ts'], { env: { NO_COLOR: '' } });
+    assert.doesNotMatch(plain.stdout, /\u001b\[/);
+    const coloured = await runCli(['apply', lab.inventoryFile, '--dry-run', '--color', '--playbook', 'test/fixtures/playbooks/slow.ts'], { env: { NO_COLOR: '' } });
+    assert.match(coloured.stdout, /\u001b\[/);
+    const noColorEnv = await runCli(['apply', lab.inventoryFile, '--dry-run', '--color', '--playbook', 'test/fixtures/playbooks/slow.ts'], { env: { NO_COLOR: '1' } });
+    assert.doesNotMatch(noColorEnv.stdout, /\u001b\[/);
+  });
+});
