@@ -1,6 +1,7 @@
 /** The site playbook: what `provision apply` runs by default on every host of the inventory. */
 import { definePlaybook } from '../src/engine/types.ts';
 import { fail2ban, restartFail2ban } from '../tasks/fail2ban.ts';
+import { firewall } from '../tasks/firewall.ts';
 import { haproxyTasks, reloadHaproxy } from '../tasks/haproxy.ts';
 import { nodeHandlers, nodePowTasks } from '../tasks/node-pow.ts';
 import { sshAccess } from '../tasks/ssh-access.ts';
@@ -9,6 +10,8 @@ import type { HostVars } from '../tasks/vars.ts';
 
 export default definePlaybook<HostVars>({
   plays: [
+    // First, so that a new ssh.port is open before sshd moves to it.
+    { name: 'firewall', hosts: 'all', tasks: (host, inventory) => firewall(host, inventory) },
     {
       name: 'ssh',
       hosts: 'all',

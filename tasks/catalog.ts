@@ -14,6 +14,7 @@ export interface CatalogEntry {
 
 /** Every task of the site playbook, in the order it runs. */
 export const CATALOG: CatalogEntry[] = [
+  { namespace: 'firewall', title: 'Firewall (nftables)', hosts: 'all', summary: 'Default deny in its own table inet provision: SSH, the roles’ ports, the node API only from balancers; loaded with an automatic rollback unless a new SSH login confirms it.' },
   { namespace: 'ssh', title: 'Key-only SSH', hosts: 'all', summary: 'Installs the operator’s keys, optionally an admin user, and makes sshd key-only; proves a new key login before and after, or rolls back.' },
   { namespace: 'fail2ban', title: 'fail2ban', hosts: 'all', summary: 'Bans brute force against key-only sshd (invalid users, rejected keys, pre-auth drops) in nftables, never the controller.' },
   { namespace: 'updates', title: 'Automatic security updates', hosts: 'all', summary: 'Installs unattended-upgrades and schedules daily security updates, with an optional reboot window.' },

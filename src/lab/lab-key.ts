@@ -16,6 +16,18 @@ export function labDir(projectDir: string): string {
   return join(projectDir, '.lab');
 }
 
+/**
+ * An ed25519 pair that parses back. ssh2's generator drops a leading zero byte of the public key (about 1 key in 256),
+ * writing a 31-byte key that nothing can use: draw again.
+ */
+function wellFormedKeyPair(): { private: string; public: string } {
+  for (let attempt = 0; ; attempt++) {
+    const pair = ssh2.utils.generateKeyPairSync('ed25519', { comment: 'provision-lab' });
+    if (!(ssh2.utils.parseKey(pair.public) instanceof Error) && !(ssh2.utils.parseKey(pair.private) instanceof Error)) return pair;
+    if (attempt >= 20) throw new Error('could not generate a well-formed ed25519 key');
+  }
+}
+
 /** Returns the project's lab key, generating `<project>/.lab/id_ed25519` (0600) and `.pub` the first time. */
 export function ensureLabKey(projectDir: string): LabKey {
   const dir = labDir(projectDir);
@@ -23,7 +35,7 @@ export function ensureLabKey(projectDir: string): LabKey {
   const publicKeyFile = `${privateKeyFile}.pub`;
   if (!existsSync(privateKeyFile) || !existsSync(publicKeyFile)) {
     mkdirSync(dir, { recursive: true, mode: 0o700 });
-    const pair = ssh2.utils.generateKeyPairSync('ed25519', { comment: 'provision-lab' });
+    const pair = wellFormedKeyPair();
     // 'wx' on the private key: if another process wrote one meanwhile, keep theirs rather than mix halves.
     try {
       writeFileSync(privateKeyFile, pair.private, { mode: 0o600, flag: 'wx' });

@@ -1,0 +1,86 @@
+/**
+ * Facts about the firewall's nftables table: what the kernel holds now (`nft list table inet provision`), what the
+ * file on disk produces when loaded into a scratch network namespace (so "loaded" and "on disk" compare exactly,
+ * in this host's own nft's words), the other tables, and whether a rollback timer is still armed.
+ */
+import { sh } from '../src/transport/shell.ts';
+import type { Fact, FactOutput } from '../src/engine/types.ts';
+
+/** Where the firewall's ruleset file lives; loading it replaces provision's table and nothing else. */
+export const CONFIG_PATH = '/etc/nftables.d/provision.nft';
+
+/** The transient systemd unit (timer + service) that restores the previous table unless a change is confirmed. */
+export const ROLLBACK_UNIT = 'provision-firewall-rollback';
+
+/** What loading the file on disk into an empty network namespace gives. */
+export type FileLoad =
+  | { kind: 'absent' }
+  /** The table as nft lists it after loading the file. */
+  | { kind: 'loads'; listing: string }
+  | { kind: 'fails'; error: string }
+  /** The scratch namespace could not be made (no CAP_SYS_ADMIN, e.g. in an unprivileged container). */
+  | { kind: 'unchecked' };
+
+/** The state of provision's table on a host. */
+export type TableState =
+  | { nft: 'missing' }
+  | { nft: 'broken'; error: string }
+  | {
+      nft: 'present';
+      /** Every table in the ruleset, as `family name`. */
+      tables: string[];
+      /** `nft list table inet provision`, or null when the table is not loaded. */
+      live: string | null;
+      file: FileLoad;
+      /** A rollback timer is armed: an earlier run loaded rules and never confirmed them. */
+      rollbackPending: boolean;
+    };
+
+function decode(base64: string): string {
+  return Buffer.from(base64, 'base64').toString('utf8');
+}
+
+/** A listing as nft prints it, with exactly one final newline (the shell's `$(…)` strips them all). */
+export function normalizeListing(text: string): string {
+  return `${text.replace(/\s+$/, '')}\n`;
+}
+
+/** Parses the output of the table-state command (pure; tested with fixtures). */
+export function parseTableState(output: FactOutput): TableState {
+  const lines = new Map<string, string>();
+  for (const row of output.stdout.split('\n')) {
+    const at = row.indexOf(' ');
+    const key = at < 0 ? row.trim() : row.slice(0, at);
+    if (key) lines.set(key, at < 0 ? '' : row.slice(at + 1).trim());
+  }
+  if (lines.has('nft-missing')) return { nft: 'missing' };
+  if (lines.has('nft-error')) return { nft: 'broken', error: decode(lines.get('nft-error')!).trim() };
+  const tables = decode(lines.get('tables') ?? '')
+    .split('\n')
+    .map((row) => row.trim().replace(/^table\s+/, ''))
+    .filter(Boolean);
+  const live = lines.has('live') ? normalizeListing(decode(lines.get('live')!)) : null;
+  let file: FileLoad = { kind: 'absent' };
+  if (lines.has('file-loads')) file = { kind: 'loads', listing: normalizeListing(decode(lines.get('file-loads')!)) };
+  else if (lines.has('file-fails')) file = { kind: 'fails', error: decode(lines.get('file-fails')!).trim() };
+  else if (lines.has('file-unchecked')) file = { kind: 'unchecked' };
+  return { nft: 'present', tables, live, file, rollbackPending: lines.has('rollback-pending') };
+}
+
+/** The state of `table inet provision`: loaded, on disk (as loaded in a scratch namespace), pending rollback. */
+export const tableState: Fact<TableState> = {
+  key: 'nft:table:inet:provision',
+  // base64 keeps each listing on one line of the batch output. The scratch namespace exists only for the one
+  // `unshare` process: loading the file there touches nothing on the host.
+  command: sh`command -v nft >/dev/null 2>&1 || { echo nft-missing; exit 0; }
+tables=$(nft list tables 2>&1) || { echo "nft-error $(printf '%s' "$tables" | base64 -w0)"; exit 0; }
+echo "tables $(printf '%s' "$tables" | base64 -w0)"
+if printf '%s\\n' "$tables" | grep -qxF 'table inet provision'; then echo "live $(nft list table inet provision | base64 -w0)"; fi
+if [ -f ${CONFIG_PATH} ]; then
+  if ! unshare --net true 2>/dev/null; then echo file-unchecked
+  elif scratch=$(unshare --net sh -c 'nft -f "$1" && nft list table inet provision' scratch ${CONFIG_PATH} 2>&1); then echo "file-loads $(printf '%s' "$scratch" | base64 -w0)"
+  else echo "file-fails $(printf '%s' "$scratch" | base64 -w0)"; fi
+fi
+if systemctl is-active --quiet ${`${ROLLBACK_UNIT}.timer`}; then echo rollback-pending; fi`,
+  parse: parseTableState,
+};

@@ -1,0 +1,61 @@
+/** The table-state fact: its command's shape, and its parser on outputs captured from a Debian 12 host. */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
+import { normalizeListing, parseTableState, tableState } from '../../tasks/firewall.facts.ts';
+
+function fixture(name: string): string {
+  return readFileSync(new URL(`../fixtures/firewall/${name}`, import.meta.url), 'utf8');
+}
+
+test('the command lists the live table, loads the file only in a scratch network namespace, and asks about the timer', () => {
+  const text = tableState.command.text;
+  assert.match(text, /nft list table inet provision/);
+  assert.match(text, /unshare --net sh -c 'nft -f "\$1" && nft list table inet provision' scratch \/etc\/nftables\.d\/provision\.nft/);
+  assert.ok(!/\bnft -f \/etc\/nftables\.d/.test(text.replace(/unshare --net sh -c '[^']*'/, '')), 'the file is never loaded outside the scratch namespace');
+  assert.match(text, /systemctl is-active --quiet provision-firewall-rollback\.timer/);
+});
+
+test('no table loaded and no file: only the other tables', () => {
+  assert.deepEqual(parseTableState({ stdout: fixture('fact-no-table.txt'), code: 0 }), {
+    nft: 'present',
+    tables: ['inet f2b-table'],
+    live: null,
+    file: { kind: 'absent' },
+    rollbackPending: false,
+  });
+});
+
+test('a file on disk that is not loaded: its scratch listing is what it would load', () => {
+  const state = parseTableState({ stdout: fixture('fact-file-not-loaded.txt'), code: 0 });
+  assert.equal(state.nft, 'present');
+  if (state.nft !== 'present') return;
+  assert.equal(state.live, null);
+  assert.equal(state.file.kind, 'loads');
+  if (state.file.kind === 'loads') assert.equal(state.file.listing, fixture('node.listing.nft'));
+});
+
+test('loaded, with a rollback still armed: the live listing equals the scratch one', () => {
+  const state = parseTableState({ stdout: fixture('fact-loaded-pending.txt'), code: 0 });
+  assert.equal(state.nft, 'present');
+  if (state.nft !== 'present') return;
+  assert.deepEqual(state.tables, ['inet f2b-table', 'inet provision']);
+  assert.equal(state.live, fixture('node.listing.nft'));
+  assert.deepEqual(state.file, { kind: 'loads', listing: state.live });
+  assert.equal(state.rollbackPending, true);
+});
+
+test('a file that does not load reports nft\'s error', () => {
+  const state = parseTableState({ stdout: fixture('fact-file-fails.txt'), code: 0 });
+  assert.equal(state.nft === 'present' && state.file.kind, 'fails');
+  if (state.nft === 'present' && state.file.kind === 'fails') assert.match(state.file.error, /syntax error/);
+});
+
+test('nft missing, nft failing, and a host where no scratch namespace can be made', () => {
+  assert.deepEqual(parseTableState({ stdout: 'nft-missing\n', code: 0 }), { nft: 'missing' });
+  const error = Buffer.from('Error: Operation not permitted').toString('base64');
+  assert.deepEqual(parseTableState({ stdout: `nft-error ${error}\n`, code: 0 }), { nft: 'broken', error: 'Error: Operation not permitted' });
+  const state = parseTableState({ stdout: 'tables \nfile-unchecked\n', code: 0 });
+  assert.deepEqual(state, { nft: 'present', tables: [], live: null, file: { kind: 'unchecked' }, rollbackPending: false });
+  assert.equal(normalizeListing('table x {\n}\n\n\n'), 'table x {\n}\n');
+});
