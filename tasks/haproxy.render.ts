@@ -257,8 +257,25 @@ export function renderHaproxyConfig(settings: HaproxyConfigSettings): string {
     httpFrontend(settings),
     httpsFrontend(settings),
     nodesBackend(settings),
+    statsSection(),
   ].filter((section) => section.length > 0);
   return `${sections.map((section) => section.join('\n')).join('\n\n')}\n`;
+}
+
+/** Where HAProxy's stats page listens: loopback only (reach it through an SSH tunnel). */
+export const STATS_ADDRESS = '127.0.0.1:8404';
+
+function statsSection(): string[] {
+  return [
+    'listen stats',
+    // Loopback only: backend health and weights are for the operator, never for the internet.
+    `    bind ${STATS_ADDRESS}`,
+    '    mode http',
+    '    stats enable',
+    '    stats uri /stats',
+    '    stats refresh 10s',
+    '    stats show-legends',
+  ];
 }
 
 /** An allow or deny list: one address or range per line, with a header saying what it does. */

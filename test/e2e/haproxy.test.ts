@@ -148,6 +148,13 @@ describe('HAProxy in front of the nodes', () => {
     for (const text of [config, tokens]) assert.ok(!text.includes(PASSWORD) && !text.includes(TOKEN));
   });
 
+  test('the stats page answers on the balancer’s loopback and nowhere else', async () => {
+    const local = await lab.exec('balancer1', ['curl', '-s', '-o', '/dev/null', '-w', '%{http_code}', '--max-time', '5', 'http://127.0.0.1:8404/stats']);
+    assert.equal(local.stdout.trim(), '200');
+    const remote = await lab.exec('node1', ['curl', '-s', '-o', '/dev/null', '-w', '%{http_code}', '--max-time', '5', `http://${balancerIp}:8404/stats`]);
+    assert.equal(remote.stdout.trim(), '000');
+  });
+
   test('TLS 1.2 and 1.3 with ALPN h2 are served; TLS 1.1 is refused; the self-signed certificate names the domain', async () => {
     const handshake = (flags: string) =>
       lab.exec('balancer1', ['sh', '-c', `echo | timeout 10 openssl s_client -connect 127.0.0.1:443 -servername ${DOMAIN} ${flags} 2>&1`]);

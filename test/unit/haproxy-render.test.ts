@@ -163,3 +163,11 @@ test('server names keep only the characters HAProxy accepts', () => {
   assert.equal(serverName('node-1.example.org'), 'node-1.example.org');
   assert.equal(serverName('node 1/a'), 'node_1_a');
 });
+
+test('the stats page listens on loopback only', () => {
+  const config = renderHaproxyConfig(BASE);
+  assert.match(config, /^listen stats\n {4}bind 127\.0\.0\.1:8404\n/m);
+  const binds = config.split('\n').filter((line) => line.trim().startsWith('bind '));
+  assert.ok(binds.some((line) => line.includes('127.0.0.1:8404')));
+  assert.ok(!binds.some((line) => /:8404/.test(line) && !line.includes('127.0.0.1:8404')));
+});
