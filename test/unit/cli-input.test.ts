@@ -36,3 +36,9 @@ test('--limit that matches no host is an input error', async () => {
   assert.equal(result.code, 2, result.stderr);
   assert.match(result.stderr, /nosuchhost/);
 });
+
+test('shell completion is available', async () => {
+  const result = await runCli(['completion']);
+  assert.equal(result.code, 0, result.stderr);
+  assert.match(result.stdout, /complete -o bashdefault -o default -F _provision_yargs_completions provision/);
+});
