@@ -10,6 +10,7 @@ import { fileURLToPath } from 'node:url';
 import { ensureTestBed } from '../test/support/engine.ts';
 import { startTestHosts, type TestHosts } from '../test/support/containers.ts';
 import { parseRun, runCli } from '../test/support/cli.ts';
+import { writeInventory } from '../test/support/inventory.ts';
 import { installStandInNode } from '../src/lab/node-service.ts';
 
 interface Measurement {
@@ -30,13 +31,22 @@ const sizes = (process.env.BENCH_SIZES ?? '1,4,10').split(',').map(Number);
 const results: Measurement[] = [];
 const baselines: { hosts: number; aptMs: number; packages: string[] }[] = [];
 
+/** One balancer and the rest nodes; a single host is both (it fronts its own node, as the site playbook allows). */
 function specs(count: number) {
+  if (count === 1) return [{ name: 'node1', group: 'nodes' }];
   return Array.from({ length: count }, (_, i) => (i === 0 ? { name: 'balancer1', group: 'balancers' } : { name: `node${i}`, group: 'nodes' }));
+}
+
+/** The inventory of a bench set: for a single host, the same host in both groups. */
+function inventoryOf(lab: TestHosts): string {
+  if (lab.hosts.length !== 1) return lab.inventoryFile;
+  const host = lab.hosts[0]!;
+  return writeInventory(lab, { extraHosts: { balancers: { [host.name]: { ansible_host: '127.0.0.1', ansible_port: host.sshPort, private_ip: host.privateIp } } } });
 }
 
 async function measure(lab: TestHosts, count: number, scenario: string, args: string[]): Promise<ReturnType<typeof parseRun>> {
   const started = performance.now();
-  const result = await runCli(['apply', lab.inventoryFile, '--json', ...args], { timeoutMs: 1_800_000 });
+  const result = await runCli(['apply', inventoryOf(lab), '--json', ...args], { timeoutMs: 1_800_000 });
   const wallMs = Math.round(performance.now() - started);
   const run = parseRun(result) as ReturnType<typeof parseRun> & { stats: { wallMs: number; peakRssKb: number } };
   if (result.code !== 0 && result.code !== 3) throw new Error(`${scenario} on ${count} hosts failed (${result.code}):\n${result.stdout.slice(0, 4000)}\n${result.stderr}`);
@@ -72,8 +82,11 @@ for (const count of sizes) {
   console.error(`[bench] ${count} host(s)`);
   const lab = await startTestHosts(specs(count));
   const yardstick = await startTestHosts(specs(count));
-  // Node hosts run the lab's stand-in node, which the site playbook configures (not part of the measurement).
-  await Promise.all(lab.hosts.filter((host) => host.group === 'nodes').map((host) => installStandInNode((command) => lab.exec(host.name, command))));
+  // Node hosts run the lab's stand-in node, which the site playbook configures (not part of the measurement); the
+  // yardstick's nodes get it too, so both sides start from the same packages.
+  await Promise.all(
+    [lab, yardstick].flatMap((set) => set.hosts.filter((host) => host.group === 'nodes').map((host) => installStandInNode((command) => set.exec(host.name, command)))),
+  );
   try {
     const plan = await measure(lab, count, 'plan on fresh hosts', ['--dry-run']);
     results.pop();
