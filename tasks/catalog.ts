@@ -16,7 +16,7 @@ export interface CatalogEntry {
 export const CATALOG: CatalogEntry[] = [
   { namespace: 'firewall', title: 'Firewall (nftables)', hosts: 'all', summary: 'Default deny in its own table inet provision: SSH, the roles’ ports, the node API only from balancers; loaded with an automatic rollback unless a new SSH login confirms it.' },
   { namespace: 'ssh', title: 'Key-only SSH', hosts: 'all', summary: 'Installs the operator’s keys, optionally an admin user, and makes sshd key-only; proves a new key login before and after, or rolls back.' },
-  { namespace: 'fail2ban', title: 'fail2ban', hosts: 'all', summary: 'Bans brute force against key-only sshd (invalid users, rejected keys, pre-auth drops) in nftables, never the controller.' },
+  { namespace: 'fail2ban', title: 'fail2ban', hosts: 'all', summary: 'Bans brute force against key-only sshd (invalid users, rejected keys, pre-auth drops) and, on balancers, sources that keep getting 429/401 from HAProxy, in nftables, never the controller.' },
   { namespace: 'updates', title: 'Automatic security updates', hosts: 'all', summary: 'Installs unattended-upgrades and schedules daily security updates, with an optional reboot window.' },
   { namespace: 'node', title: 'Remote proof of work', hosts: 'nodes', summary: 'Enables remote PoW and sets its workers from the CPUs the node can use; restarts the node only when the setting changes.' },
   { namespace: 'haproxy', title: 'HAProxy in front of the nodes', hosts: 'balancers', summary: 'TLS 1.2+, allow/deny lists, per-source rate limits and bans, basic auth or bearer tokens on write routes, leastconn weighted by each node’s usable CPUs.' },

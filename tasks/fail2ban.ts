@@ -1,7 +1,8 @@
 /**
  * fail2ban on every host: the sshd jail reads the systemd journal (Debian 12 has no auth.log), counts the failures
  * of a key-only sshd (invalid users, rejected keys, connections dropped before authentication), and bans through
- * nftables in fail2ban's own table. The controller's address is never banned. Candidate files are tested with
+ * nftables in fail2ban's own table. On balancers a second jail reads HAProxy's log lines in the journal and bans
+ * sources that keep getting 429 (rate limit) or 401 (authentication). The controller's address is never banned. Candidate files are tested with
  * `fail2ban-client -t` on a copy of the whole configuration before they replace the live ones.
  */
 import { isIP } from 'node:net';
@@ -11,7 +12,7 @@ import type { Handler, Plan, PlanContext, Task } from '../src/engine/types.ts';
 import { aptPackages } from './apt.ts';
 import { planFileWrite } from './files.ts';
 import { pathState } from './files.facts.ts';
-import { ignoreList, renderJail, renderServerSettings, type JailSettings } from './fail2ban.render.ts';
+import { HAPROXY_FILTER, HAPROXY_JAIL, ignoreList, renderHaproxyFilter, renderJail, renderServerSettings, type HaproxyJailSettings, type JailSettings } from './fail2ban.render.ts';
 import type { Fail2banVars } from './fail2ban.vars.ts';
 import { effectiveSshdConfig, type EffectiveConfig } from './sshd.facts.ts';
 import { restartService, service } from './systemd.ts';
@@ -24,11 +25,18 @@ const CONFIG_DIR = '/etc/fail2ban';
 /** A `.local` in jail.d is read after every `.conf` (Debian's defaults-debian.conf included) and after jail.local. */
 const JAIL_FILE = 'jail.d/provision.local';
 const SERVER_FILE = 'fail2ban.d/provision.local';
+/** A filter of our own name: fail2ban reads filter.d/NAME.conf, then NAME.local, so an operator can still override it. */
+const FILTER_FILE = `filter.d/${HAPROXY_FILTER}.conf`;
+
+/** The group whose hosts run HAProxy, and so get the haproxy-abuse jail. */
+export const BALANCERS_GROUP = 'balancers';
 
 /** The jail file provision writes. */
 export const JAIL_PATH = `${CONFIG_DIR}/${JAIL_FILE}`;
 /** The server settings file provision writes. */
 export const SERVER_PATH = `${CONFIG_DIR}/${SERVER_FILE}`;
+/** The filter of the haproxy-abuse jail, on balancers. */
+export const HAPROXY_FILTER_PATH = `${CONFIG_DIR}/${FILTER_FILE}`;
 
 /** The name changes to fail2ban's files notify. */
 export const RESTART_FAIL2BAN = 'restart fail2ban';
@@ -99,6 +107,14 @@ export function ignoredAddresses(vars: Fail2banVars, hostName: string, controlle
   return ignoreList([controllerAddress, ...vars.ignoreip]);
 }
 
+/** The haproxy-abuse jail for a host: on balancers with `fail2ban.haproxy.enabled`, on HAProxy's ports; else null. */
+export function haproxyJailSettings(host: PlanContext<HostVars>['host']): HaproxyJailSettings | null {
+  const vars = host.vars.fail2ban.haproxy;
+  if (!vars.enabled || !host.groups.includes(BALANCERS_GROUP)) return null;
+  const ports = [...new Set([host.vars.haproxy.http_port, host.vars.haproxy.https_port])].sort((a, b) => a - b);
+  return { ports, maxretry: vars.maxretry, findtime: vars.findtime, bantime: vars.bantime };
+}
+
 /** The jail's settings for this host: the inventory's, with the ports and addresses of this run. */
 export function jailSettings(context: PlanContext<HostVars>): JailSettings {
   const { host } = context;
@@ -112,6 +128,7 @@ export function jailSettings(context: PlanContext<HostVars>): JailSettings {
     ignoreip: ignoredAddresses(vars, host.name, context.login?.controllerAddress),
     banaction: vars.banaction,
     sshd: { ports: sshPorts(effective, host.vars.ssh.port, host.connection.port), mode: vars.sshd_mode },
+    haproxy: haproxyJailSettings(host),
   };
 }
 
@@ -137,20 +154,33 @@ function describeJail(settings: JailSettings, controllerAddress: string | undefi
     ? `${formatSeconds(settings.bantime)}, doubling with each repeat ban (× factor ${settings.increment.factor}) up to ${formatSeconds(settings.increment.maxtimeSeconds)}`
     : formatSeconds(settings.bantime);
   const ignored = settings.ignoreip.map((address) => (address === controllerAddress ? `${address} (this controller)` : address));
+  const haproxy = settings.haproxy;
   return [
     `sshd jail (mode ${settings.sshd.mode}): ${settings.maxretry} failures within ${formatSeconds(settings.findtime)} ban the address on ${scope} for ${ban}`,
+    ...(haproxy
+      ? [
+          `${HAPROXY_JAIL} jail: ${haproxy.maxretry} HAProxy answers 429 or 401 within ${formatSeconds(haproxy.findtime)} ban the source on ` +
+            `${settings.banaction === 'nftables-allports' ? 'every port' : `port ${haproxy.ports.join(',')}`} for ${formatSeconds(haproxy.bantime)}`,
+        ]
+      : []),
     `never banned: ${ignored.join(', ')}`,
   ];
 }
 
-/** Both of provision's fail2ban files as this host should have them. */
-export function desiredFiles(context: PlanContext<HostVars>): { jail: ConfigFile; server: ConfigFile; settings: JailSettings } {
+/** provision's fail2ban files as this host should have them; `filter` only where the haproxy-abuse jail is. */
+export function desiredFiles(context: PlanContext<HostVars>): { jail: ConfigFile; server: ConfigFile; filter: ConfigFile | null; settings: JailSettings } {
   const settings = jailSettings(context);
   return {
     jail: { relativePath: JAIL_FILE, content: renderJail(settings) },
     server: { relativePath: SERVER_FILE, content: renderServerSettings(settings) },
+    filter: settings.haproxy ? { relativePath: FILTER_FILE, content: renderHaproxyFilter() } : null,
     settings,
   };
+}
+
+/** The files that must be in place with `file` for the configuration to be valid: every other one of provision's. */
+function companionsOf(files: { jail: ConfigFile; server: ConfigFile; filter: ConfigFile | null }, file: ConfigFile): ConfigFile[] {
+  return [files.jail, files.server, ...(files.filter ? [files.filter] : [])].filter((other) => other.relativePath !== file.relativePath);
 }
 
 /** /etc/fail2ban/fail2ban.d/provision.local: how long ban history is kept. */
@@ -161,9 +191,9 @@ export function fail2banServerSettings(): Task<HostVars> {
     target: SERVER_PATH,
     facts: () => [server, effectiveSshdConfig],
     plan: (context) => {
-      const { server: wanted, jail } = desiredFiles(context);
-      return planFileWrite(SERVER_PATH, context.facts.get(server), wanted.content, {
-        validate: candidateCheck(SERVER_FILE, [jail]),
+      const files = desiredFiles(context);
+      return planFileWrite(SERVER_PATH, context.facts.get(server), files.server.content, {
+        validate: candidateCheck(SERVER_FILE, companionsOf(files, files.server)),
         notify: [RESTART_FAIL2BAN],
       });
     },
@@ -178,19 +208,47 @@ export function fail2banJail(): Task<HostVars> {
     target: JAIL_PATH,
     facts: () => [jail, effectiveSshdConfig],
     plan: (context): Plan => {
-      const { jail: wanted, server, settings } = desiredFiles(context);
-      const plan = planFileWrite(JAIL_PATH, context.facts.get(jail), wanted.content, {
-        validate: candidateCheck(JAIL_FILE, [server]),
+      const files = desiredFiles(context);
+      const { settings } = files;
+      const plan = planFileWrite(JAIL_PATH, context.facts.get(jail), files.jail.content, {
+        validate: candidateCheck(JAIL_FILE, companionsOf(files, files.jail)),
         notify: [RESTART_FAIL2BAN],
       });
-      if (plan.status === 'ok') return { status: 'ok', reason: `${JAIL_PATH} is up to date (sshd jail on port ${settings.sshd.ports.join(',')})` };
+      if (plan.status === 'ok') {
+        const haproxy = settings.haproxy ? `, ${HAPROXY_JAIL} jail on port ${settings.haproxy.ports.join(',')}` : '';
+        return { status: 'ok', reason: `${JAIL_PATH} is up to date (sshd jail on port ${settings.sshd.ports.join(',')}${haproxy})` };
+      }
       for (const change of plan.changes) change.details = describeJail(settings, context.login?.controllerAddress);
       return plan;
     },
   };
 }
 
+/**
+ * The haproxy-abuse jail's filter, on balancers: written before the jail that names it, validated with the other files.
+ * Elsewhere nothing is written (a filter left from an earlier run is harmless: no jail uses it).
+ */
+export function fail2banHaproxyFilter(): Task<HostVars> {
+  const filter = pathState(HAPROXY_FILTER_PATH);
+  return {
+    kind: 'fail2ban.filter',
+    target: HAPROXY_FILTER_PATH,
+    facts: () => [filter, effectiveSshdConfig],
+    plan: (context): Plan => {
+      const files = desiredFiles(context);
+      if (!files.filter) {
+        const why = context.host.groups.includes(BALANCERS_GROUP) ? 'fail2ban.haproxy.enabled is false' : `the host is not in ${BALANCERS_GROUP}`;
+        return { status: 'ok', reason: `no ${HAPROXY_JAIL} jail: ${why}` };
+      }
+      return planFileWrite(HAPROXY_FILTER_PATH, context.facts.get(filter), files.filter.content, {
+        validate: candidateCheck(FILTER_FILE, companionsOf(files, files.filter)),
+        notify: [RESTART_FAIL2BAN],
+      });
+    },
+  };
+}
+
 /** fail2ban installed, configured from `fail2ban.*`, enabled and running. Play it with the `restartFail2ban` handler. */
 export function fail2ban(): Task<HostVars>[] {
-  return [aptPackages(FAIL2BAN_PACKAGES), fail2banServerSettings(), fail2banJail(), service('fail2ban')];
+  return [aptPackages(FAIL2BAN_PACKAGES), fail2banServerSettings(), fail2banHaproxyFilter(), fail2banJail(), service('fail2ban')];
 }

@@ -1,4 +1,7 @@
-/** `fail2ban.*`: bans for SSH brute force. Every key is documented with its default; durations are seconds inside. */
+/**
+ * `fail2ban.*`: bans for SSH brute force, and on balancers for HTTP abuse. Every key is documented with its default;
+ * durations are seconds inside.
+ */
 import { z } from 'zod';
 import { yamlBoolean } from '../src/inventory/connection.ts';
 import { duration } from '../src/inventory/duration.ts';
@@ -19,6 +22,23 @@ const RETRY_HINT = 'expected a whole number of failures from 1 to 1000';
 
 const positiveDuration = (fallback: number) =>
   duration.refine((seconds) => seconds > 0, 'expected a duration longer than 0s').default(fallback);
+
+/** `fail2ban.haproxy.*`: the jail over HAProxy's log on balancers (sources that keep getting 429 or 401). */
+export const fail2banHaproxyVars = z
+  .object({
+    /** Add the haproxy-abuse jail on hosts in `balancers`. Default true. */
+    enabled: yamlBoolean.default(true),
+    /** 429 and 401 answers within `findtime` that ban a source. Default 20. */
+    maxretry: z.number({ error: RETRY_HINT }).int(RETRY_HINT).min(1, RETRY_HINT).max(1000, RETRY_HINT).default(20),
+    /** The window in which `maxretry` such answers lead to a ban. Default 1m. */
+    findtime: positiveDuration(60),
+    /** How long a source stays banned from the HTTP and HTTPS ports. Default 1h. */
+    bantime: positiveDuration(3600),
+  })
+  .strict();
+
+/** The validated `fail2ban.haproxy` namespace. */
+export type Fail2banHaproxyVars = z.output<typeof fail2banHaproxyVars>;
 
 /** The `fail2ban` namespace. */
 export const fail2banVars = z
@@ -43,6 +63,8 @@ export const fail2banVars = z
     banaction: z.enum(BAN_ACTIONS, { error: `expected ${BAN_ACTIONS.join(' or ')}` }).default('nftables-multiport'),
     /** The sshd filter's mode: aggressive also counts rejected keys and connections closed before authentication. */
     sshd_mode: z.enum(SSHD_FILTER_MODES, { error: `expected one of ${SSHD_FILTER_MODES.join(', ')}` }).default('aggressive'),
+    /** The jail over HAProxy's log, on balancers. */
+    haproxy: fail2banHaproxyVars.prefault({}),
   })
   .strict()
   .refine((vars) => !vars.bantime_increment || vars.bantime_maxtime >= vars.bantime, {

@@ -7,7 +7,19 @@ import { join } from 'node:path';
 import type { LoginInfo, Plan, PlanContext, Task } from '../../src/engine/types.ts';
 import type { Inventory } from '../../src/inventory/types.ts';
 import { SafetyError } from '../../src/errors.ts';
-import { JAIL_PATH, RESTART_FAIL2BAN, SERVER_PATH, candidateCheck, restartFail2ban, fail2ban, fail2banJail, formatSeconds, sshPorts } from '../../tasks/fail2ban.ts';
+import {
+  HAPROXY_FILTER_PATH,
+  JAIL_PATH,
+  RESTART_FAIL2BAN,
+  SERVER_PATH,
+  candidateCheck,
+  restartFail2ban,
+  fail2ban,
+  fail2banHaproxyFilter,
+  fail2banJail,
+  formatSeconds,
+  sshPorts,
+} from '../../tasks/fail2ban.ts';
 import { hostVarsSchema, type HostVars } from '../../tasks/vars.ts';
 import { factReader, fakeHost } from '../support/fake-context.ts';
 
@@ -19,8 +31,8 @@ function login(controllerAddress?: string): LoginInfo {
 }
 
 /** Plans a task for a host with these inventory vars, this run's login and these fact values. */
-function plan(task: () => Task<HostVars>, vars: object, facts: Record<string, unknown>, who = login(CONTROLLER)): Plan {
-  const host = fakeHost<HostVars>(hostVarsSchema('/inventory').parse(vars));
+function plan(task: () => Task<HostVars>, vars: object, facts: Record<string, unknown>, who = login(CONTROLLER), groups = ['all']): Plan {
+  const host = fakeHost<HostVars>(hostVarsSchema('/inventory').parse(vars), 'h1', groups);
   const inventory: Inventory<HostVars> = { file: '/inventory/x.yaml', hosts: [host], groups: new Map([['all', [host.name]]]) };
   const context: PlanContext<HostVars> = { host, login: who, inventory, facts: factReader(facts), factsOf: () => undefined };
   return task().plan(context);
@@ -80,10 +92,16 @@ test('the play installs fail2ban with its journal reader and nft, writes both fi
   const tasks = fail2ban();
   assert.deepEqual(
     tasks.map((task) => `${task.kind} ${task.target}`),
-    ['apt.packages fail2ban, python3-systemd, nftables', `fail2ban.server ${SERVER_PATH}`, `fail2ban.jail ${JAIL_PATH}`, 'systemd.service fail2ban'],
+    [
+      'apt.packages fail2ban, python3-systemd, nftables',
+      `fail2ban.server ${SERVER_PATH}`,
+      `fail2ban.filter ${HAPROXY_FILTER_PATH}`,
+      `fail2ban.jail ${JAIL_PATH}`,
+      'systemd.service fail2ban',
+    ],
   );
   const server = plan(() => tasks[1]!, {}, { [`file:${SERVER_PATH}`]: { type: 'absent' }, 'sshd:effective': SSHD_T });
-  const jail = plan(() => tasks[2]!, {}, absent);
+  const jail = plan(() => tasks[3]!, {}, absent);
   assert.ok(server.status === 'change' && jail.status === 'change');
   const serverStep = server.changes[0].steps[0];
   const jailStep = jail.changes[0].steps[0];
@@ -132,4 +150,39 @@ test('the handler restarts fail2ban (a reload keeps the old nftables rule) and w
   const commands = restartFail2ban.steps.map((step) => (step.kind === 'run' ? step.command.text : step.kind));
   assert.equal(commands[0], 'systemctl restart fail2ban');
   assert.match(commands[1] ?? '', /until fail2ban-client status sshd .*-ge 60/);
+});
+
+const BALANCER = ['all', 'balancers'];
+
+test('on balancers the jail file adds the haproxy-abuse jail on HAProxy\'s ports; elsewhere there is none', () => {
+  const balancer = plan(fail2banJail, { haproxy: { https_port: 8443 }, fail2ban: { haproxy: { maxretry: 7 } } }, absent, login(CONTROLLER), BALANCER);
+  const text = jailText(balancer);
+  assert.match(text, /^\[haproxy-abuse\]\n(#.*\n)?enabled = true$/m);
+  assert.match(text, /^port = 80,8443$/m);
+  assert.match(text, /^maxretry = 7\nfindtime = 60\nbantime = 3600$/m);
+  assert.ok(balancer.status === 'change');
+  assert.match(balancer.changes[0].details?.join('\n') ?? '', /haproxy-abuse jail: 7 HAProxy answers 429 or 401 within 1m ban the source on port 80,8443 for 1h/);
+  const step = balancer.changes[0].steps[0];
+  assert.ok(step?.kind === 'write-file');
+  assert.match(step.validate ?? '', /filter\.d\/provision-haproxy-abuse\.conf/, 'the jail is validated with the filter it names in place');
+
+  assert.doesNotMatch(jailText(plan(fail2banJail, {}, absent)), /haproxy/, 'not on a host outside balancers');
+  assert.doesNotMatch(jailText(plan(fail2banJail, { fail2ban: { haproxy: { enabled: false } } }, absent, login(CONTROLLER), BALANCER)), /haproxy/, 'not when disabled');
+});
+
+test('the filter is written on balancers only, validated with the jail and server files as they will be', () => {
+  const facts = { [`file:${HAPROXY_FILTER_PATH}`]: { type: 'absent' }, 'sshd:effective': SSHD_T };
+  const written = plan(fail2banHaproxyFilter, {}, facts, login(CONTROLLER), BALANCER);
+  assert.ok(written.status === 'change');
+  assert.deepEqual(written.changes[0].notify, [RESTART_FAIL2BAN]);
+  const step = written.changes[0].steps[0];
+  assert.ok(step?.kind === 'write-file');
+  assert.match(step.content, /^failregex = \^%\(__prefix_line\)s<HOST>:/m);
+  assert.match(step.validate ?? '', /cp "\$1" "\$copy"\/filter\.d\/provision-haproxy-abuse\.conf && fail2ban-client -c "\$copy" -t/);
+  assert.match(step.validate ?? '', /"\$copy"\/jail\.d\/provision\.local/);
+  assert.deepEqual(plan(fail2banHaproxyFilter, {}, facts), { status: 'ok', reason: 'no haproxy-abuse jail: the host is not in balancers' });
+  assert.deepEqual(plan(fail2banHaproxyFilter, { fail2ban: { haproxy: { enabled: 'false' } } }, facts, login(CONTROLLER), BALANCER), {
+    status: 'ok',
+    reason: 'no haproxy-abuse jail: fail2ban.haproxy.enabled is false',
+  });
 });

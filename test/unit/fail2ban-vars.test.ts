@@ -21,6 +21,7 @@ test('the documented defaults: 1h bans after 5 failures within 10m, aggressive s
     ignore_controller: true,
     banaction: 'nftables-multiport',
     sshd_mode: 'aggressive',
+    haproxy: { enabled: true, maxretry: 20, findtime: 60, bantime: 3600 },
   });
   assert.deepEqual(hostVarsSchema('/inventory').parse({}).fail2ban, FAIL2BAN_DEFAULTS, 'a host without fail2ban.* gets the defaults');
 });
@@ -49,6 +50,13 @@ test('mistakes are refused with the key and what was expected', () => {
   assert.match(messages({ sshd_mode: 'paranoid' }).join('\n'), /sshd_mode: expected one of normal, ddos, extra, aggressive/);
   assert.match(messages({ bantime_increment: true, bantime: '2d', bantime_maxtime: '1d' }).join('\n'), /bantime_maxtime: expected a duration no shorter than bantime/);
   assert.equal(messages({ maxretries: 3 }).length, 1, 'a misspelt key is refused (strict)');
+});
+
+test('fail2ban.haproxy.*: its own limits, in the inventory\'s durations, and strict keys', () => {
+  assert.deepEqual(fail2banVars.parse({ haproxy: { enabled: 'no', maxretry: 5, findtime: '10s', bantime: '2h' } }).haproxy, { enabled: false, maxretry: 5, findtime: 10, bantime: 7200 });
+  assert.match(messages({ haproxy: { maxretry: 0 } }).join('\n'), /haproxy\.maxretry: expected a whole number of failures/);
+  assert.match(messages({ haproxy: { findtime: '0s' } }).join('\n'), /haproxy\.findtime: expected a duration longer than 0s/);
+  assert.equal(messages({ haproxy: { max_retry: 5 } }).length, 1, 'a misspelt key is refused (strict)');
 });
 
 test('a short maxtime is fine while bans do not grow', () => {
