@@ -11,6 +11,10 @@ import { ensureTestBed } from '../test/support/engine.ts';
 import { startTestHosts, type TestHosts } from '../test/support/containers.ts';
 import { parseRun, runCli } from '../test/support/cli.ts';
 import { writeInventory } from '../test/support/inventory.ts';
+import { loadInventory } from '../src/inventory/load.ts';
+import { sh } from '../src/transport/shell.ts';
+import { SshConnection } from '../src/transport/ssh.ts';
+import { hostVarsSchema } from '../tasks/vars.ts';
 import { installStandInNode } from '../src/lab/node-service.ts';
 
 interface Measurement {
@@ -29,6 +33,25 @@ interface Measurement {
 
 const sizes = (process.env.BENCH_SIZES ?? '1,4,10').split(',').map(Number);
 const results: Measurement[] = [];
+const latencies: { hosts: number; medianMs: number; p90Ms: number }[] = [];
+
+/** The round trip of a trivial command on one open connection: 20 in a row, median and 90th percentile. */
+async function commandLatency(lab: TestHosts): Promise<{ medianMs: number; p90Ms: number }> {
+  const inventory = await loadInventory(lab.inventoryFile, { vars: hostVarsSchema });
+  const connection = await SshConnection.open(inventory.hosts[0]!.connection);
+  const samples: number[] = [];
+  try {
+    for (let i = 0; i < 20; i++) {
+      const started = performance.now();
+      await connection.exec(sh`true`);
+      samples.push(performance.now() - started);
+    }
+  } finally {
+    await connection.close();
+  }
+  samples.sort((a, b) => a - b);
+  return { medianMs: Math.round(samples[10]! * 10) / 10, p90Ms: Math.round(samples[18]! * 10) / 10 };
+}
 const baselines: { hosts: number; aptMs: number; packages: string[] }[] = [];
 
 /** One balancer and the rest nodes; a single host is both (it fronts its own node, as the site playbook allows). */
@@ -103,6 +126,7 @@ for (const count of sizes) {
     await measure(lab, count, 'first converge', ['--yes']);
     await measure(lab, count, 'no-change re-run', ['--yes']);
     await measure(lab, count, 'dry run (converged)', ['--dry-run']);
+    latencies.push({ hosts: count, ...(await commandLatency(lab)) });
   } finally {
     await Promise.all([lab.stop(), yardstick.stop()]);
   }
@@ -121,6 +145,7 @@ for (const b of baselines) {
   const overhead = converge ? ((converge.wallMs / b.aptMs - 1) * 100).toFixed(0) : '?';
   console.log(`${b.hosts} host(s): bare apt-get install of ${b.packages.join(' ')}: ${b.aptMs} ms; first converge ${converge?.wallMs} ms (${overhead}% over)`);
 }
+for (const l of latencies) console.log(`${l.hosts} host(s): one command's round trip on an open connection: median ${l.medianMs} ms, p90 ${l.p90Ms} ms`);
 const file = fileURLToPath(new URL('./results.json', import.meta.url));
-writeFileSync(file, `${JSON.stringify({ machine, date: new Date().toISOString(), results, baselines }, null, 2)}\n`);
+writeFileSync(file, `${JSON.stringify({ machine, date: new Date().toISOString(), results, baselines, latencies }, null, 2)}\n`);
 console.log(`wrote ${file}`);
