@@ -7,14 +7,27 @@ import { listsAge, packageStates } from './apt.facts.ts';
 export interface AptOptions {
   /** Refresh the lists before installing when they are older than this many seconds (default 3600). */
   cacheValidSeconds?: number;
+  /** Package sets of later apt tasks this install covers, so a dry run plans them as already installed. */
+  covers?: readonly (readonly string[])[];
+}
+
+/** An apt task, with the packages it installs visible to `installPackagesFirst`. */
+export interface AptTask extends Task {
+  readonly packages: readonly string[];
+}
+
+/** True for tasks made by `aptPackages`. */
+export function isAptTask(task: Task<never>): task is AptTask & Task<never> {
+  return task.kind === 'apt.packages' && Array.isArray((task as Partial<AptTask>).packages);
 }
 
 /** These packages are installed (noninteractively, keeping existing config files). */
-export function aptPackages(names: readonly string[], options: AptOptions = {}): Task {
+export function aptPackages(names: readonly string[], options: AptOptions = {}): AptTask {
   const states = packageStates(names);
   const maxAge = options.cacheValidSeconds ?? 3600;
   return {
     kind: 'apt.packages',
+    packages: names,
     target: names.join(', '),
     facts: () => [states, listsAge],
     plan: ({ facts }) => {
@@ -36,6 +49,7 @@ export function aptPackages(names: readonly string[], options: AptOptions = {}):
             ],
             predicts: [
               { key: states.key, value: Object.fromEntries(names.map((name) => [name, 'installed'])) },
+              ...(options.covers ?? []).map((set) => ({ key: packageStates(set).key, value: Object.fromEntries(set.map((name) => [name, 'installed'])) })),
               ...(refresh ? [{ key: listsAge.key, value: { ageSeconds: 0 } }] : []),
             ],
             // Packages ship files, units and commands; whatever later tasks read about them must be re-read.

@@ -53,3 +53,25 @@ test('a guarded command runs only when its guard says so', () => {
   assert.equal(planWith(task, {}, { 'command:creates:/etc/cert.pem': 0 }).status, 'ok');
   assert.equal(planWith(task, {}, { 'command:creates:/etc/cert.pem': 1 }).status, 'change');
 });
+
+test('one install up front covers the later apt tasks: a dry run plans them as installed', async () => {
+  const { installPackagesFirst } = await import('../../tasks/packages-first.ts');
+  const { FactCache } = await import('../../src/engine/fact-cache.ts');
+  const { fakeHost } = await import('../support/fake-context.ts');
+  const host = fakeHost({});
+  const inventory = { file: '/x.yaml', hosts: [host], groups: new Map([['all', [host.name]]]) };
+  const later = [aptPackages(['fail2ban', 'nftables']), aptPackages(['haproxy'])];
+  const play = installPackagesFirst([{ name: 'p', hosts: 'all', tasks: () => later }]);
+  const [first] = play.tasks(host, inventory);
+  assert.ok(first);
+  const cache = new FactCache();
+  const absent = { fail2ban: 'absent', nftables: 'absent', haproxy: 'absent' };
+  cache.store(new Map<string, unknown>([...[first, ...later].flatMap((task) => task.facts(host)).map((fact) => [fact.key, fact.key === 'apt:lists-age' ? { ageSeconds: 10 } : absent] as [string, unknown])]));
+  const context = { host, inventory, facts: cache, factsOf: () => undefined };
+  const plan = first.plan(context);
+  assert.equal(plan.status, 'change');
+  if (plan.status !== 'change') return;
+  assert.deepEqual(plan.changes[0].packages, { install: ['fail2ban', 'nftables', 'haproxy'] });
+  for (const step of plan.changes[0].predicts ?? []) cache.predict(step.key, step.value);
+  for (const task of later) assert.equal(task.plan(context).status, 'ok');
+});
