@@ -21,7 +21,8 @@ function nodeCell(report: HostFactsReport): string {
   if (!report.node) return '-';
   if ('error' in report.node) return `config: ${report.node.error}`;
   const pow = report.node.pow as { enabled: unknown; workers: unknown };
-  return `PoW ${pow.enabled === true ? `on, ${String(pow.workers ?? '?')} workers` : 'off'}`;
+  const workers = String(pow.workers ?? '?');
+  return `PoW ${pow.enabled === true ? `on, ${workers} worker${workers === '1' ? '' : 's'}` : 'off'}`;
 }
 
 /** Gathers and prints the facts; exit 1 when a host is unreachable. */
