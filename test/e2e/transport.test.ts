@@ -14,6 +14,7 @@ import { HOST_KEYS_COMMAND, parseHostKeys } from '../../src/lab/lab.ts';
 import { startTestHosts, type ExecOutput, type TestHosts } from '../support/containers.ts';
 import { parseRun, runCli, type CliResult } from '../support/cli.ts';
 import { writeInventory } from '../support/inventory.ts';
+import { closedPort } from '../support/ports.ts';
 
 const WRITE = 'test/fixtures/transport/write.ts';
 const FAIL = 'test/fixtures/transport/fail.ts';
@@ -47,14 +48,6 @@ function assertAbsent(results: CliResult[], secretValue: string): void {
   }
 }
 
-/** A port on 127.0.0.1 where nothing listens: bound, then closed. */
-async function closedPort(): Promise<number> {
-  const server = net.createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const port = (server.address() as net.AddressInfo).port;
-  await new Promise((resolve) => server.close(resolve));
-  return port;
-}
 
 /** An ed25519 public key in the SSH wire format that no test host has. */
 function foreignHostKey(): string {

@@ -5,6 +5,7 @@ import net from 'node:net';
 import { startTestHosts, type TestHosts } from '../support/containers.ts';
 import { parseRun, runCli } from '../support/cli.ts';
 import { writeInventory } from '../support/inventory.ts';
+import { closedPort } from '../support/ports.ts';
 
 /** A TCP server on 127.0.0.1 that accepts connections and never says a word (a hung sshd). */
 async function silentServer(): Promise<{ port: number; close: () => void }> {
@@ -20,14 +21,6 @@ async function silentServer(): Promise<{ port: number; close: () => void }> {
   };
 }
 
-/** A port on 127.0.0.1 where nothing listens. */
-async function closedPort(): Promise<number> {
-  const server = net.createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const port = (server.address() as net.AddressInfo).port;
-  await new Promise((resolve) => server.close(resolve));
-  return port;
-}
 
 describe('unreachable hosts', () => {
   let lab: TestHosts;
