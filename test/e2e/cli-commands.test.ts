@@ -59,3 +59,22 @@ describe('facts, -v and --log', () => {
     assert.doesNotMatch(noColorEnv.stdout, /\u001b\[/);
   });
 });
+
+describe('hostile inventory values', () => {
+  let lab: TestHosts;
+  before(async () => {
+    lab = await startTestHosts([{ name: 'node1', group: 'nodes' }]);
+  });
+  after(async () => lab?.stop());
+
+  test('quotes, $(…), backticks and ; in a variable reach the host as data: no injected command runs', async () => {
+    // `$${IFS}` is the inventory's escape for a literal `${IFS}` (a shell's way to put a space without one).
+    const hostile = "/srv/x$(touch$${IFS}/tmp/pwned1)`touch$${IFS}/tmp/pwned2`;touch$${IFS}/tmp/pwned3;'\"q";
+    const inventory = writeInventory(lab, { vars: { node: { config_path: hostile, service: 'hornet' } } });
+    const result = await runCli(['apply', inventory, '--dry-run', '--playbook', 'test/fixtures/playbooks/node-pow.ts']);
+    assert.equal(result.code, 1, result.stdout + result.stderr);
+    assert.ok(result.stdout.includes(hostile.replaceAll('$${', '${')), result.stdout);
+    const found = await lab.exec('node1', ['sh', '-c', 'ls /tmp/pwned* 2>/dev/null | wc -l']);
+    assert.equal(found.stdout.trim(), '0');
+  });
+});
