@@ -67,7 +67,7 @@ function inventoryOf(lab: TestHosts): string {
   return writeInventory(lab, { extraHosts: { balancers: { [host.name]: { ansible_host: '127.0.0.1', ansible_port: host.sshPort, private_ip: host.privateIp } } } });
 }
 
-async function measure(lab: TestHosts, count: number, scenario: string, args: string[]): Promise<ReturnType<typeof parseRun>> {
+async function measure(lab: TestHosts, count: number, scenario: string, args: string[], record = true): Promise<ReturnType<typeof parseRun>> {
   const started = performance.now();
   const result = await runCli(['apply', inventoryOf(lab), '--json', ...args], { timeoutMs: 1_800_000 });
   const wallMs = Math.round(performance.now() - started);
@@ -76,7 +76,7 @@ async function measure(lab: TestHosts, count: number, scenario: string, args: st
   const hosts = Object.values(run.hosts);
   const sum = (pick: (host: (typeof hosts)[number]) => number) => hosts.reduce((total, host) => total + pick(host), 0);
   const commands = sum((host) => host.stats.commands);
-  results.push({
+  if (record) results.push({
     hosts: count,
     scenario,
     wallMs,
@@ -111,8 +111,7 @@ for (const count of sizes) {
     [lab, yardstick].flatMap((set) => set.hosts.filter((host) => host.group === 'nodes').map((host) => installStandInNode((command) => set.exec(host.name, command)))),
   );
   try {
-    const plan = await measure(lab, count, 'plan on fresh hosts', ['--dry-run']);
-    results.pop();
+    const plan = await measure(lab, count, 'plan on fresh hosts', ['--dry-run'], false);
     const packages = packagesOf(plan);
     const started = performance.now();
     await Promise.all(

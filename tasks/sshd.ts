@@ -4,7 +4,7 @@
  * (open sessions survive), and proven by a NEW key login, or rolled back.
  */
 import { SafetyError } from '../src/errors.ts';
-import { sh } from '../src/transport/shell.ts';
+import { join, sh } from '../src/transport/shell.ts';
 import type { Change, Fact, PlanContext, Step, Task } from '../src/engine/types.ts';
 import type { Host } from '../src/inventory/types.ts';
 import { account, type Account } from './accounts.facts.ts';
@@ -112,7 +112,7 @@ export function sshdHardening(host: Host<HostVars>): Task<HostVars> {
         );
       }
       checkKeyAccess(context, user, plannedAccount(context, target, user));
-      return { status: 'change', changes: [hardeningChange(context, mainState, nextMain, settings, differences)] };
+      return { status: 'change', changes: [hardeningChange(context, mainState, nextMain, settings, differences, effective.values)] };
     },
   };
 
@@ -122,6 +122,7 @@ export function sshdHardening(host: Host<HostVars>): Task<HostVars> {
     nextMain: string,
     settings: ReturnType<typeof hardeningSettings>,
     differences: ReturnType<typeof effectiveDifferences>,
+    effectiveValues: Map<string, string[]>,
   ): Change {
     const vars = host.vars.ssh;
     const { facts } = context;
@@ -144,11 +145,15 @@ export function sshdHardening(host: Host<HostVars>): Task<HostVars> {
             // connection starts sshd on the socket's new port.
             { kind: 'run', command: sh`systemctl daemon-reload && systemctl stop ssh.service && systemctl restart ssh.socket` },
           ];
+    // One check per hardened value, each naming what it looks for when sshd -T disagrees.
     const checks = [...expectedEffective(settings)].flatMap(([keyword, values]) =>
-      values.map((value) => (value === 'prohibit-password' ? sh`grep -Eqx ${`${keyword} (prohibit-password|without-password)`}` : sh`grep -qxF ${`${keyword} ${value}`}`)),
+      values.map((value) => {
+        const wanted = `${keyword} ${value}`;
+        const test = value === 'prohibit-password' ? sh`grep -Eqx ${`${keyword} (prohibit-password|without-password)`}` : sh`grep -qxF ${wanted}`;
+        return sh`printf '%s\n' "$config" | ${test} || { echo ${`sshd -T does not report: ${wanted}`} >&2; exit 1; }`;
+      }),
     );
-    const verifyEffective = sh`install -d -m 0755 /run/sshd; config=$(/usr/sbin/sshd -T) || exit 1
-${checks.map((check) => sh`printf '%s\n' "$config" | ${check} || { echo ${`sshd -T does not report: ${check.text.split(' ').slice(-2).join(' ')}`} >&2; exit 1; }`).reduce((all, next) => sh`${all}\n${next}`)}`;
+    const verifyEffective = join([sh`install -d -m 0755 /run/sshd; config=$(/usr/sbin/sshd -T) || exit 1`, ...checks], '\n');
     const notices: string[] = [];
     if (newPort !== host.connection.port) notices.push(`sshd on ${host.name} now listens on port ${newPort}: set ansible_port: ${newPort} in the inventory`);
     if (vars.admin_user && host.connection.user === 'root') {
@@ -180,7 +185,7 @@ ${checks.map((check) => sh`printf '%s\n' "$config" | ${check} || { echo ${`sshd 
       ...(notices.length ? { notice: notices.join('; ') } : {}),
       predicts: [
         { key: main.key, value: { ...mainState, content: nextMain } },
-        { key: effectiveSshdConfig.key, value: { ok: true, values: new Map([...(facts.get(effectiveSshdConfig) as { values: Map<string, string[]> }).values, ...expectedEffective(settings)]) } },
+        { key: effectiveSshdConfig.key, value: { ok: true, values: new Map([...effectiveValues, ...expectedEffective(settings)]) } },
       ],
     };
   }

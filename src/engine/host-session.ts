@@ -1,6 +1,6 @@
 /** One host's run: connect, gather, plan, check candidates, apply, handlers. */
 import type { Host, Inventory } from '../inventory/types.ts';
-import { CommandError, SafetyError, UnreachableError } from '../errors.ts';
+import { UnreachableError } from '../errors.ts';
 import { redact } from '../report/redact.ts';
 import { SshConnection } from '../transport/ssh.ts';
 import { sh } from '../transport/shell.ts';
@@ -57,6 +57,8 @@ export class HostSession<Vars> {
   private loginSettings: ConnectionSettings;
   readonly gathered = new FactCache();
   private plans: Array<Plan | Error> = [];
+  /** Dry-run notes from candidate validation, by change (e.g. the validator is not installed yet). */
+  private readonly validationNotes = new Map<Change, string>();
   /** Tasks planned on facts an earlier change alters unpredictably: the dry run says so. */
   private provisional = new Set<number>();
   private planFailed = false;
@@ -162,7 +164,7 @@ export class HostSession<Vars> {
           const verdict = await checkCandidate(this.connection, step);
           if (verdict.ok) continue;
           if (verdict.missingValidator) {
-            (change as Change & { note?: string }).note = `not validated yet: the validator is not installed before this run installs it`;
+            this.validationNotes.set(change, 'not validated yet: the validator is not installed before this run installs it');
             continue;
           }
           this.planFailed = true;
@@ -186,7 +188,10 @@ export class HostSession<Vars> {
         name: taskName(task),
         status: 'would-change',
         ...provisional,
-        changes: plan.changes.map((change) => ({ ...reportChange(change), ...noteOf(change) })),
+        changes: plan.changes.map((change) => {
+          const note = this.validationNotes.get(change);
+          return { ...reportChange(change), ...(note ? { note } : {}) };
+        }),
       };
     });
     const handlers: HandlerResult[] = this.notifiedHandlers().map((handler) => ({ name: handler.name, status: 'would-change' }));
@@ -241,7 +246,7 @@ export class HostSession<Vars> {
         this.result.tasks.push(result);
         events.taskFinished?.(this.host.name, result);
         if (result.status === 'failed') {
-          stopped = connection && this.result.status === 'unreachable' ? 'the host became unreachable' : `an earlier task failed (${name})`;
+          stopped = this.result.status === 'unreachable' ? 'the host became unreachable' : `an earlier task failed (${name})`;
           if (this.result.status !== 'unreachable') this.result.status = 'failed';
         }
       }
@@ -306,10 +311,6 @@ export class HostSession<Vars> {
 /** Shown on dry-run tasks whose facts an earlier change (such as a package install) alters first. */
 const PROVISIONAL_NOTE = 'planned on the current state; an earlier change in this run (e.g. a package install) may alter it before this task runs';
 
-function noteOf(change: Change): { note?: string } {
-  const note = (change as Change & { note?: string }).note;
-  return note ? { note } : {};
-}
 
 /** Carries a change's known effects into the fact cache, so later tasks plan on the state it leaves. */
 function applyEffects(cache: FactCache, change: Change): void {
@@ -317,4 +318,3 @@ function applyEffects(cache: FactCache, change: Change): void {
   for (const { key, value } of change.predicts ?? []) cache.predict(key, value);
 }
 
-export { CommandError, SafetyError };
