@@ -11,6 +11,12 @@ export const LAB_CONTAINER = {
   securityOptions: ['seccomp=unconfined', 'apparmor=unconfined'],
   /** systemd manages its services through the cgroup tree. */
   bindMounts: [{ source: '/sys/fs/cgroup', target: '/sys/fs/cgroup', mode: 'rw' as const }],
+  /**
+   * The machine's cgroup namespace, so that the tree mounted above is the one the container's processes are in.
+   * cgroup v1 engines use it by default; on a cgroup v2 machine the default is a private namespace, whose view
+   * does not match the mounted tree, and systemd does not boot.
+   */
+  cgroupns: 'host',
   /** systemd expects /run and /run/lock to be fresh tmpfs at boot. */
   tmpfs: ['/run', '/run/lock'],
   /** PID 1 is systemd, as on a real host. */
@@ -26,6 +32,7 @@ export function dockerRunFlags(): string[] {
     ...LAB_CONTAINER.capabilities.flatMap((cap) => ['--cap-add', cap]),
     ...LAB_CONTAINER.securityOptions.flatMap((opt) => ['--security-opt', opt]),
     ...LAB_CONTAINER.bindMounts.flatMap((m) => ['-v', `${m.source}:${m.target}:${m.mode}`]),
+    `--cgroupns=${LAB_CONTAINER.cgroupns}`,
     ...LAB_CONTAINER.tmpfs.flatMap((dir) => ['--tmpfs', dir]),
     '--publish',
     `${LAB_CONTAINER.publishAddress}::${LAB_CONTAINER.sshPort}`,

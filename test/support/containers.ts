@@ -5,9 +5,10 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { GenericContainer, Network, type StartedNetwork, type StartedTestContainer } from 'testcontainers';
+import { GenericContainer, Network, Wait, type StartedNetwork, type StartedTestContainer } from 'testcontainers';
 import { $ } from 'zx';
 import { LAB_CONTAINER, LABELS } from '../../src/lab/container-flags.ts';
+import { labHostDiagnostics } from '../../src/lab/boot-check.ts';
 import { dockerCommand } from '../../src/lab/docker-engine.ts';
 import { LAB_IMAGE } from '../../src/lab/image.ts';
 import { ensureLabKey } from '../../src/lab/lab-key.ts';
@@ -91,6 +92,8 @@ class LabHostContainer extends GenericContainer {
 
   protected override async beforeContainerCreated(): Promise<void> {
     this.hostConfig.SecurityOpt = [...LAB_CONTAINER.securityOptions];
+    // In the engine's API since 1.41, not yet in dockerode's types.
+    (this.hostConfig as typeof this.hostConfig & { CgroupnsMode?: string }).CgroupnsMode = LAB_CONTAINER.cgroupns;
     if (this.spec.cpusetCpus !== undefined) this.hostConfig.CpusetCpus = this.spec.cpusetCpus;
     // testcontainers publishes on every interface; sshd with a known root key should only face this machine.
     for (const bindings of Object.values(this.hostConfig.PortBindings ?? {}) as { HostIp?: string }[][]) {
@@ -155,7 +158,9 @@ async function startTestHost(spec: TestHostSpec, network: StartedNetwork, public
     .withBindMounts(LAB_CONTAINER.bindMounts.map((mount) => ({ ...mount })))
     .withTmpFs(Object.fromEntries(LAB_CONTAINER.tmpfs.map((dir) => [dir, ''])))
     .withCommand([...LAB_CONTAINER.command])
-    .withExposedPorts(LAB_CONTAINER.sshPort);
+    .withExposedPorts(LAB_CONTAINER.sshPort)
+    // Started once the container runs: the SSH banner on 127.0.0.1 (below) is the real readiness check.
+    .withWaitStrategy(Wait.forSuccessfulCommand('true'));
   if (spec.cpuQuota !== undefined) builder = builder.withResourcesQuota({ cpu: spec.cpuQuota });
   const container = await builder.start();
   const host: TestHost = {
@@ -167,7 +172,11 @@ async function startTestHost(spec: TestHostSpec, network: StartedNetwork, public
   };
   started.push(host);
   await mustExec(host, authorizeKeyCommand(publicKey));
-  await waitForSshBanner(host.sshPort);
+  try {
+    await waitForSshBanner(host.sshPort);
+  } catch (error) {
+    throw new Error(`${spec.name}: ${(error as Error).message}\n${await labHostDiagnostics(container.getId())}`);
+  }
   return host;
 }
 
