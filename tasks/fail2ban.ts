@@ -5,6 +5,7 @@
  * sources that keep getting 429 (rate limit) or 401 (authentication). The controller's address is never banned. Candidate files are tested with
  * `fail2ban-client -t` on a copy of the whole configuration before they replace the live ones.
  */
+import { createHash } from 'node:crypto';
 import { isIP } from 'node:net';
 import { SafetyError } from '../src/errors.ts';
 import { sh } from '../src/transport/shell.ts';
@@ -38,6 +39,9 @@ export const SERVER_PATH = `${CONFIG_DIR}/${SERVER_FILE}`;
 /** The filter of the haproxy-abuse jail, on balancers. */
 export const HAPROXY_FILTER_PATH = `${CONFIG_DIR}/${FILTER_FILE}`;
 
+/** fail2ban's control socket: systemd's RuntimeDirectory, so it exists only while a server runs. */
+const SOCKET = '/run/fail2ban/fail2ban.sock';
+
 /** The name changes to fail2ban's files notify. */
 export const RESTART_FAIL2BAN = 'restart fail2ban';
 
@@ -50,10 +54,17 @@ export const RESTART_FAIL2BAN = 'restart fail2ban';
 export const restartFail2ban: Handler = {
   name: RESTART_FAIL2BAN,
   steps: [
+    {
+      kind: 'run',
+      // A stop that reaches fail2ban before its socket exists fails, and the server then ignores SIGTERM until
+      // systemd kills it 90 s later. The socket test is cheap; fail2ban-client is a Python start-up each time.
+      command: sh`if systemctl is-active --quiet fail2ban; then i=0; while [ ! -S ${SOCKET} ] && [ "$i" -lt 60 ]; do i=$((i + 1)); sleep 0.25; done; fi`,
+      description: 'let a fail2ban that is still starting open its socket before it is stopped',
+    },
     ...restartService('fail2ban').steps,
     {
       kind: 'run',
-      command: sh`i=0; until fail2ban-client status sshd >/dev/null 2>&1; do i=$((i + 1)); if [ "$i" -ge 60 ]; then systemctl status fail2ban --no-pager -n 8 >&2; exit 1; fi; sleep 0.25; done`,
+      command: sh`i=0; until [ -S ${SOCKET} ] && fail2ban-client status sshd >/dev/null 2>&1; do i=$((i + 1)); if [ "$i" -ge 60 ]; then systemctl status fail2ban --no-pager -n 8 >&2; exit 1; fi; sleep 0.25; done`,
       description: 'wait until the sshd jail of fail2ban answers',
     },
   ],
@@ -183,6 +194,15 @@ function companionsOf(files: { jail: ConfigFile; server: ConfigFile; filter: Con
   return [files.jail, files.server, ...(files.filter ? [files.filter] : [])].filter((other) => other.relativePath !== file.relativePath);
 }
 
+/**
+ * Each file's check tests the same whole configuration (the live one with all of provision's files as they will be),
+ * so the three checks share one scope, named after that content: one pass covers them all.
+ */
+function validationScope(files: { jail: ConfigFile; server: ConfigFile; filter: ConfigFile | null }): string {
+  const content = JSON.stringify([files.jail, files.server, files.filter]);
+  return `fail2ban configuration ${createHash('sha256').update(content).digest('hex').slice(0, 16)}`;
+}
+
 /** /etc/fail2ban/fail2ban.d/provision.local: how long ban history is kept. */
 export function fail2banServerSettings(): Task<HostVars> {
   const server = pathState(SERVER_PATH);
@@ -194,6 +214,7 @@ export function fail2banServerSettings(): Task<HostVars> {
       const files = desiredFiles(context);
       return planFileWrite(SERVER_PATH, context.facts.get(server), files.server.content, {
         validate: candidateCheck(SERVER_FILE, companionsOf(files, files.server)),
+        validationScope: validationScope(files),
         notify: [RESTART_FAIL2BAN],
       });
     },
@@ -212,6 +233,7 @@ export function fail2banJail(): Task<HostVars> {
       const { settings } = files;
       const plan = planFileWrite(JAIL_PATH, context.facts.get(jail), files.jail.content, {
         validate: candidateCheck(JAIL_FILE, companionsOf(files, files.jail)),
+        validationScope: validationScope(files),
         notify: [RESTART_FAIL2BAN],
       });
       if (plan.status === 'ok') {
@@ -242,6 +264,7 @@ export function fail2banHaproxyFilter(): Task<HostVars> {
       }
       return planFileWrite(HAPROXY_FILTER_PATH, context.facts.get(filter), files.filter.content, {
         validate: candidateCheck(FILTER_FILE, companionsOf(files, files.filter)),
+        validationScope: validationScope(files),
         notify: [RESTART_FAIL2BAN],
       });
     },

@@ -14,6 +14,8 @@ export interface Ownership {
 export interface WriteOptions extends Ownership {
   /** Command run on the candidate before it replaces the file; `%s` is the candidate's path. */
   validate?: string;
+  /** Writes of this scope validate the same whole configuration, so one pass stands for all (see WriteFileStep). */
+  validationScope?: string;
   /** Handlers to notify when the file changes. */
   notify?: string[];
   /** The content is secret (a TLS key): the diff never shows it. */
@@ -61,7 +63,7 @@ export function planFileWrite(path: string, state: PathState, content: string, o
         {
           summary: state.type === 'absent' ? `create ${path}` : `update ${path}`,
           diff,
-          steps: [{ kind: 'write-file', path, content, ...wanted, ...(options.validate ? { validate: options.validate } : {}) }],
+          steps: [{ kind: 'write-file', path, content, ...wanted, ...(options.validate ? { validate: options.validate } : {}), ...(options.validationScope ? { validationScope: options.validationScope } : {}) }],
           ...common,
         },
       ],

@@ -9,6 +9,7 @@ import { gatherFacts } from './gather.ts';
 import type { ChangeReport, HandlerResult, HostResult, TaskResult } from './results.ts';
 import { checkCandidate, performStep, type StepEnvironment } from './steps.ts';
 import { applyChange } from './apply-change.ts';
+import { leaveStartToHandler } from './handler-start.ts';
 import { discoverLogin } from './login.ts';
 import { playHandlers, type Change, type Fact, type FactReader, type Handler, type LoginInfo, type Plan, type Play, type PlanContext, type Task, type VerifyLoginStep } from './types.ts';
 import type { ConnectionSettings } from '../inventory/types.ts';
@@ -106,8 +107,11 @@ export class HostSession<Vars> {
   }
 
   private get environment(): StepEnvironment {
-    return { verifyLogin: (step) => this.verifyLogin(step) };
+    return { verifyLogin: (step) => this.verifyLogin(step), validatedScopes: this.validatedScopes };
   }
+
+  /** Validation scopes that passed in this run's apply (see WriteFileStep.validationScope). */
+  private readonly validatedScopes = new Set<string>();
 
   private extraConnections = 0;
 
@@ -140,11 +144,18 @@ export class HostSession<Vars> {
   plan(peers: PeerLookup): void {
     if (this.failed) return;
     const cache = this.gathered.clone();
-    this.plans = this.schedule.map(({ task }, index) => {
+    const notifiedIn = new Map<Play<Vars>, Set<string>>();
+    this.plans = this.schedule.map(({ play, task }, index) => {
       if (cache.staleAmong(task.facts(this.host).map((fact) => fact.key)).length > 0) this.provisional.add(index);
+      const notified = notifiedIn.get(play) ?? notifiedIn.set(play, new Set()).get(play)!;
       try {
-        const plan = task.plan(this.context(cache, peers));
-        if (plan.status === 'change') for (const change of plan.changes) applyEffects(cache, change);
+        const plan = this.asRun(play, task.plan(this.context(cache, peers)), notified);
+        if (plan.status === 'change') {
+          for (const change of plan.changes) {
+            applyEffects(cache, change);
+            for (const handler of change.notify ?? []) notified.add(handler);
+          }
+        }
         return plan;
       } catch (error) {
         this.planFailed = true;
@@ -156,13 +167,18 @@ export class HostSession<Vars> {
   /** Validates every candidate file of the plan (dry run and apply alike), so a bad candidate stops the host before any write. */
   async checkCandidates(): Promise<void> {
     if (!this.connection || this.failed) return;
+    const passed = new Set<string>();
     for (const [index, plan] of this.plans.entries()) {
       if (plan instanceof Error || plan.status !== 'change') continue;
       for (const change of plan.changes) {
         for (const step of change.steps) {
           if (step.kind !== 'write-file' || !step.validate) continue;
+          if (step.validationScope !== undefined && passed.has(step.validationScope)) continue;
           const verdict = await checkCandidate(this.connection, step);
-          if (verdict.ok) continue;
+          if (verdict.ok) {
+            if (step.validationScope !== undefined) passed.add(step.validationScope);
+            continue;
+          }
           if (verdict.missingValidator) {
             this.validationNotes.set(change, 'not validated yet: the validator is not installed before this run installs it');
             continue;
@@ -242,7 +258,7 @@ export class HostSession<Vars> {
           continue;
         }
         events.taskStarted?.(this.host.name, name);
-        const result = await this.applyTask(play.name, task, cache, peers, notified);
+        const result = await this.applyTask(play, task, cache, peers, notified);
         this.result.tasks.push(result);
         events.taskFinished?.(this.host.name, result);
         if (result.status === 'failed') {
@@ -256,17 +272,18 @@ export class HostSession<Vars> {
     return this.finish();
   }
 
-  private async applyTask(play: string, task: Task<Vars>, cache: FactCache, peers: PeerLookup, notified: Set<string>): Promise<TaskResult> {
+  private async applyTask(playOf: Play<Vars>, task: Task<Vars>, cache: FactCache, peers: PeerLookup, notified: Set<string>): Promise<TaskResult> {
     const connection = this.connection!;
     const name = taskName(task);
+    const play = playOf.name;
     try {
       const stale = cache.staleAmong(task.facts(this.host).map((fact) => fact.key));
       if (stale.length > 0) {
         const facts = task.facts(this.host).filter((fact) => stale.includes(fact.key));
         cache.store(await gatherFacts(connection, facts));
       }
-      const plan = task.plan(this.context(cache, peers));
-      if (plan.status === 'ok') return { play, name, status: 'ok', reason: plan.reason, changes: [] };
+      const plan = this.asRun(playOf, task.plan(this.context(cache, peers)), notified);
+      if (plan.status === 'ok') return { play: playOf.name, name, status: 'ok', reason: plan.reason, changes: [] };
       for (const change of plan.changes) {
         await applyChange(connection, change, this.environment);
         applyEffects(cache, change);
@@ -279,6 +296,14 @@ export class HostSession<Vars> {
       if (error instanceof UnreachableError) this.markUnreachable(error);
       return { play, name, status: 'failed', changes: [], error: errorText(error) };
     }
+  }
+
+  /** The plan as it runs in this play: starts that a notified restart handler does anyway are left to it. */
+  private asRun(play: Play<Vars>, plan: Plan, notified: ReadonlySet<string>): Plan {
+    if (plan.status !== 'change') return plan;
+    const handlers = playHandlers(play, this.host);
+    const [first, ...rest] = plan.changes.map((change) => leaveStartToHandler(change, notified, handlers));
+    return { status: 'change', changes: [first!, ...rest] };
   }
 
   private async runHandlers(play: Play<Vars>, notified: Set<string>): Promise<void> {

@@ -8,6 +8,8 @@ import type { RunStep, Step, VerifyLoginStep, WriteFileStep } from './types.ts';
 /** What steps need beyond running commands: opening a fresh SSH connection to prove a login still works. */
 export interface StepEnvironment {
   verifyLogin(step: VerifyLoginStep): Promise<void>;
+  /** Validation scopes that passed in this apply; a write of such a scope is not validated again. */
+  validatedScopes?: Set<string>;
 }
 
 /** The candidate file's path inside the write script; `%s` in a validate template is replaced by it. */
@@ -72,17 +74,20 @@ async function runStep(runner: CommandRunner, step: RunStep): Promise<void> {
   }
 }
 
-async function writeFile(runner: CommandRunner, step: WriteFileStep): Promise<void> {
-  const result = await runner.exec(writeFileScript(step), { stdin: step.content });
+async function writeFile(runner: CommandRunner, step: WriteFileStep, validatedScopes?: Set<string>): Promise<void> {
+  const scope = step.validate ? step.validationScope : undefined;
+  const validated = scope !== undefined && validatedScopes?.has(scope) === true;
+  const result = await runner.exec(writeFileScript(validated ? { ...step, validate: undefined } : step), { stdin: step.content });
   if (result.code !== 0) {
-    const what = step.validate ? `write ${step.path} (validated by: ${step.validate})` : `write ${step.path}`;
+    const what = step.validate && !validated ? `write ${step.path} (validated by: ${step.validate})` : `write ${step.path}`;
     throw new CommandError(what, result.code, redact(result.stderr), redact(result.stdout));
   }
+  if (scope !== undefined) validatedScopes?.add(scope);
 }
 
 /** Performs one step; throws CommandError (with secrets redacted) when it fails. */
 export async function performStep(runner: CommandRunner, step: Step, environment?: StepEnvironment): Promise<void> {
-  if (step.kind === 'write-file') return writeFile(runner, step);
+  if (step.kind === 'write-file') return writeFile(runner, step, environment?.validatedScopes);
   if (step.kind === 'verify-login') {
     if (!environment) throw new Error('verify-login needs a connection environment');
     return environment.verifyLogin(step);

@@ -38,6 +38,12 @@ export interface WriteFileStep {
   group: string;
   /** Command template run on the candidate before it replaces the live file; `%s` is the candidate path. */
   validate?: string;
+  /**
+   * Writes whose validations judge one and the same whole configuration (each check puts the set's other files in
+   * place as they will be) share a scope, named after that configuration's content. One pass per scope stands for
+   * all of them: once in the plan, once in the apply.
+   */
+  validationScope?: string;
 }
 
 /** Run a command that must succeed; `stdin` is fed to it (used for secrets, never on the command line). */

@@ -110,6 +110,7 @@ describe('fail2ban bans brute force against a key-only host', () => {
     assert.match(dry.stdout, /\+port = 22\b/);
     assert.match(dry.stdout, new RegExp(`\\+ignoreip = 127\\.0\\.0\\.1/8 ::1 ${controller.replaceAll('.', '\\.')} 192\\.0\\.2\\.0/24`));
     assert.match(dry.stdout, /5 failures within 10m ban the address on port 22 for 1h/);
+    assert.match(dry.stdout, /start fail2ban \(once installed\) \(by the handler "restart fail2ban" at the end of the play\)/);
     assert.equal(await hostState(lab), before, 'the dry run changed nothing');
   });
 
@@ -117,6 +118,9 @@ describe('fail2ban bans brute force against a key-only host', () => {
     const first = await runCli(['apply', inventory, '--yes', '--json', '--playbook', PLAYBOOK]);
     assert.equal(first.code, 0, first.stdout + first.stderr);
     assert.deepEqual(parseRun(first).hosts.node1?.handlers, [{ name: 'restart fail2ban', status: 'changed' }]);
+    // The run starts fail2ban once, through its handler: no start that the handler's restart at once stops again.
+    const journal = (await mustExec(lab, 'node1', ['journalctl', '-u', 'fail2ban', '--no-pager', '-o', 'cat'])).stdout;
+    assert.doesNotMatch(journal, /Stopping fail2ban/, journal);
 
     assert.equal((await lab.exec('node1', ['systemctl', 'is-active', 'fail2ban'])).stdout.trim(), 'active');
     assert.equal((await lab.exec('node1', ['systemctl', 'is-enabled', 'fail2ban'])).stdout.trim(), 'enabled');

@@ -17,6 +17,7 @@ import {
   fail2ban,
   fail2banHaproxyFilter,
   fail2banJail,
+  fail2banServerSettings,
   formatSeconds,
   sshPorts,
 } from '../../tasks/fail2ban.ts';
@@ -145,11 +146,13 @@ test('the candidate check puts the companion file in place, quoted as data', () 
   assert.equal(run.stdout, "[sshd]\nport = 22 # it's $(not run)\n[Definition]\n");
 });
 
-test('the handler restarts fail2ban (a reload keeps the old nftables rule) and waits until the sshd jail answers', () => {
+test('the handler lets a starting fail2ban open its socket, restarts it (a reload keeps the old nftables rule), and waits until the sshd jail answers', () => {
   assert.equal(restartFail2ban.name, RESTART_FAIL2BAN);
   const commands = restartFail2ban.steps.map((step) => (step.kind === 'run' ? step.command.text : step.kind));
-  assert.equal(commands[0], 'systemctl restart fail2ban');
-  assert.match(commands[1] ?? '', /until fail2ban-client status sshd .*-ge 60/);
+  assert.match(commands[0] ?? '', /^if systemctl is-active --quiet fail2ban; then .*while \[ ! -S \/run\/fail2ban\/fail2ban\.sock \] && \[ "\$i" -lt 60 \]/);
+  assert.equal(commands[1], 'systemctl restart fail2ban');
+  assert.match(commands[2] ?? '', /until \[ -S \/run\/fail2ban\/fail2ban\.sock \] && fail2ban-client status sshd .*-ge 60/);
+  assert.deepEqual(restartFail2ban.services, [{ name: 'fail2ban', action: 'restart' }]);
 });
 
 const BALANCER = ['all', 'balancers'];
@@ -185,4 +188,26 @@ test('the filter is written on balancers only, validated with the jail and serve
     status: 'ok',
     reason: 'no haproxy-abuse jail: fail2ban.haproxy.enabled is false',
   });
+});
+
+test('the three fail2ban files share one validation scope, which follows their content', () => {
+  const facts = {
+    [`file:${JAIL_PATH}`]: { type: 'absent' },
+    [`file:${SERVER_PATH}`]: { type: 'absent' },
+    [`file:${HAPROXY_FILTER_PATH}`]: { type: 'absent' },
+    'sshd:effective': SSHD_T,
+  };
+  const scopes = (vars: object) =>
+    [fail2banServerSettings, fail2banHaproxyFilter, fail2banJail].map((task) => {
+      const result = plan(task, vars, facts, login(CONTROLLER), ['all', 'balancers']);
+      assert.equal(result.status, 'change');
+      const step = result.status === 'change' ? result.changes[0].steps[0] : undefined;
+      return step?.kind === 'write-file' ? step.validationScope : undefined;
+    });
+  const first = scopes({});
+  assert.match(first[0] ?? '', /^fail2ban configuration [0-9a-f]{16}$/);
+  assert.deepEqual(new Set(first).size, 1, `one scope: ${first.join(', ')}`);
+  const other = scopes({ fail2ban: { maxretry: 3 } });
+  assert.equal(new Set(other).size, 1);
+  assert.notEqual(other[0], first[0], 'another jail is another configuration');
 });

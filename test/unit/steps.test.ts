@@ -50,3 +50,25 @@ test('a failing command reports its exit code and stderr', async () => {
   await assert.rejects(performStep(localRunner, { kind: 'run', command: sh`echo boom >&2; exit 4` }), /exit code 4[\s\S]*boom/);
   await performStep(localRunner, { kind: 'run', command: sh`exit 4`, okCodes: [0, 4] });
 });
+
+test('writes that share a validation scope are validated once in an apply, and a failed validation records nothing', async () => {
+  const d = dir();
+  const counter = join(d, 'validations');
+  // Counts its runs in a file, and passes while the candidate says "good".
+  const validate = `sh -c 'echo x >> ${counter}; grep -q good "$1"' check %s`;
+  const environment = { verifyLogin: async () => {}, validatedScopes: new Set<string>() };
+  const write = (name: string, content: string, validationScope?: string) =>
+    performStep(localRunner, { kind: 'write-file', path: join(d, name), content, mode: '0644', ...owner, validate, ...(validationScope ? { validationScope } : {}) }, environment);
+  const runs = () => readFileSync(counter, 'utf8').split('\n').filter(Boolean).length;
+
+  await assert.rejects(write('a', 'bad\n', 'set 1'), /validated by/);
+  assert.equal(runs(), 1);
+  assert.deepEqual([...environment.validatedScopes], [], 'a failed validation stands for nothing');
+  await write('a', 'good\n', 'set 1');
+  await write('b', 'bad but covered by the set\n', 'set 1');
+  assert.equal(runs(), 2, 'the second write of the scope is not validated again');
+  assert.equal(readFileSync(join(d, 'b'), 'utf8'), 'bad but covered by the set\n');
+  await assert.rejects(write('c', 'bad\n', 'set 2'), /validated by/);
+  await assert.rejects(write('c', 'bad\n'), /validated by/);
+  assert.equal(runs(), 4, 'another scope, or none, is validated on its own');
+});
