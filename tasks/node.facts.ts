@@ -100,7 +100,8 @@ export function describeCpuSources(cpus: UsableCpus): string {
  * The CPUs the node behind `service` can use. Reads /proc/self/mounts for the cgroup hierarchies that carry the
  * `cpu` controller, takes the cgroup path of PID 1 (the host, or the container) and of the service's main process
  * (when it runs) on each, and prints the quota of every level from there up to the root: a limit can sit on any
- * ancestor, and inside a container only the container's own path shows it.
+ * ancestor, and inside a container only the container's own path shows it. Built-ins only in the loops (`read`,
+ * `${path%/*}`): a container's cgroup tree has a dozen hierarchies, and a process per level added a third of a second.
  */
 export function usableCpus(service: string): Fact<UsableCpus> {
   return {
@@ -124,12 +125,14 @@ while read -r _ mount type options _; do
       while [ -n "$path" ]; do
         dir="$mount$path"
         if [ "$version" = v1 ] && [ -r "$dir/cpu.cfs_quota_us" ]; then
-          echo "quota v1 $path $(cat "$dir/cpu.cfs_quota_us") $(cat "$dir/cpu.cfs_period_us")"
+          read -r quota <"$dir/cpu.cfs_quota_us"; read -r period <"$dir/cpu.cfs_period_us"
+          echo "quota v1 $path $quota $period"
         elif [ "$version" = v2 ] && [ -r "$dir/cpu.max" ]; then
-          echo "quota v2 $path $(cat "$dir/cpu.max")"
+          read -r max <"$dir/cpu.max"
+          echo "quota v2 $path $max"
         fi
         if [ "$path" = / ]; then break; fi
-        path=$(dirname "$path")
+        path=\${path%/*}; [ -n "$path" ] || path=/
       done
     done <"/proc/$proc/cgroup"
   done
