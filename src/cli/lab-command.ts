@@ -1,8 +1,8 @@
 /** `provision lab up|down`: the built-in lab of local Debian containers. */
-import { fileURLToPath } from 'node:url';
 import { labDown, labUp } from '../lab/lab.ts';
+import { PROJECT_ROOT } from '../project-root.ts';
 
-const PROJECT_DIR = fileURLToPath(new URL('../../', import.meta.url));
+const PROJECT_DIR = PROJECT_ROOT;
 
 /** Starts or removes the lab; returns the exit code. */
 export async function labCommand(action: 'up' | 'down', options: { nodes: number; balancers: number }): Promise<number> {

@@ -1,16 +1,19 @@
 /** Loads a playbook module (.ts is compiled on the fly) and checks its shape. */
 import { existsSync } from 'node:fs';
 import { resolve } from 'node:path';
-import { fileURLToPath, pathToFileURL } from 'node:url';
+import { pathToFileURL } from 'node:url';
+import { projectPath } from '../project-root.ts';
 import { InputError } from '../errors.ts';
 import type { Playbook } from '../engine/types.ts';
 
 /** The playbook `apply` runs when --playbook is not given. */
-export const DEFAULT_PLAYBOOK = fileURLToPath(new URL('../../playbooks/site.ts', import.meta.url));
+export const DEFAULT_PLAYBOOK = projectPath('playbooks', 'site.ts');
 
 /** Imports the playbook's default export. */
 export async function loadPlaybook(file: string | undefined): Promise<Playbook<never>> {
-  const path = resolve(file ?? DEFAULT_PLAYBOOK);
+  // A static import, so that the CLI's bundle carries the site playbook.
+  if (file === undefined) return (await import('../../playbooks/site.ts')).default as Playbook<never>;
+  const path = resolve(file);
   if (!existsSync(path)) throw new InputError(`playbook not found: ${path}`);
   let module: { default?: unknown };
   try {

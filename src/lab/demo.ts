@@ -3,11 +3,11 @@
  * run changes nothing.
  */
 import { spawnSync } from 'node:child_process';
-import { fileURLToPath } from 'node:url';
+import { projectPath, PROJECT_ROOT } from '../project-root.ts';
 import { labUp } from './lab.ts';
 
-const projectDir = fileURLToPath(new URL('../../', import.meta.url));
-const bin = fileURLToPath(new URL('../../bin/provision.js', import.meta.url));
+const projectDir = PROJECT_ROOT;
+const bin = projectPath('bin', 'provision.js');
 const log = (line: string) => process.stderr.write(`[demo] ${line}\n`);
 
 function provision(args: string[], capture = false): { code: number; stdout: string } {

@@ -4,11 +4,13 @@
  * configure, restart and query. Lab and tests only: nothing here is ever installed on an operator's node.
  */
 import { readFileSync } from 'node:fs';
+import { pathToFileURL } from 'node:url';
 import { $ } from 'zx';
 import { FLAVOR_LAYOUT, type NodeFlavor } from '../../tasks/node.vars.ts';
 import { dockerCommand } from './docker-engine.ts';
+import { projectPath } from '../project-root.ts';
 
-const SOURCE_DIR = new URL('../../lab/node-service/', import.meta.url);
+const SOURCE_DIR = pathToFileURL(`${projectPath('lab', 'node-service')}/`);
 
 /** Where the service's program goes inside the container. */
 export const STAND_IN_PROGRAM = '/usr/local/lib/provision-lab/stand-in-node.py';

@@ -1,0 +1,86 @@
+/**
+ * The CLI as ES modules built by esbuild from the TypeScript sources, kept in node_modules/.provision/. Loading
+ * them skips the TypeScript loader and a hundred module resolutions; code splitting keeps what one command needs
+ * (the lab's zx, say) out of the others. The build is redone whenever a source file is added, removed or changed:
+ * the count, newest mtime and total size of the sources, package.json and esbuild's version make its stamp, and
+ * each stamp gets a directory of its own. Libraries stay in node_modules, imported as usual.
+ */
+import { createHash } from 'node:crypto';
+import { existsSync, mkdirSync, readdirSync, renameSync, rmSync, statSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const ROOT = fileURLToPath(new URL('..', import.meta.url));
+const SOURCE_DIRS = ['src', 'tasks', 'playbooks'];
+const BUNDLES = join(ROOT, 'node_modules', '.provision');
+
+/** What a build is made from: changes whenever a source file is added, removed or edited. */
+function sourceStamp(esbuildVersion) {
+  let count = 0;
+  let newest = 0;
+  let size = 0;
+  const walk = (dir) => {
+    for (const entry of readdirSync(dir, { withFileTypes: true })) {
+      const path = join(dir, entry.name);
+      if (entry.isDirectory()) walk(path);
+      else {
+        const stats = statSync(path);
+        count += 1;
+        newest = Math.max(newest, stats.mtimeMs);
+        size += stats.size;
+      }
+    }
+  };
+  for (const dir of SOURCE_DIRS) walk(join(ROOT, dir));
+  const manifest = statSync(join(ROOT, 'package.json'));
+  const text = JSON.stringify([count, newest, size, manifest.mtimeMs, manifest.size, esbuildVersion]);
+  return createHash('sha256').update(text).digest('hex').slice(0, 16);
+}
+
+/** esbuild's version, read without loading esbuild, so that a current build costs a few stats. */
+function esbuildVersion() {
+  try {
+    return JSON.parse(readFileSync(join(ROOT, 'node_modules', 'esbuild', 'package.json'), 'utf8')).version;
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * The entry module of a current build, building it first when the sources changed; undefined when it cannot be
+ * built (no esbuild, or node_modules is read-only): the caller then runs the sources through the TypeScript loader.
+ */
+export async function cliBundle() {
+  const version = esbuildVersion();
+  if (!version) return undefined;
+  const stamp = sourceStamp(version);
+  const entry = join(BUNDLES, stamp, 'main.js');
+  if (existsSync(entry)) return entry;
+  try {
+    const { build } = await import('esbuild');
+    // Built aside and renamed into place: runs started at the same time never load a half-written build.
+    const partial = join(BUNDLES, `${stamp}.${process.pid}.partial`);
+    await build({
+      entryPoints: [join(ROOT, 'src', 'cli', 'main.ts')],
+      outdir: partial,
+      bundle: true,
+      splitting: true,
+      platform: 'node',
+      format: 'esm',
+      target: 'node20',
+      packages: 'external',
+      logLevel: 'silent',
+    });
+    try {
+      renameSync(partial, join(BUNDLES, stamp));
+    } catch {
+      rmSync(partial, { recursive: true, force: true }); // another run put the same build in place first
+    }
+    for (const old of readdirSync(BUNDLES)) {
+      if (old !== stamp && !old.includes('.partial')) rmSync(join(BUNDLES, old), { recursive: true, force: true });
+    }
+    return existsSync(entry) ? entry : undefined;
+  } catch {
+    return undefined;
+  }
+}
