@@ -24,6 +24,13 @@ export function packageStates(names: readonly string[]): Fact<PackageStates> {
     key: `apt:packages:${sorted.join(',')}`,
     command: sh`dpkg-query -W -f '\${Package} \${db:Status-Status}\n' ${sorted}`,
     parse: (output) => parsePackageStates(sorted, output),
+    // Every task's packages in one dpkg-query: each fact reads its own names from the shared output.
+    batch: {
+      kind: 'package-states',
+      item: sorted.join(' '),
+      command: (items) => sh`dpkg-query -W -f '\${Package} \${db:Status-Status}\n' ${[...new Set(items.flatMap((item) => item.split(' ')))]}`,
+      split: (output, items) => items.map(() => output),
+    },
   };
 }
 

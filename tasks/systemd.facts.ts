@@ -1,5 +1,5 @@
 /** Facts about systemd units: loaded, enabled, active. */
-import { sh } from '../src/transport/shell.ts';
+import { sh, type ShellCommand } from '../src/transport/shell.ts';
 import type { Fact, FactOutput } from '../src/engine/types.ts';
 
 /** A unit's state as `systemctl show` reports it. */
@@ -29,5 +29,17 @@ export function unitState(unit: string): Fact<UnitState> {
     key: `systemd:${name}`,
     command: sh`systemctl show ${name} -p LoadState -p ActiveState -p UnitFileState`,
     parse: parseUnitState,
+    batch: { kind: 'unit-state', item: name, command: unitStatesCommand, split: splitUnitStates },
   };
+}
+
+/** Every unit's state in one `systemctl show`: one block per unit, in the order asked, blank lines between. */
+export function unitStatesCommand(units: readonly string[]): ShellCommand {
+  return sh`systemctl show ${units} -p LoadState -p ActiveState -p UnitFileState`;
+}
+
+/** Splits `systemctl show` output for several units into each unit's block (pure). */
+export function splitUnitStates(output: FactOutput, units: readonly string[]): FactOutput[] {
+  const blocks = output.stdout.split(/\n\n/);
+  return units.map((_, index) => ({ stdout: blocks[index] ?? '', code: output.code }));
 }

@@ -9,10 +9,10 @@ export interface CommandRunner {
 }
 
 /** Builds the batch script; each fact's stdout is followed by a marker line with its index and exit code. */
-export function batchScript(facts: readonly Fact<unknown>[], marker: string): ShellCommand {
-  const parts = facts.map((fact, index) =>
+export function batchScript(questions: readonly { command: ShellCommand }[], marker: string): ShellCommand {
+  const parts = questions.map((question, index) =>
     // A subshell, so a fact's `exit` ends only itself; stdin from /dev/null, so no fact swallows the script.
-    sh`( ${fact.command}\n) </dev/null 2>/dev/null; printf '\n%s %d %d\n' ${marker} ${index} "$?"`,
+    sh`( ${question.command}\n) </dev/null 2>/dev/null; printf '\n%s %d %d\n' ${marker} ${index} "$?"`,
   );
   return join(parts, '\n');
 }
@@ -33,14 +33,54 @@ export function splitBatchOutput(stdout: string, count: number, marker: string):
   return outputs;
 }
 
+/** One command of the gather script: a fact's own, or one for every fact of a batch kind. */
+interface Question {
+  command: ShellCommand;
+  /** Parses the command's output into each fact's value. */
+  answer(output: FactOutput, values: Map<string, unknown>): void;
+}
+
+/** The questions for these facts: facts of a batch kind are asked together, in the place of the first of them. */
+export function questionsFor(facts: readonly Fact<unknown>[]): Question[] {
+  const questions: Question[] = [];
+  const kinds = new Map<string, Fact<unknown>[]>();
+  for (const fact of facts) {
+    if (!fact.batch) {
+      questions.push({ command: fact.command, answer: (output, values) => void values.set(fact.key, fact.parse(output)) });
+      continue;
+    }
+    const members = kinds.get(fact.batch.kind);
+    if (members) {
+      members.push(fact);
+      continue;
+    }
+    const batch = fact.batch;
+    const group = [fact];
+    kinds.set(batch.kind, group);
+    questions.push({
+      // Built when the script is, after every member has joined.
+      get command() {
+        return batch.command([...new Set(group.map((member) => member.batch!.item))]);
+      },
+      answer: (output, values) => {
+        const items = [...new Set(group.map((member) => member.batch!.item))];
+        const outputs = batch.split(output, items);
+        for (const member of group) values.set(member.key, member.parse(outputs[items.indexOf(member.batch!.item)]!));
+      },
+    });
+  }
+  return questions;
+}
+
 /** Runs every fact in one command and parses each output; the result is keyed by fact key. */
 export async function gatherFacts(runner: CommandRunner, facts: readonly Fact<unknown>[]): Promise<Map<string, unknown>> {
   const unique = [...new Map(facts.map((fact) => [fact.key, fact])).values()];
   const values = new Map<string, unknown>();
   if (unique.length === 0) return values;
+  const questions = questionsFor(unique);
   const marker = `--provision-fact-${randomBytes(8).toString('hex')}--`;
-  const result = await runner.exec(batchScript(unique, marker));
-  const outputs = splitBatchOutput(result.stdout, unique.length, marker);
-  unique.forEach((fact, index) => values.set(fact.key, fact.parse(outputs[index]!)));
+  const result = await runner.exec(batchScript(questions, marker));
+  const outputs = splitBatchOutput(result.stdout, questions.length, marker);
+  questions.forEach((question, index) => question.answer(outputs[index]!, values));
   return values;
 }

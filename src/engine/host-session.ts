@@ -79,14 +79,20 @@ export class HostSession<Vars> {
     return this.result.status === 'failed' || this.result.status === 'unreachable';
   }
 
-  /** Opens the SSH connection; an error marks the host unreachable. */
-  async connect(): Promise<void> {
+  /**
+   * Opens the SSH connection, then finds out how this run logged in while it gathers `facts`: two channels of the
+   * one connection at once, so that the login probe costs no round trip of its own. An error marks the host unreachable.
+   */
+  async connectAndGather(facts: Fact<unknown>[]): Promise<void> {
     try {
       this.connection = await SshConnection.open(this.host.connection);
-      this.login = await discoverLogin(this.connection);
     } catch (error) {
       this.markUnreachable(error);
+      return;
     }
+    const [login] = await Promise.allSettled([discoverLogin(this.connection), this.gather(facts)]);
+    if (login.status === 'fulfilled') this.login = login.value;
+    else if (!this.failed) this.markUnreachable(login.reason);
   }
 
   /** Opens a second, independent connection with a key only, runs `true`, and closes it. */

@@ -16,7 +16,7 @@ export interface RunOptions<Vars> {
 
 /** Progress callbacks for the whole run. */
 export interface RunEvents extends HostEvents {
-  phase?(name: 'connect' | 'gather' | 'plan' | 'apply'): void;
+  phase?(name: 'connect and gather facts' | 'plan' | 'apply'): void;
   hostUnreachable?(host: string, error: string): void;
   hostFinished?(host: string, status: string): void;
 }
@@ -48,20 +48,18 @@ export class PlannedRun<Vars> {
     const byName = new Map(sessions.map((session) => [session.host.name, session]));
     const run = new PlannedRun(options, sessions);
 
-    events.phase?.('connect');
-    await mapLimit(sessions, options.forks, async (session) => {
-      await session.connect();
-      if (session.result.error) events.hostUnreachable?.(session.host.name, session.result.error);
-    });
-
-    events.phase?.('gather');
+    // Every host's facts, its own tasks' and those other hosts' tasks read from it, in one round trip per host.
     const wanted = new Map<string, Fact<unknown>[]>(sessions.map((session) => [session.host.name, session.ownFacts()]));
     for (const session of sessions) {
       for (const { task } of session.schedule) {
         for (const { host, fact } of task.peerFacts?.(session.host, options.inventory) ?? []) wanted.get(host)?.push(fact);
       }
     }
-    await mapLimit(sessions, options.forks, (session) => session.gather(wanted.get(session.host.name) ?? []));
+    events.phase?.('connect and gather facts');
+    await mapLimit(sessions, options.forks, async (session) => {
+      await session.connectAndGather(wanted.get(session.host.name) ?? []);
+      if (session.result.error) events.hostUnreachable?.(session.host.name, session.result.error);
+    });
 
     events.phase?.('plan');
     const peers = (name: string) => {

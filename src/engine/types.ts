@@ -8,12 +8,29 @@ export interface FactOutput {
   code: number;
 }
 
+/**
+ * How facts of one kind are asked together: one `stat` for many paths, one `systemctl show` for many units. Every
+ * process costs milliseconds on a small host, and a gather asks dozens of facts.
+ */
+export interface FactBatch {
+  /** Facts of the same kind share one command (the kind names the command, e.g. `path-state`). */
+  readonly kind: string;
+  /** What this fact asks about, e.g. its path or unit. */
+  readonly item: string;
+  /** The one command for all the items, deduplicated, in order. */
+  command(items: readonly string[]): ShellCommand;
+  /** Each item's output, in the form the fact's own command prints it (so `parse` reads both). */
+  split(output: FactOutput, items: readonly string[]): FactOutput[];
+}
+
 /** A question about a host: a shell command and a pure parser of its output. */
 export interface Fact<T> {
   /** Cache key, unique per question, e.g. `file:/etc/motd`. Changes invalidate facts by key. */
   readonly key: string;
   readonly command: ShellCommand;
   parse(output: FactOutput): T;
+  /** Set when the fact can be asked together with others of its kind. */
+  readonly batch?: FactBatch;
 }
 
 /** A file the change writes, for the diff: before (null when absent) and after. */

@@ -51,3 +51,45 @@ test('duplicate fact keys are asked once', async () => {
 test('a truncated batch is an error, not a silently missing fact', () => {
   assert.throws(() => splitBatchOutput('x\nM 0 0\n', 2, 'M'), /fact output 1 is missing/);
 });
+
+test('facts of one batch kind are asked in one command, and each reads the same value as when asked alone', async () => {
+  const { mkdtempSync, writeFileSync, mkdirSync, symlinkSync } = await import('node:fs');
+  const { join } = await import('node:path');
+  const { tmpdir } = await import('node:os');
+  const { pathState } = await import('../../tasks/files.facts.ts');
+  const dir = mkdtempSync(join(tmpdir(), 'provision-batch-'));
+  writeFileSync(join(dir, 'plain'), 'line one\n\nünï | pipes | here\n');
+  writeFileSync(join(dir, 'empty'), '');
+  writeFileSync(join(dir, 'name with | pipe and spaces'), 'x');
+  mkdirSync(join(dir, 'sub'));
+  symlinkSync(join(dir, 'plain'), join(dir, 'link'));
+  const paths = ['plain', 'empty', 'name with | pipe and spaces', 'sub', 'link', 'absent', 'plain'].map((name) => join(dir, name));
+  const facts = paths.map((path) => pathState(path));
+  localRunner.calls = 0;
+  const batched = await gatherFacts(localRunner, facts);
+  assert.equal(localRunner.calls, 1);
+  for (const fact of facts) {
+    const { batch: _batch, ...alone } = fact;
+    const single = await gatherFacts(localRunner, [alone]);
+    assert.deepEqual(batched.get(fact.key), single.get(fact.key), fact.key);
+  }
+  assert.equal((batched.get(`file:${join(dir, 'plain')}`) as { content: string }).content, 'line one\n\nünï | pipes | here\n');
+  assert.deepEqual(batched.get(`file:${join(dir, 'absent')}`), { type: 'absent' });
+  assert.equal((batched.get(`file:${join(dir, 'link')}`) as { type: string }).type, 'link');
+});
+
+test('a batch kind becomes one question in the place of its first fact', async () => {
+  const { questionsFor } = await import('../../src/engine/gather.ts');
+  const { unitState, splitUnitStates } = await import('../../tasks/systemd.facts.ts');
+  const facts = [unitState('ssh'), raw('other', sh`true`), unitState('fail2ban'), unitState('ssh.socket')];
+  const questions = questionsFor(facts);
+  assert.equal(questions.length, 2);
+  assert.equal(questions[0]!.command.text, "systemctl show ssh.service fail2ban.service ssh.socket -p LoadState -p ActiveState -p UnitFileState");
+  const shown = 'LoadState=loaded\nActiveState=active\nUnitFileState=enabled\n\nLoadState=not-found\nActiveState=inactive\nUnitFileState=\n\nLoadState=loaded\nActiveState=inactive\nUnitFileState=disabled\n';
+  const values = new Map<string, unknown>();
+  questions[0]!.answer({ stdout: shown, code: 0 }, values);
+  assert.deepEqual(values.get('systemd:ssh.service'), { load: 'loaded', active: 'active', unitFile: 'enabled' });
+  assert.deepEqual(values.get('systemd:fail2ban.service'), { load: 'not-found', active: 'inactive', unitFile: '' });
+  assert.deepEqual(values.get('systemd:ssh.socket'), { load: 'loaded', active: 'inactive', unitFile: 'disabled' });
+  assert.equal(splitUnitStates({ stdout: shown, code: 0 }, ['a', 'b', 'c', 'd'])[3]!.stdout, '', 'a missing block reads as nothing');
+});
