@@ -1,9 +1,11 @@
 /**
  * `npm run bench`: measures the CLI as a whole process on lab hosts (1, 4 and 10; one balancer, the rest nodes):
- * the first converge of the site playbook, a no-change re-run, and a dry run on converged hosts; and, as the
- * yardstick for the first converge, a bare `apt-get install` of the same packages on fresh hosts.
+ * the first converge of the site playbook, a no-change re-run, and a dry run on converged hosts. The first converge's
+ * yardsticks run on fresh hosts of their own: a bare `apt-get install` of the same packages, and the same job done by
+ * a plain script (that install, the same files, the same service actions; no checks, no diffs).
  * Prints a table and writes bench/results.json.
  */
+import { spawnSync } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
 import { cpus, totalmem } from 'node:os';
 import { fileURLToPath } from 'node:url';
@@ -16,6 +18,11 @@ import { sh } from '../src/transport/shell.ts';
 import { SshConnection } from '../src/transport/ssh.ts';
 import { hostVarsSchema } from '../tasks/vars.ts';
 import { installStandInNode } from '../src/lab/node-service.ts';
+import { dockerCommand } from '../src/lab/docker-engine.ts';
+import { selectHosts } from '../src/inventory/limit.ts';
+import { playHandlers, type Handler } from '../src/engine/types.ts';
+import site from '../playbooks/site.ts';
+import { HAPROXY_FILES } from '../tasks/haproxy.render.ts';
 
 interface Measurement {
   hosts: number;
@@ -52,7 +59,18 @@ async function commandLatency(lab: TestHosts): Promise<{ medianMs: number; p90Ms
   samples.sort((a, b) => a - b);
   return { medianMs: Math.round(samples[10]! * 10) / 10, p90Ms: Math.round(samples[18]! * 10) / 10 };
 }
-const baselines: { hosts: number; aptMs: number; packages: string[] }[] = [];
+/** The yardsticks of a first converge on fresh hosts of the same set (all hosts in parallel). */
+interface Baseline {
+  hosts: number;
+  /** `apt-get update` and `apt-get install` of the packages the converge installs, nothing else. */
+  aptMs: number;
+  /** The same, then the files the converge wrote (copied from a converged host) and the service actions it took. */
+  scriptMs: number;
+  packages: string[];
+  files: number;
+  serviceActions: string[];
+}
+const baselines: Baseline[] = [];
 
 /** One balancer and the rest nodes; a single host is both (it fronts its own node, as the site playbook allows). */
 function specs(count: number) {
@@ -90,44 +108,143 @@ async function measure(lab: TestHosts, count: number, scenario: string, args: st
   return run;
 }
 
-/** The packages the first converge installs, from its plan: the yardstick installs exactly these. */
-function packagesOf(plan: ReturnType<typeof parseRun>): Map<string, string[]> {
-  const byHost = new Map<string, string[]>();
-  for (const [name, host] of Object.entries(plan.hosts)) {
-    const tasks = host.tasks as unknown as { changes: { packages?: { install?: string[] } }[] }[];
-    byHost.set(name, tasks.flatMap((task) => task.changes.flatMap((change) => change.packages?.install ?? [])));
+type RunReport = ReturnType<typeof parseRun>;
+interface ChangeReport {
+  summary: string;
+  packages?: { install?: string[] };
+  diff?: { path: string; after: string | null };
+  services?: { name: string; action: string }[];
+}
+const changesOf = (run: RunReport, host: string) =>
+  ((run.hosts[host]?.tasks ?? []) as unknown as { changes: ChangeReport[] }[]).flatMap((task) => task.changes);
+
+/** The packages the first converge installs on a host, from its plan: the yardstick installs exactly these. */
+function packagesOf(plan: RunReport, host: string): string[] {
+  return changesOf(plan, host).flatMap((change) => change.packages?.install ?? []);
+}
+
+/** The files a converge wrote on a host, and the service actions it took (its tasks', then its handlers'), in order. */
+function workOf(run: RunReport, host: string, handlers: Map<string, Handler[]>): { files: string[]; actions: string[] } {
+  const changes = changesOf(run, host);
+  // Diffs of files only (some diffs show a command's output, such as a loaded nftables table); and the certificate
+  // that a balancer makes on the host, which the script copies instead of making.
+  const written = changes.flatMap((change) => (change.diff && change.diff.after !== null && /^\/[\w.-]/.test(change.diff.path) ? [change.diff.path] : []));
+  const certificate = changes.some((change) => /certificate/.test(change.summary)) ? [HAPROXY_FILES.certificate] : [];
+  const files = [...new Set([...written, ...certificate])];
+  const ran = new Set((run.hosts[host]?.handlers ?? []).filter((handler) => handler.status === 'changed').map((handler) => handler.name));
+  const handlerServices = (handlers.get(host) ?? []).filter((handler) => ran.has(handler.name)).flatMap((handler) => handler.services ?? []);
+  const services = [...changes.flatMap((change) => change.services ?? []), ...handlerServices];
+  return { files, actions: plainActions(services) };
+}
+
+/**
+ * The service actions a plain script needs for the same end state: a start or a reload that a restart of the same
+ * service also does is dropped, so the yardstick does no more than it must.
+ */
+function plainActions(services: { name: string; action: string }[]): string[] {
+  const restarted = new Set(services.filter((service) => service.action === 'restart').map((service) => service.name));
+  const kept = services.filter((service) => !(restarted.has(service.name) && (service.action === 'start' || service.action === 'reload')));
+  return [...new Set(kept.map((service) => `${service.action} ${service.name}`))];
+}
+
+/** The handlers the site playbook gives each host of the inventory, by host name. */
+async function siteHandlers(inventoryFile: string): Promise<Map<string, Handler[]>> {
+  const inventory = await loadInventory(inventoryFile, { vars: hostVarsSchema });
+  const byHost = new Map<string, Handler[]>();
+  for (const host of inventory.hosts) {
+    const plays = site.plays.filter((play) => selectHosts(inventory, play.hosts).some((selected) => selected.name === host.name));
+    byHost.set(host.name, plays.flatMap((play) => playHandlers(play, host)));
   }
   return byHost;
 }
+
+/** Runs a shell script in each yardstick host (all at once) and returns the wall time. */
+async function timeOnAll(set: TestHosts, script: (host: string) => string | undefined): Promise<number> {
+  const started = performance.now();
+  await Promise.all(
+    set.hosts.map(async (host) => {
+      const text = script(host.name);
+      if (!text) return;
+      const result = await set.exec(host.name, ['sh', '-c', text]);
+      if (result.exitCode !== 0) throw new Error(`yardstick on ${host.name} failed (${result.exitCode}): ${result.stderr.slice(-2000)}`);
+    }),
+  );
+  return Math.round(performance.now() - started);
+}
+
+/** Copies `files` from a converged host into a yardstick host, as a tarball to unpack later (not timed). */
+function stageFiles(from: TestHosts, to: TestHosts, host: string, files: string[]): void {
+  const docker = dockerCommand();
+  const source = from.hosts.find((entry) => entry.name === host)!.container.getId();
+  const target = to.hosts.find((entry) => entry.name === host)!.container.getId();
+  const pack = spawnSync(docker, ['exec', source, 'tar', '-C', '/', '-cf', '-', ...files.map((file) => file.replace(/^\//, ''))], { maxBuffer: 256 * 2 ** 20 });
+  if (pack.status !== 0) throw new Error(`tar of ${files.join(' ')} on ${host}: ${pack.stderr}`);
+  const unpack = spawnSync(docker, ['exec', '-i', target, 'sh', '-c', 'cat > /root/converged-files.tar'], { input: pack.stdout });
+  if (unpack.status !== 0) throw new Error(`copy to the yardstick ${host}: ${unpack.stderr}`);
+}
+
+/** Gives a set's node hosts the lab's stand-in node. */
+async function withStandInNodes(set: TestHosts): Promise<void> {
+  await Promise.all(set.hosts.filter((host) => host.group === 'nodes').map((host) => installStandInNode((command) => set.exec(host.name, command))));
+}
+
+/** Starts a fresh set of hosts like the lab's, runs `measure` on it, and removes it. */
+async function onFreshHosts<T>(count: number, measure: (set: TestHosts) => Promise<T>): Promise<T> {
+  const set = await startTestHosts(specs(count));
+  try {
+    await withStandInNodes(set);
+    return await measure(set);
+  } finally {
+    await set.stop();
+  }
+}
+
+const APT_SCRIPT = (packages: string[]) =>
+  `apt-get update -q >/dev/null && DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends ${packages.join(' ')} >/dev/null </dev/null`;
 
 await ensureTestBed((line) => console.error(`[bench] ${line}`));
 for (const count of sizes) {
   console.error(`[bench] ${count} host(s)`);
   const lab = await startTestHosts(specs(count));
-  const yardstick = await startTestHosts(specs(count));
   // Node hosts run the lab's stand-in node, which the site playbook configures (not part of the measurement); the
-  // yardstick's nodes get it too, so both sides start from the same packages.
-  await Promise.all(
-    [lab, yardstick].flatMap((set) => set.hosts.filter((host) => host.group === 'nodes').map((host) => installStandInNode((command) => set.exec(host.name, command)))),
-  );
+  // yardsticks' nodes get it too, so every set starts from the same packages.
+  await withStandInNodes(lab);
   try {
     const plan = await measure(lab, count, 'plan on fresh hosts', ['--dry-run'], false);
-    const packages = packagesOf(plan);
-    const started = performance.now();
-    await Promise.all(
-      yardstick.hosts.map((host) => {
-        const names = packages.get(host.name) ?? [];
-        const script = `apt-get update -q >/dev/null && DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends ${names.join(' ')} >/dev/null`;
-        return names.length ? yardstick.exec(host.name, ['sh', '-c', script]) : Promise.resolve();
-      }),
-    );
-    baselines.push({ hosts: count, aptMs: Math.round(performance.now() - started), packages: [...new Set([...packages.values()].flat())] });
-    await measure(lab, count, 'first converge', ['--yes']);
+    const converge = await measure(lab, count, 'first converge', ['--yes']);
     await measure(lab, count, 'no-change re-run', ['--yes']);
     await measure(lab, count, 'dry run (converged)', ['--dry-run']);
     latencies.push({ hosts: count, ...(await commandLatency(lab)) });
+
+    // The yardsticks run after the converge (a mirror's cache, if any, then favours them), on hosts of their own:
+    // first apt-get alone on one set, then on the other the whole job done by hand, without checks.
+    // One set at a time, so that idle hosts of another set take no share of the machine (and 10 hosts make at most
+    // 20 containers: each systemd holds inotify instances, of which a machine has 128 by default).
+    const handlers = await siteHandlers(inventoryOf(lab));
+    const packages = new Map(lab.hosts.map((host) => [host.name, packagesOf(plan, host.name)]));
+    const work = new Map(lab.hosts.map((host) => [host.name, workOf(converge, host.name, handlers)]));
+    const aptMs = await onFreshHosts(count, (set) => timeOnAll(set, (host) => (packages.get(host)!.length ? APT_SCRIPT(packages.get(host)!) : undefined)));
+    const scriptMs = await onFreshHosts(count, (set) => {
+      for (const [host, { files }] of work) if (files.length > 0) stageFiles(lab, set, host, files);
+      return timeOnAll(set, (host) => {
+        const { files, actions } = work.get(host)!;
+        return [
+          ...(packages.get(host)!.length ? [APT_SCRIPT(packages.get(host)!)] : []),
+          ...(files.length ? ['tar -C / -xf /root/converged-files.tar', 'systemctl daemon-reload'] : []),
+          ...actions.map((action) => `systemctl ${action}`),
+        ].join(' && ');
+      });
+    });
+    baselines.push({
+      hosts: count,
+      aptMs,
+      scriptMs,
+      packages: [...new Set([...packages.values()].flat())],
+      files: Math.max(...[...work.values()].map((entry) => entry.files.length)),
+      serviceActions: [...new Set([...work.values()].flatMap((entry) => entry.actions))],
+    });
   } finally {
-    await Promise.all([lab.stop(), yardstick.stop()]);
+    await lab.stop();
   }
 }
 
@@ -139,10 +256,13 @@ for (const r of results) {
     `${String(r.hosts).padStart(5)}  ${r.scenario.padEnd(21)}  ${String(r.wallMs).padStart(7)}  ${String(r.engineMs).padStart(9)}  ${r.connectionsPerHost.toFixed(1).padStart(9)}  ${r.roundTripsPerHost.toFixed(1).padStart(16)}  ${r.commandMs.toFixed(1).padStart(10)}  ${String(r.peakRssMb).padStart(11)}  ${String(r.changed).padStart(7)}`,
   );
 }
+const over = (ms: number | undefined, yardstick: number) => (ms === undefined ? '?' : `${((ms / yardstick - 1) * 100).toFixed(0)}%`);
 for (const b of baselines) {
-  const converge = results.find((r) => r.hosts === b.hosts && r.scenario === 'first converge');
-  const overhead = converge ? ((converge.wallMs / b.aptMs - 1) * 100).toFixed(0) : '?';
-  console.log(`${b.hosts} host(s): bare apt-get install of ${b.packages.join(' ')}: ${b.aptMs} ms; first converge ${converge?.wallMs} ms (${overhead}% over)`);
+  const converge = results.find((r) => r.hosts === b.hosts && r.scenario === 'first converge')?.wallMs;
+  console.log(
+    `${b.hosts} host(s): first converge ${converge} ms; bare apt-get install of ${b.packages.join(' ')}: ${b.aptMs} ms (${over(converge, b.aptMs)} over); ` +
+      `that install plus ${b.files} files and ${b.serviceActions.join(', ')}: ${b.scriptMs} ms (${over(converge, b.scriptMs)} over)`,
+  );
 }
 for (const l of latencies) console.log(`${l.hosts} host(s): one command's round trip on an open connection: median ${l.medianMs} ms, p90 ${l.p90Ms} ms`);
 const file = fileURLToPath(new URL('./results.json', import.meta.url));

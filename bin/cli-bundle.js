@@ -2,7 +2,7 @@
  * The CLI as ES modules built by esbuild from the TypeScript sources, kept in node_modules/.provision/. Loading
  * them skips the TypeScript loader and a hundred module resolutions; code splitting keeps what one command needs
  * (the lab's zx, say) out of the others. The build is redone whenever a source file is added, removed or changed:
- * the count, newest mtime and total size of the sources, package.json and esbuild's version make its stamp, and
+ * the count, the sum of mtimes and the total size of the sources, package.json and esbuild's version make its stamp, and
  * each stamp gets a directory of its own. Libraries stay in node_modules, imported as usual.
  */
 import { createHash } from 'node:crypto';
@@ -15,9 +15,9 @@ const SOURCE_DIRS = ['src', 'tasks', 'playbooks'];
 const BUNDLES = join(ROOT, 'node_modules', '.provision');
 
 /** What a build is made from: changes whenever a source file is added, removed or edited. */
-function sourceStamp(esbuildVersion) {
+export function sourceStamp(esbuildVersion) {
   let count = 0;
-  let newest = 0;
+  let mtimes = 0;
   let size = 0;
   const walk = (dir) => {
     for (const entry of readdirSync(dir, { withFileTypes: true })) {
@@ -26,14 +26,16 @@ function sourceStamp(esbuildVersion) {
       else {
         const stats = statSync(path);
         count += 1;
-        newest = Math.max(newest, stats.mtimeMs);
+        mtimes += stats.mtimeMs;
         size += stats.size;
       }
     }
   };
   for (const dir of SOURCE_DIRS) walk(join(ROOT, dir));
   const manifest = statSync(join(ROOT, 'package.json'));
-  const text = JSON.stringify([count, newest, size, manifest.mtimeMs, manifest.size, esbuildVersion]);
+  // This file holds the build's options: a change to it makes a new build too.
+  const builder = statSync(fileURLToPath(import.meta.url));
+  const text = JSON.stringify([count, mtimes, size, manifest.mtimeMs, manifest.size, builder.mtimeMs, builder.size, esbuildVersion]);
   return createHash('sha256').update(text).digest('hex').slice(0, 16);
 }
 
