@@ -26,7 +26,7 @@ export function sourceStamp(esbuildVersion) {
       else {
         const stats = statSync(path);
         count += 1;
-        mtimes += stats.mtimeMs;
+        mtimes += Math.floor(stats.mtimeMs); // whole ms: a copy or a restore keeps no finer time
         size += stats.size;
       }
     }

@@ -45,7 +45,7 @@ describe('interrupted runs', () => {
 
   test('a connection cut mid-apply: that host is unreachable, the other finishes, nothing is half-written, the next run converges', async () => {
     const run = startCli(['apply', lab.inventoryFile, '--yes', '--json', '--playbook', PLAYBOOK]);
-    await waitForFile(lab, 'cut', '/srv/slow/first');
+    await waitForFile(lab, 'cut', '/srv/slow/sleeping');
     // Kill the SSH session's server process: the connection dies while `sleep 4` runs.
     await lab.exec('cut', ['pkill', '-KILL', '-f', 'sshd: root@notty']);
     const result = await run.done;
@@ -68,7 +68,8 @@ describe('interrupted runs', () => {
   test('Ctrl-C starts no new task, lets the step in flight finish, prints the recap and exits non-zero', async () => {
     await lab.exec('steady', ['rm', '-rf', '/srv/slow']);
     const run = startCli(['apply', lab.inventoryFile, '--yes', '--playbook', PLAYBOOK, '--limit', 'steady']);
-    await waitForFile(lab, 'steady', '/srv/slow/first');
+    // Interrupt once the 4-second step runs: `first` alone may show up a moment before that step starts.
+    await waitForFile(lab, 'steady', '/srv/slow/sleeping');
     run.child.kill('SIGINT');
     const result = await run.done;
     assert.equal(result.code, 130);
