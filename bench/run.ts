@@ -19,7 +19,7 @@ import { SshConnection } from '../src/transport/ssh.ts';
 import { hostVarsSchema } from '../tasks/vars.ts';
 import { installStandInNode } from '../src/lab/node-service.ts';
 import { dockerCommand } from '../src/lab/docker-engine.ts';
-import { selectHosts } from '../src/inventory/limit.ts';
+import { playHosts } from '../src/engine/play-hosts.ts';
 import { playHandlers, type Handler } from '../src/engine/types.ts';
 import site from '../playbooks/site.ts';
 import { HAPROXY_FILES } from '../tasks/haproxy.render.ts';
@@ -152,7 +152,7 @@ async function siteHandlers(inventoryFile: string): Promise<Map<string, Handler[
   const inventory = await loadInventory(inventoryFile, { vars: hostVarsSchema });
   const byHost = new Map<string, Handler[]>();
   for (const host of inventory.hosts) {
-    const plays = site.plays.filter((play) => selectHosts(inventory, play.hosts).some((selected) => selected.name === host.name));
+    const plays = site.plays.filter((play) => playHosts(inventory, play.hosts).some((selected) => selected.name === host.name));
     byHost.set(host.name, plays.flatMap((play) => playHandlers(play, host)));
   }
   return byHost;

@@ -1,5 +1,5 @@
 /** Facts about Debian packages: what dpkg has installed, and how old the apt lists are. */
-import { sh } from '../src/transport/shell.ts';
+import { sh, type ShellCommand } from '../src/transport/shell.ts';
 import type { Fact, FactOutput } from '../src/engine/types.ts';
 
 /** Installed state of the packages asked about. */
@@ -22,16 +22,16 @@ export function packageStates(names: readonly string[]): Fact<PackageStates> {
   const sorted = [...names].sort();
   return {
     key: `apt:packages:${sorted.join(',')}`,
-    command: sh`dpkg-query -W -f '\${Package} \${db:Status-Status}\n' ${sorted}`,
+    command: packageStatesCommand([sorted.join(' ')]),
     parse: (output) => parsePackageStates(sorted, output),
     // Every task's packages in one dpkg-query: each fact reads its own names from the shared output.
-    batch: {
-      kind: 'package-states',
-      item: sorted.join(' '),
-      command: (items) => sh`dpkg-query -W -f '\${Package} \${db:Status-Status}\n' ${[...new Set(items.flatMap((item) => item.split(' ')))]}`,
-      split: (output, items) => items.map(() => output),
-    },
+    batch: { kind: 'package-states', item: sorted.join(' '), command: packageStatesCommand, split: (output, items) => items.map(() => output) },
   };
+}
+
+/** One dpkg-query for every package of these lists (each a space-separated list of names). */
+function packageStatesCommand(lists: readonly string[]): ShellCommand {
+  return sh`dpkg-query -W -f '\${Package} \${db:Status-Status}\n' ${[...new Set(lists.flatMap((list) => list.split(' ')))]}`;
 }
 
 /** Age of the apt package lists in seconds; null when there are none (apt-get update never ran). */

@@ -27,7 +27,7 @@ export function unitState(unit: string): Fact<UnitState> {
   const name = unit.includes('.') ? unit : `${unit}.service`;
   return {
     key: `systemd:${name}`,
-    command: sh`systemctl show ${name} -p LoadState -p ActiveState -p UnitFileState`,
+    command: unitStatesCommand([name]),
     parse: parseUnitState,
     batch: { kind: 'unit-state', item: name, command: unitStatesCommand, split: splitUnitStates },
   };

@@ -2,17 +2,15 @@
 import { labDown, labUp } from '../lab/lab.ts';
 import { PROJECT_ROOT } from '../project-root.ts';
 
-const PROJECT_DIR = PROJECT_ROOT;
-
 /** Starts or removes the lab; returns the exit code. */
 export async function labCommand(action: 'up' | 'down', options: { nodes: number; balancers: number }): Promise<number> {
   const log = (line: string) => process.stderr.write(`${line}\n`);
   if (action === 'down') {
-    await labDown({ projectDir: PROJECT_DIR, log });
+    await labDown({ projectDir: PROJECT_ROOT, log });
     log('lab removed');
     return 0;
   }
-  const { inventoryFile } = await labUp({ ...options, projectDir: PROJECT_DIR, log });
+  const { inventoryFile } = await labUp({ ...options, projectDir: PROJECT_ROOT, log });
   log(`lab is up: ${inventoryFile}`);
   return 0;
 }

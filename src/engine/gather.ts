@@ -42,34 +42,27 @@ interface Question {
 
 /** The questions for these facts: facts of a batch kind are asked together, in the place of the first of them. */
 export function questionsFor(facts: readonly Fact<unknown>[]): Question[] {
-  const questions: Question[] = [];
-  const kinds = new Map<string, Fact<unknown>[]>();
+  // Groups in order of first appearance: a fact without a batch is a group of its own, under its key.
+  const groups = new Map<string, Fact<unknown>[]>();
   for (const fact of facts) {
-    if (!fact.batch) {
-      questions.push({ command: fact.command, answer: (output, values) => void values.set(fact.key, fact.parse(output)) });
-      continue;
+    const id = fact.batch ? `batch:${fact.batch.kind}` : `fact:${fact.key}`;
+    groups.set(id, [...(groups.get(id) ?? []), fact]);
+  }
+  return [...groups.values()].map((group): Question => {
+    const batch = group[0]!.batch;
+    if (!batch) {
+      const fact = group[0]!;
+      return { command: fact.command, answer: (output, values) => void values.set(fact.key, fact.parse(output)) };
     }
-    const members = kinds.get(fact.batch.kind);
-    if (members) {
-      members.push(fact);
-      continue;
-    }
-    const batch = fact.batch;
-    const group = [fact];
-    kinds.set(batch.kind, group);
-    questions.push({
-      // Built when the script is, after every member has joined.
-      get command() {
-        return batch.command([...new Set(group.map((member) => member.batch!.item))]);
-      },
+    const items = [...new Set(group.map((member) => member.batch!.item))];
+    return {
+      command: batch.command(items),
       answer: (output, values) => {
-        const items = [...new Set(group.map((member) => member.batch!.item))];
         const outputs = batch.split(output, items);
         for (const member of group) values.set(member.key, member.parse(outputs[items.indexOf(member.batch!.item)]!));
       },
-    });
-  }
-  return questions;
+    };
+  });
 }
 
 /** Runs every fact in one command and parses each output; the result is keyed by fact key. */

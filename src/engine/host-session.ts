@@ -278,18 +278,17 @@ export class HostSession<Vars> {
     return this.finish();
   }
 
-  private async applyTask(playOf: Play<Vars>, task: Task<Vars>, cache: FactCache, peers: PeerLookup, notified: Set<string>): Promise<TaskResult> {
+  private async applyTask(play: Play<Vars>, task: Task<Vars>, cache: FactCache, peers: PeerLookup, notified: Set<string>): Promise<TaskResult> {
     const connection = this.connection!;
     const name = taskName(task);
-    const play = playOf.name;
     try {
       const stale = cache.staleAmong(task.facts(this.host).map((fact) => fact.key));
       if (stale.length > 0) {
         const facts = task.facts(this.host).filter((fact) => stale.includes(fact.key));
         cache.store(await gatherFacts(connection, facts));
       }
-      const plan = this.asRun(playOf, task.plan(this.context(cache, peers)), notified);
-      if (plan.status === 'ok') return { play: playOf.name, name, status: 'ok', reason: plan.reason, changes: [] };
+      const plan = this.asRun(play, task.plan(this.context(cache, peers)), notified);
+      if (plan.status === 'ok') return { play: play.name, name, status: 'ok', reason: plan.reason, changes: [] };
       for (const change of plan.changes) {
         await applyChange(connection, change, this.environment);
         applyEffects(cache, change);
@@ -297,10 +296,10 @@ export class HostSession<Vars> {
         if (change.movesLogin) this.loginSettings = { ...this.loginSettings, ...change.movesLogin };
         if (change.notice) (this.result.notices ??= []).push(change.notice);
       }
-      return { play, name, status: 'changed', changes: plan.changes.map(reportChange) };
+      return { play: play.name, name, status: 'changed', changes: plan.changes.map(reportChange) };
     } catch (error) {
       if (error instanceof UnreachableError) this.markUnreachable(error);
-      return { play, name, status: 'failed', changes: [], error: errorText(error) };
+      return { play: play.name, name, status: 'failed', changes: [], error: errorText(error) };
     }
   }
 

@@ -6,21 +6,20 @@ import { spawnSync } from 'node:child_process';
 import { projectPath, PROJECT_ROOT } from '../project-root.ts';
 import { labUp } from './lab.ts';
 
-const projectDir = PROJECT_ROOT;
 const bin = projectPath('bin', 'provision.js');
 const log = (line: string) => process.stderr.write(`[demo] ${line}\n`);
 
 function provision(args: string[], capture = false): { code: number; stdout: string } {
   log(`provision ${args.join(' ')}`);
   const result = spawnSync(process.execPath, [bin, ...args], {
-    cwd: projectDir,
+    cwd: PROJECT_ROOT,
     stdio: capture ? ['ignore', 'pipe', 'inherit'] : 'inherit',
     encoding: 'utf8',
   });
   return { code: result.status ?? 1, stdout: result.stdout ?? '' };
 }
 
-const { inventoryFile } = await labUp({ nodes: 2, balancers: 1, projectDir, log });
+const { inventoryFile } = await labUp({ nodes: 2, balancers: 1, projectDir: PROJECT_ROOT, log });
 const first = provision(['apply', inventoryFile, '--yes']);
 if (first.code !== 0) {
   log(`the first apply failed with exit code ${first.code}`);

@@ -4,13 +4,13 @@
  * configure, restart and query. Lab and tests only: nothing here is ever installed on an operator's node.
  */
 import { readFileSync } from 'node:fs';
-import { pathToFileURL } from 'node:url';
 import { $ } from 'zx';
 import { FLAVOR_LAYOUT, type NodeFlavor } from '../../tasks/node.vars.ts';
 import { dockerCommand } from './docker-engine.ts';
 import { projectPath } from '../project-root.ts';
 
-const SOURCE_DIR = pathToFileURL(`${projectPath('lab', 'node-service')}/`);
+/** A file of the stand-in node's sources. */
+const source = (name: string) => readFileSync(projectPath('lab', 'node-service', name), 'utf8');
 
 /** Where the service's program goes inside the container. */
 export const STAND_IN_PROGRAM = '/usr/local/lib/provision-lab/stand-in-node.py';
@@ -43,12 +43,12 @@ export interface StandInNodeOptions {
 
 /** The sample config the lab starts a flavor with. */
 export function sampleConfig(flavor: NodeFlavor): string {
-  return readFileSync(new URL(`config.${flavor}.${flavor === 'bee' ? 'toml' : 'json'}`, SOURCE_DIR), 'utf8');
+  return source(`config.${flavor}.${flavor === 'bee' ? 'toml' : 'json'}`);
 }
 
 /** The unit file for these settings. */
 export function renderUnit(flavor: NodeFlavor, configPath: string, port: number): string {
-  const template = readFileSync(new URL('stand-in-node.service', SOURCE_DIR), 'utf8');
+  const template = source('stand-in-node.service');
   return template.replaceAll('@FLAVOR@', flavor).replaceAll('@CONFIG@', configPath).replaceAll('@PORT@', String(port));
 }
 
@@ -84,7 +84,7 @@ export async function installStandInNode(exec: ContainerExec, options: StandInNo
   const configPath = options.configPath ?? FLAVOR_LAYOUT[flavor].configPath;
   const service = options.service ?? FLAVOR_LAYOUT[flavor].service;
   const port = options.port ?? 14265;
-  const program = readFileSync(new URL('stand-in-node.py', SOURCE_DIR), 'utf8');
+  const program = source('stand-in-node.py');
   const result = await exec([
     'sh',
     '-c',
