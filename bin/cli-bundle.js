@@ -13,9 +13,10 @@ import { fileURLToPath } from 'node:url';
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
 const SOURCE_DIRS = ['src', 'tasks', 'playbooks'];
 const BUNDLES = join(ROOT, 'node_modules', '.provision');
+const STALE_BUILD_MS = 10 * 60_000;
 
 /** What a build is made from: changes whenever a source file is added, removed or edited. */
-export function sourceStamp(esbuildVersion) {
+export function sourceStamp(esbuildVersion, root = ROOT) {
   let count = 0;
   let mtimes = 0;
   let size = 0;
@@ -26,17 +27,34 @@ export function sourceStamp(esbuildVersion) {
       else {
         const stats = statSync(path);
         count += 1;
-        mtimes += Math.floor(stats.mtimeMs); // whole ms: a copy or a restore keeps no finer time
+        mtimes += Math.floor(stats.mtimeMs); // whole ms, so that the sum stays exact in a double
         size += stats.size;
       }
     }
   };
-  for (const dir of SOURCE_DIRS) walk(join(ROOT, dir));
-  const manifest = statSync(join(ROOT, 'package.json'));
+  for (const dir of SOURCE_DIRS) walk(join(root, dir));
+  const manifest = statSync(join(root, 'package.json'));
   // This file holds the build's options: a change to it makes a new build too.
   const builder = statSync(fileURLToPath(import.meta.url));
   const text = JSON.stringify([count, mtimes, size, manifest.mtimeMs, manifest.size, builder.mtimeMs, builder.size, esbuildVersion]);
   return createHash('sha256').update(text).digest('hex').slice(0, 16);
+}
+
+/**
+ * Older builds go once they have sat unused for a while: a run started a moment ago may still be importing the chunks
+ * of the build it found, and so may a leftover partial build of a run that was killed.
+ */
+function removeStaleBuilds(current) {
+  const cutoff = Date.now() - STALE_BUILD_MS;
+  for (const old of readdirSync(BUNDLES)) {
+    if (old === current) continue;
+    const path = join(BUNDLES, old);
+    try {
+      if (statSync(path).mtimeMs < cutoff) rmSync(path, { recursive: true, force: true });
+    } catch {
+      // removed by another run meanwhile
+    }
+  }
 }
 
 /** esbuild's version, read without loading esbuild, so that a current build costs a few stats. */
@@ -78,9 +96,7 @@ export async function cliBundle() {
     } catch {
       rmSync(partial, { recursive: true, force: true }); // another run put the same build in place first
     }
-    for (const old of readdirSync(BUNDLES)) {
-      if (old !== stamp && !old.includes('.partial')) rmSync(join(BUNDLES, old), { recursive: true, force: true });
-    }
+    removeStaleBuilds(stamp);
     return existsSync(entry) ? entry : undefined;
   } catch {
     return undefined;

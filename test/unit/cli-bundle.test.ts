@@ -1,24 +1,56 @@
 import { test } from 'node:test';
+import { spawnSync } from 'node:child_process';
 import assert from 'node:assert/strict';
-import { statSync, utimesSync } from 'node:fs';
-import { fileURLToPath } from 'node:url';
+import { mkdirSync, mkdtempSync, rmSync, statSync, utimesSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 // @ts-expect-error: plain JavaScript without declarations (it runs before any TypeScript loader)
 import { cliBundle, sourceStamp } from '../../bin/cli-bundle.js';
 
-const source = fileURLToPath(new URL('../../tasks/files.facts.ts', import.meta.url));
+const stampOf = sourceStamp as (version: string, root?: string) => string;
 
-test('the bundle\'s stamp changes when a source file changes, and the bundle it names is built and loadable', async () => {
-  const before = (sourceStamp as (version: string) => string)('x');
-  const stats = statSync(source);
+/** A project tree of its own: touching the real sources would make the CLI runs of other tests rebuild. */
+function sourceTree(): string {
+  const root = mkdtempSync(join(tmpdir(), 'provision-stamp-'));
+  for (const dir of ['src', 'tasks', 'playbooks']) mkdirSync(join(root, dir));
+  writeFileSync(join(root, 'package.json'), '{}\n');
+  writeFileSync(join(root, 'tasks', 'files.ts'), 'export const a = 1;\n');
+  return root;
+}
+
+test('the stamp changes when a source file is edited, added or removed, and only then', () => {
+  const root = sourceTree();
   try {
+    const source = join(root, 'tasks', 'files.ts');
+    const before = stampOf('x', root);
+    assert.equal(stampOf('x', root), before, 'the same tree makes the same stamp');
+    assert.notEqual(stampOf('y', root), before, 'another esbuild makes a new stamp');
+
+    const stats = statSync(source);
     utimesSync(source, stats.atime, new Date(stats.mtimeMs + 5_000));
-    assert.notEqual((sourceStamp as (version: string) => string)('x'), before, 'an edited source makes a new stamp');
+    const touched = stampOf('x', root);
+    assert.notEqual(touched, before, 'a newer mtime makes a new stamp');
+
+    writeFileSync(source, 'export const a = 22;\n');
+    utimesSync(source, stats.atime, new Date(stats.mtimeMs + 5_000));
+    assert.notEqual(stampOf('x', root), touched, 'another size makes a new stamp');
+
+    const added = join(root, 'src', 'new.ts');
+    writeFileSync(added, '');
+    const withNew = stampOf('x', root);
+    assert.notEqual(withNew, touched);
+    rmSync(added);
+    assert.notEqual(stampOf('x', root), withNew, 'a removed file makes a new stamp');
   } finally {
-    utimesSync(source, stats.atime, stats.mtime);
+    rmSync(root, { recursive: true, force: true });
   }
-  assert.equal((sourceStamp as (version: string) => string)('x'), before);
-  assert.notEqual((sourceStamp as (version: string) => string)('y'), before, 'another esbuild makes a new stamp');
+});
+
+test('the bundle of the project\'s sources is built and loadable', async () => {
   const entry = (await (cliBundle as () => Promise<string | undefined>)()) ?? '';
   assert.match(entry, /node_modules\/\.provision\/[0-9a-f]{16}\/main\.js$/);
   assert.equal(statSync(entry).isFile(), true);
+  const run = spawnSync(process.execPath, [entry, '--help'], { encoding: 'utf8', timeout: 30_000 });
+  assert.equal(run.status, 0, run.stderr);
+  assert.match(run.stdout, /apply <inventory>/);
 });
