@@ -45,31 +45,48 @@ export function pathState(path: string): Fact<PathState> {
 }
 
 /**
- * Every path's state in one go: one `stat` for all of them (absent paths print nothing), then each regular file's
- * name and content. Three processes for ten paths instead of thirty.
+ * Every path's state in one go: one `stat` for all of them (absent paths print nothing), then the contents of the
+ * regular files, one after another, in one `cat` through one `base64`. The sizes `stat` printed cut them apart:
+ * four processes for any number of paths.
  */
 export function pathStatesCommand(paths: readonly string[]): ShellCommand {
-  return sh`stat -c '%F|%a|%U|%G|%n' -- ${paths} 2>/dev/null
+  return sh`stat -c '%F|%a|%U|%G|%s|%n' -- ${paths} 2>/dev/null
 printf '\n%s\n' ${CONTENTS}
-for path in ${paths}; do if [ -f "$path" ] && [ ! -L "$path" ]; then printf '%s\n' "$path"; base64 -w0 -- "$path"; echo; fi; done`;
+set --
+for path in ${paths}; do if [ -f "$path" ] && [ ! -L "$path" ]; then set -- "$@" "$path"; fi; done
+if [ $# -gt 0 ]; then printf '%s\n' "$@"; echo; cat -- "$@" | base64 -w0; fi`;
 }
 
 const CONTENTS = '--contents--';
 
-/** Splits the batch's output into each path's, as the single-path command prints it (pure). */
+/**
+ * Splits the batch's output into each path's, as the single-path command prints it (pure). A file whose size
+ * changed between `stat` and `cat` would shift the cut: the total is checked, and a mismatch is an error.
+ */
 export function splitPathStates(output: FactOutput, paths: readonly string[]): FactOutput[] {
   const [statPart = '', contentPart = ''] = splitOnce(output.stdout, `\n${CONTENTS}\n`);
-  const meta = new Map<string, string>();
+  const meta = new Map<string, { head: string; size: number }>();
   for (const line of statPart.split('\n')) {
     const fields = line.split('|');
-    if (fields.length >= 5) meta.set(fields.slice(4).join('|'), fields.slice(0, 4).join('|'));
+    if (fields.length >= 6) meta.set(fields.slice(5).join('|'), { head: fields.slice(0, 4).join('|'), size: Number(fields[4]) });
+  }
+  const [names = '', encoded = ''] = splitOnce(contentPart, '\n\n');
+  const read = names === '' ? [] : names.split('\n');
+  const bytes = Buffer.from(encoded.trim(), 'base64');
+  const expected = read.reduce((total, path) => total + (meta.get(path)?.size ?? 0), 0);
+  if (bytes.length !== expected) {
+    throw new Error(`${read.join(', ')} changed while being read (${bytes.length} bytes read, ${expected} expected): run again`);
   }
   const contents = new Map<string, string>();
-  const lines = contentPart.split('\n');
-  for (let at = 0; at + 1 < lines.length; at += 2) contents.set(lines[at]!, lines[at + 1]!);
+  let offset = 0;
+  for (const path of read) {
+    const size = meta.get(path)?.size ?? 0;
+    contents.set(path, bytes.subarray(offset, offset + size).toString('base64'));
+    offset += size;
+  }
   return paths.map((path) => {
-    const head = meta.get(path);
-    if (head === undefined) return { stdout: 'absent\n', code: 0 };
-    return { stdout: `${head}\n${contents.get(path) ?? ''}`, code: 0 };
+    const entry = meta.get(path);
+    if (entry === undefined) return { stdout: 'absent\n', code: 0 };
+    return { stdout: `${entry.head}\n${contents.get(path) ?? ''}`, code: 0 };
   });
 }

@@ -71,14 +71,19 @@ export function parseTableState(output: FactOutput): TableState {
 export const tableState: Fact<TableState> = {
   key: 'nft:table:inet:provision',
   // base64 keeps each listing on one line of the batch output. The scratch namespace exists only for the one
-  // `unshare` process: loading the file there touches nothing on the host.
+  // `unshare` process: loading the file there touches nothing on the host. Whether such a namespace can be made at
+  // all is asked only when the load failed. The line match on the tables is the shell's own `case`, not a grep.
   command: sh`command -v nft >/dev/null 2>&1 || { echo nft-missing; exit 0; }
 tables=$(nft list tables 2>&1) || { echo "nft-error $(printf '%s' "$tables" | base64 -w0)"; exit 0; }
 echo "tables $(printf '%s' "$tables" | base64 -w0)"
-if printf '%s\\n' "$tables" | grep -qxF 'table inet provision'; then echo "live $(nft list table inet provision | base64 -w0)"; fi
+case "
+$tables
+" in *"
+table inet provision
+"*) echo "live $(nft list table inet provision | base64 -w0)" ;; esac
 if [ -f ${CONFIG_PATH} ]; then
-  if ! unshare --net true 2>/dev/null; then echo file-unchecked
-  elif scratch=$(unshare --net sh -c 'nft -f "$1" && nft list table inet provision' scratch ${CONFIG_PATH} 2>&1); then echo "file-loads $(printf '%s' "$scratch" | base64 -w0)"
+  if scratch=$(unshare --net sh -c 'nft -f "$1" && nft list table inet provision' scratch ${CONFIG_PATH} 2>&1); then echo "file-loads $(printf '%s' "$scratch" | base64 -w0)"
+  elif ! unshare --net true 2>/dev/null; then echo file-unchecked
   else echo "file-fails $(printf '%s' "$scratch" | base64 -w0)"; fi
 fi
 if systemctl is-active --quiet ${`${ROLLBACK_UNIT}.timer`}; then echo rollback-pending; fi`,

@@ -40,24 +40,30 @@ function words(line: string): [string, string] {
   return at < 0 ? [line, ''] : [line.slice(0, at), line.slice(at + 1)];
 }
 
+/** openssl's header above the subjectAltName entries, which it prints on the next line. */
+const SAN_HEADER = 'X509v3 Subject Alternative Name:';
+
 /** Parses the certificate command's output (pure). */
 export function parseCertificateState(output: FactOutput): CertificateState {
   const lines = output.stdout.split('\n').map((line) => line.trim());
   if (lines[0] === 'absent') return { type: 'absent' };
   const state: Extract<CertificateState, { type: 'file' }> = { type: 'file', mode: '', owner: '', group: '', sha256: '', inspected: false };
-  for (const line of lines) {
+  lines.forEach((line, index) => {
     const [key, value] = words(line);
     if (key === 'meta') {
       const [mode = '', owner = '', group = ''] = value.split(' ');
       Object.assign(state, { mode: mode.padStart(4, '0'), owner, group });
     } else if (key === 'sha256') state.sha256 = value;
     else if (key === 'openssl') state.inspected = value === 'yes';
-    else if (key.startsWith('subject=')) state.subject = line.slice('subject='.length).trim();
-    else if (key.startsWith('issuer=')) state.issuer = line.slice('issuer='.length).trim();
-    else if (key.startsWith('notAfter=')) state.notAfter = line.slice('notAfter='.length).trim();
-    else if (key === 'names') state.names = value.split(',').map((name) => name.trim()).filter(Boolean);
-    else if (key === 'renew-due') state.renewDue = value !== 'no';
-  }
+    else if (line.startsWith('subject=')) state.subject = line.slice('subject='.length).trim();
+    else if (line.startsWith('issuer=')) state.issuer = line.slice('issuer='.length).trim();
+    else if (line.startsWith('notAfter=')) state.notAfter = line.slice('notAfter='.length).trim();
+    else if (line === SAN_HEADER) state.names = (lines[index + 1] ?? '').split(',').map((name) => name.trim()).filter(Boolean);
+    else if (line === 'Certificate will not expire') state.renewDue = false;
+    else if (line === 'Certificate will expire') state.renewDue = true;
+  });
+  // A file openssl cannot read as a certificate says neither: it is replaced like one that is due.
+  if (state.inspected && state.renewDue === undefined) state.renewDue = true;
   if (state.mode === '' || state.sha256 === '') throw new Error(`cannot read the certificate's metadata (got ${JSON.stringify(output.stdout.slice(0, 120))})`);
   return state;
 }
@@ -69,15 +75,14 @@ export function parseCertificateState(output: FactOutput): CertificateState {
 export function certificateState(path: string): Fact<CertificateState> {
   return {
     key: `file:certificate:${path}`,
+    // One openssl for every field: -checkend adds its verdict ("Certificate will [not] expire") to the same output.
     command: sh`p=${path}
 if [ ! -e "$p" ]; then echo absent; exit 0; fi
 stat -c 'meta %a %U %G' "$p"
-echo "sha256 $(sha256sum <"$p" | cut -d' ' -f1)"
+sum=$(sha256sum <"$p") && echo "sha256 \${sum%% *}"
 if ! command -v openssl >/dev/null 2>&1; then echo 'openssl no'; exit 0; fi
 echo 'openssl yes'
-openssl x509 -in "$p" -noout -subject -issuer -enddate -nameopt RFC2253
-echo "names $(openssl x509 -in "$p" -noout -ext subjectAltName 2>/dev/null | sed 1d | tr -d '\\n' | sed 's/^ *//')"
-if openssl x509 -in "$p" -noout -checkend ${RENEW_BEFORE_SECONDS} >/dev/null 2>&1; then echo 'renew-due no'; else echo 'renew-due yes'; fi`,
+openssl x509 -in "$p" -noout -subject -issuer -enddate -ext subjectAltName -checkend ${RENEW_BEFORE_SECONDS} -nameopt RFC2253 2>/dev/null`,
     parse: parseCertificateState,
   };
 }

@@ -55,7 +55,7 @@ function parseQuotaLine(words: string[]): CpuQuota | undefined {
 }
 
 /**
- * Parses the output of the usable-CPUs command (pure): `nproc N`, an optional `service-cpus LIST`, and one
+ * Parses the output of the usable-CPUs command (pure): `affinity LIST` (or `nproc N`), an optional `service-cpus LIST`, and one
  * `quota …` line per cgroup level that has a CPU controller file. A fractional quota counts as its whole CPUs
  * (1.5 → 1): a PoW worker needs a whole CPU, and half a CPU cannot be shared fairly. The result is at least 1.
  */
@@ -66,13 +66,14 @@ export function parseUsableCpus(output: FactOutput): UsableCpus {
   for (const line of output.stdout.split('\n')) {
     const words = line.trim().split(/\s+/);
     if (words[0] === 'nproc' && /^\d+$/.test(words[1] ?? '')) nproc = Number(words[1]);
+    if (words[0] === 'affinity') nproc = countCpuList(words.slice(1).join(''));
     if (words[0] === 'service-cpus') serviceCpus = countCpuList(words.slice(1).join('')) || undefined;
     if (words[0] === 'quota') {
       const found = parseQuotaLine(words);
       if (found && (!quota || found.cpus < quota.cpus)) quota = found;
     }
   }
-  if (nproc === undefined || nproc < 1) throw new Error(`cannot read the host's CPU count (nproc printed ${JSON.stringify(output.stdout.split('\n')[0] ?? '')})`);
+  if (nproc === undefined || nproc < 1) throw new Error(`cannot read the host's CPU count (got ${JSON.stringify(output.stdout.split('\n')[0] ?? '')})`);
   const limits = [nproc, ...(serviceCpus ? [serviceCpus] : []), ...(quota ? [Math.floor(quota.cpus)] : [])];
   return {
     usable: Math.max(1, Math.min(...limits)),
@@ -102,14 +103,17 @@ export function describeCpuSources(cpus: UsableCpus): string {
  * (when it runs) on each, and prints the quota of every level from there up to the root: a limit can sit on any
  * ancestor, and inside a container only the container's own path shows it. Built-ins only in the loops (`read`,
  * `${path%/*}`): a container's cgroup tree has a dozen hierarchies, and a process per level added a third of a second.
+ * The shell's own CPU affinity (what `nproc` counts) is read the same way, from /proc/self/status.
  */
 export function usableCpus(service: string): Fact<UsableCpus> {
   return {
     key: `node:usable-cpus:${service}`,
-    command: sh`echo "nproc $(nproc)"
+    command: sh`while read -r key list; do [ "$key" = Cpus_allowed_list: ] && { echo "affinity $list"; break; }; done </proc/self/status
 pid=$(systemctl show -p MainPID --value ${service} 2>/dev/null)
 case "$pid" in ''|0|*[!0-9]*) pid= ;; esac
-if [ -n "$pid" ]; then echo "service-cpus $(sed -n 's/^Cpus_allowed_list:[[:space:]]*//p' "/proc/$pid/status" 2>/dev/null)"; fi
+if [ -n "$pid" ]; then
+  while read -r key list; do [ "$key" = Cpus_allowed_list: ] && { echo "service-cpus $list"; break; }; done <"/proc/$pid/status"
+fi
 while read -r _ mount type options _; do
   case "$type" in
     cgroup2) version=v2 ;;

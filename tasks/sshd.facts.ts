@@ -1,6 +1,7 @@
 /** Facts about sshd: its effective configuration (`sshd -T`) and the OpenSSH version. */
 import { sh } from '../src/transport/shell.ts';
 import type { Fact, FactOutput } from '../src/engine/types.ts';
+import { packageVersion } from './apt.facts.ts';
 
 /** sshd's effective configuration: lowercase keyword → values (keywords like `port` repeat). */
 export type EffectiveConfig = { ok: true; values: Map<string, string[]> } | { ok: false; error: string };
@@ -39,12 +40,10 @@ export function parseOpensshVersion(output: FactOutput): OpensshVersion | null {
   return match ? { major: Number(match[1]), minor: Number(match[2]) } : null;
 }
 
-/** The installed OpenSSH server's version. */
-export const opensshVersion: Fact<OpensshVersion | null> = {
-  key: 'sshd:version',
-  command: sh`dpkg-query -W -f '\${Version}' openssh-server 2>/dev/null || ssh -V 2>&1`,
-  parse: parseOpensshVersion,
-};
+/** The installed OpenSSH server's version (asked together with the package states); null when dpkg knows none. */
+export const opensshVersion: Fact<OpensshVersion | null> = packageVersion('openssh-server', (version) =>
+  version === null ? null : parseOpensshVersion({ stdout: version, code: 0 }),
+);
 
 /** True when this OpenSSH knows `KbdInteractiveAuthentication` (8.7 and later); older ones use ChallengeResponse. */
 export function knowsKbdInteractive(version: OpensshVersion | null): boolean {

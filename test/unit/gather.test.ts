@@ -53,7 +53,7 @@ test('a truncated batch is an error, not a silently missing fact', () => {
 });
 
 test('facts of one batch kind are asked in one command, and each reads the same value as when asked alone', async () => {
-  const { mkdtempSync, writeFileSync, mkdirSync, symlinkSync } = await import('node:fs');
+  const { mkdtempSync, writeFileSync, mkdirSync, symlinkSync, rmSync } = await import('node:fs');
   const { join } = await import('node:path');
   const { tmpdir } = await import('node:os');
   const { pathState } = await import('../../tasks/files.facts.ts');
@@ -76,6 +76,25 @@ test('facts of one batch kind are asked in one command, and each reads the same 
   assert.equal((batched.get(`file:${join(dir, 'plain')}`) as { content: string }).content, 'line one\n\nünï | pipes | here\n');
   assert.deepEqual(batched.get(`file:${join(dir, 'absent')}`), { type: 'absent' });
   assert.equal((batched.get(`file:${join(dir, 'link')}`) as { type: string }).type, 'link');
+  rmSync(dir, { recursive: true, force: true });
+});
+
+test('path states are cut apart by the sizes stat printed; a file that changed size meanwhile is an error', async () => {
+  const { splitPathStates } = await import('../../tasks/files.facts.ts');
+  const stat = 'regular file|644|root|root|3|/a\nregular empty file|600|root|root|0|/b\ndirectory|755|root|root|4096|/d\nregular file|644|root|root|2|/c';
+  const names = '/a\n/b\n/c';
+  const ok = splitPathStates({ stdout: `${stat}\n--contents--\n${names}\n\n${Buffer.from('abcde').toString('base64')}`, code: 0 }, ['/a', '/b', '/c', '/d', '/e']);
+  assert.deepEqual(ok.map((output) => output.stdout), [
+    `regular file|644|root|root\n${Buffer.from('abc').toString('base64')}`,
+    'regular empty file|600|root|root\n',
+    `regular file|644|root|root\n${Buffer.from('de').toString('base64')}`,
+    'directory|755|root|root\n',
+    'absent\n',
+  ]);
+  assert.throws(
+    () => splitPathStates({ stdout: `${stat}\n--contents--\n${names}\n\n${Buffer.from('abcdef').toString('base64')}`, code: 0 }, ['/a']),
+    /\/a, \/b, \/c changed while being read \(6 bytes read, 5 expected\)/,
+  );
 });
 
 test('a batch kind becomes one question in the place of its first fact', async () => {

@@ -70,3 +70,10 @@ test('the fact is keyed by service, quotes the service name, and reads PID 1’s
   const host = fakeHost({ node: nodeVars.parse({ flavor: 'bee' }) });
   assert.equal(usableCpusOfNode(host).key, 'node:usable-cpus:bee');
 });
+
+test('the shell\'s own affinity list is counted like nproc (output of a Debian 12 lab node, no quota)', () => {
+  const cpus = parseUsableCpus(fixture('cpus-debian12-container.txt'));
+  assert.deepEqual(cpus, { usable: 2, nproc: 2, serviceCpus: 2 });
+  assert.deepEqual(parseUsableCpus({ stdout: 'affinity 0,2-4,7\nquota v2 / max 100000\n', code: 0 }), { usable: 5, nproc: 5 });
+  assert.throws(() => parseUsableCpus({ stdout: 'affinity \n', code: 0 }), /cannot read the host's CPU count/);
+});

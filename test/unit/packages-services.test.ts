@@ -16,6 +16,7 @@ test('dpkg-query output parses into installed/absent, arch-qualified names inclu
 test('apt lists age is null without lists', () => {
   assert.deepEqual(parseListsAge({ stdout: '1700000000 ', code: 0 }), { ageSeconds: null });
   assert.deepEqual(parseListsAge({ stdout: '1700000000 1699999000\n', code: 0 }), { ageSeconds: 1000 });
+  assert.deepEqual(parseListsAge({ stdout: '1700000000 1699998000.5 1699999000.7389 1699990000.1 ', code: 0 }), { ageSeconds: 1000 }, 'the newest list counts');
 });
 
 test('installed packages are ok; missing ones install, refreshing old lists first', () => {

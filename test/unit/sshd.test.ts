@@ -2,7 +2,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { effectiveDifferences, expectedEffective, hardeningSettings, removeManagedBlock, renderBlock, withManagedBlock } from '../../tasks/sshd.render.ts';
 import { commentOutLines, findConflicts, parseDropIns } from '../../tasks/sshd.scan.ts';
-import { knowsKbdInteractive, parseEffectiveConfig, parseOpensshVersion } from '../../tasks/sshd.facts.ts';
+import { knowsKbdInteractive, opensshVersion, parseEffectiveConfig, parseOpensshVersion } from '../../tasks/sshd.facts.ts';
 import { keyIdentity, mergeAuthorizedKeys } from '../../tasks/authorized-keys.ts';
 import { parseAccount } from '../../tasks/accounts.facts.ts';
 import { sshVars } from '../../tasks/sshd.vars.ts';
@@ -30,6 +30,11 @@ test('older OpenSSH gets the ChallengeResponse name', () => {
   assert.equal(knowsKbdInteractive(parseOpensshVersion({ stdout: '1:9.2p1-2+deb12u3', code: 0 })), true);
   assert.equal(knowsKbdInteractive(parseOpensshVersion({ stdout: '1:8.4p1-5+deb11u1', code: 0 })), false);
   assert.equal(knowsKbdInteractive(parseOpensshVersion({ stdout: 'OpenSSH_8.9p1 Ubuntu-3ubuntu0.6', code: 0 })), true);
+  // The fact reads openssh-server's line of the shared dpkg-query, not another package's version.
+  const shared = 'openssh-client installed 1:9.2p1-2+deb12u3\nopenssh-server:amd64 installed 1:8.4p1-5+deb11u1\nfail2ban installed 1.0.2-2\n';
+  assert.deepEqual(opensshVersion.parse({ stdout: shared, code: 0 }), { major: 8, minor: 4 });
+  assert.equal(opensshVersion.parse({ stdout: 'openssh-server config-files 1:9.2p1-2\n', code: 0 }), null, 'removed, not installed');
+  assert.match(opensshVersion.command.text, /^dpkg-query -W -f '\$\{Package\} \$\{db:Status-Status\} \$\{Version\}\n' openssh-server$/);
   const settings = new Map(hardeningSettings(defaults, { kbdInteractiveKeyword: 'ChallengeResponseAuthentication' }));
   assert.deepEqual(settings.get('ChallengeResponseAuthentication'), ['no']);
 });
