@@ -3,7 +3,10 @@
  * them skips the TypeScript loader and a hundred module resolutions; code splitting keeps what one command needs
  * (the lab's zx, say) out of the others. The build is redone whenever a source file is added, removed or changed:
  * the count, the sum of mtimes and the total size of the sources, package.json and esbuild's version make its stamp, and
- * each stamp gets a directory of its own. Libraries stay in node_modules, imported as usual.
+ * each stamp gets a directory of its own.
+ *
+ * The libraries are bundled too (a few hundred CommonJS files that Node's ES loader would otherwise translate one
+ * by one), except those that load native code or files next to their own sources, which stay in node_modules.
  */
 import { createHash } from 'node:crypto';
 import { existsSync, mkdirSync, readdirSync, renameSync, rmSync, statSync, readFileSync } from 'node:fs';
@@ -14,6 +17,8 @@ const ROOT = fileURLToPath(new URL('..', import.meta.url));
 const SOURCE_DIRS = ['src', 'tasks', 'playbooks'];
 const BUNDLES = join(ROOT, 'node_modules', '.provision');
 const STALE_BUILD_MS = 10 * 60_000;
+/** ssh2 and node-ssh (ssh2's optional native crypto), esbuild itself, and the lab's zx, which only `lab` loads. */
+const UNBUNDLED = ['ssh2', 'node-ssh', 'cpu-features', 'esbuild', 'zx'];
 
 /** What a build is made from: changes whenever a source file is added, removed or edited. */
 export function sourceStamp(esbuildVersion, root = ROOT) {
@@ -88,7 +93,9 @@ export async function cliBundle() {
       platform: 'node',
       format: 'esm',
       target: 'node20',
-      packages: 'external',
+      external: UNBUNDLED,
+      // Bundled CommonJS libraries call require() for Node's built-in modules.
+      banner: { js: "import { createRequire as provisionRequire } from 'node:module'; const require = provisionRequire(import.meta.url);" },
       logLevel: 'silent',
     });
     try {
