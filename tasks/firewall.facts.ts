@@ -47,45 +47,61 @@ export function normalizeListing(text: string): string {
 
 /** Parses the output of the table-state command (pure; tested with fixtures). */
 export function parseTableState(output: FactOutput): TableState {
-  const lines = new Map<string, string>();
-  for (const row of output.stdout.split('\n')) {
-    const at = row.indexOf(' ');
-    const key = at < 0 ? row.trim() : row.slice(0, at);
-    if (key) lines.set(key, at < 0 ? '' : row.slice(at + 1).trim());
+  const lines = output.stdout.split('\n');
+  if (lines[0] === 'nft-missing') return { nft: 'missing' };
+  if (lines[0]?.startsWith('nft-error ')) return { nft: 'broken', error: decode(lines[0].slice('nft-error '.length)).trim() };
+  // `== name [value]` opens a section; the lines up to the next one are its text. nft never starts a line with `==`.
+  const sections = new Map<string, { value: string; text: string[] }>();
+  let current: { value: string; text: string[] } | undefined;
+  for (const line of lines) {
+    if (line.startsWith(SECTION)) {
+      const [name = '', value = ''] = splitWord(line.slice(SECTION.length));
+      current = { value, text: [] };
+      sections.set(name, current);
+    } else current?.text.push(line);
   }
-  if (lines.has('nft-missing')) return { nft: 'missing' };
-  if (lines.has('nft-error')) return { nft: 'broken', error: decode(lines.get('nft-error')!).trim() };
-  const tables = decode(lines.get('tables') ?? '')
+  const text = (name: string) => sections.get(name)?.text.join('\n') ?? '';
+  const tables = text('tables')
     .split('\n')
     .map((row) => row.trim().replace(/^table\s+/, ''))
     .filter(Boolean);
-  const live = lines.has('live') ? normalizeListing(decode(lines.get('live')!)) : null;
+  const live = sections.has('live') ? normalizeListing(text('live')) : null;
   let file: FileLoad = { kind: 'absent' };
-  if (lines.has('file-loads')) file = { kind: 'loads', listing: normalizeListing(decode(lines.get('file-loads')!)) };
-  else if (lines.has('file-fails')) file = { kind: 'fails', error: decode(lines.get('file-fails')!).trim() };
-  else if (lines.has('file-unchecked')) file = { kind: 'unchecked' };
-  return { nft: 'present', tables, live, file, rollbackPending: lines.has('rollback-pending') };
+  if (sections.has('file-fails')) file = { kind: 'fails', error: decode(sections.get('file-fails')!.value).trim() };
+  else if (sections.has('file-unchecked')) file = { kind: 'unchecked' };
+  else if (sections.has('file-loads')) file = { kind: 'loads', listing: normalizeListing(text('file-loads')) };
+  return { nft: 'present', tables, live, file, rollbackPending: sections.has('rollback-pending') };
+}
+
+const SECTION = '== ';
+
+function splitWord(text: string): [string, string] {
+  const at = text.indexOf(' ');
+  return at < 0 ? [text, ''] : [text.slice(0, at), text.slice(at + 1)];
 }
 
 /** The state of `table inet provision`: loaded, on disk (as loaded in a scratch namespace), pending rollback. */
 export const tableState: Fact<TableState> = {
   key: 'nft:table:inet:provision',
-  // base64 keeps each listing on one line of the batch output. The scratch namespace exists only for the one
-  // `unshare` process: loading the file there touches nothing on the host. Whether such a namespace can be made at
-  // all is asked only when the load failed. The line match on the tables is the shell's own `case`, not a grep.
+  // Listings are printed as nft prints them, each in a section of its own; only error text, which may hold any
+  // line, goes through base64. The scratch namespace exists only for the one `unshare` process: loading the file
+  // there touches nothing on the host. Whether such a namespace can be made at all is asked only when the load
+  // failed, and then the load is repeated for its error. The line match on the tables is the shell's own `case`.
   command: sh`command -v nft >/dev/null 2>&1 || { echo nft-missing; exit 0; }
 tables=$(nft list tables 2>&1) || { echo "nft-error $(printf '%s' "$tables" | base64 -w0)"; exit 0; }
-echo "tables $(printf '%s' "$tables" | base64 -w0)"
+printf '== tables\n%s\n' "$tables"
 case "
 $tables
 " in *"
 table inet provision
-"*) echo "live $(nft list table inet provision | base64 -w0)" ;; esac
+"*) echo '== live'; nft list table inet provision ;; esac
 if [ -f ${CONFIG_PATH} ]; then
-  if scratch=$(unshare --net sh -c 'nft -f "$1" && nft list table inet provision' scratch ${CONFIG_PATH} 2>&1); then echo "file-loads $(printf '%s' "$scratch" | base64 -w0)"
-  elif ! unshare --net true 2>/dev/null; then echo file-unchecked
-  else echo "file-fails $(printf '%s' "$scratch" | base64 -w0)"; fi
+  echo '== file-loads'
+  if ! unshare --net sh -c 'nft -f "$1" && nft list table inet provision' scratch ${CONFIG_PATH} 2>/dev/null; then
+    if ! unshare --net true 2>/dev/null; then echo '== file-unchecked'
+    else echo "== file-fails $(unshare --net nft -f ${CONFIG_PATH} 2>&1 | base64 -w0)"; fi
+  fi
 fi
-if systemctl is-active --quiet ${`${ROLLBACK_UNIT}.timer`}; then echo rollback-pending; fi`,
+if systemctl is-active --quiet ${`${ROLLBACK_UNIT}.timer`}; then echo '== rollback-pending'; fi`,
   parse: parseTableState,
 };

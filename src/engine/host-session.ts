@@ -10,7 +10,7 @@ import type { ChangeReport, HandlerResult, HostResult, TaskResult } from './resu
 import { checkCandidate, performStep, type StepEnvironment } from './steps.ts';
 import { applyChange } from './apply-change.ts';
 import { leaveStartToHandler } from './handler-start.ts';
-import { discoverLogin } from './login.ts';
+import { discoverLogin, sshConnectionFact } from './login.ts';
 import { playHandlers, type Change, type Fact, type FactReader, type Handler, type LoginInfo, type Plan, type Play, type PlanContext, type Task, type VerifyLoginStep } from './types.ts';
 import type { ConnectionSettings } from '../inventory/types.ts';
 
@@ -80,8 +80,9 @@ export class HostSession<Vars> {
   }
 
   /**
-   * Opens the SSH connection, then finds out how this run logged in while it gathers `facts`: two channels of the
-   * one connection at once, so that the login probe costs no round trip of its own. An error marks the host unreachable.
+   * Opens the SSH connection, then finds out how this run logged in while it gathers `facts`. Without sudo the login
+   * probe is one more fact of the gather; through sudo it is a command of its own as the login user, on a second
+   * channel at the same time. An error marks the host unreachable.
    */
   async connectAndGather(facts: Fact<unknown>[]): Promise<void> {
     try {
@@ -90,7 +91,10 @@ export class HostSession<Vars> {
       this.markUnreachable(error);
       return;
     }
-    const [login] = await Promise.allSettled([discoverLogin(this.connection), this.gather(facts)]);
+    const probeInGather = !this.connection.usesSudo;
+    const gathering = this.gather(probeInGather ? [...facts, sshConnectionFact] : facts);
+    const gathered = probeInGather ? gathering.then(() => (this.gathered.has(sshConnectionFact.key) ? this.gathered.get(sshConnectionFact) : undefined)) : undefined;
+    const [login] = await Promise.allSettled([discoverLogin(this.connection, gathered), gathering]);
     if (login.status === 'fulfilled') this.login = login.value;
     else if (!this.failed) this.markUnreachable(login.reason);
   }

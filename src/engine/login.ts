@@ -2,7 +2,17 @@
 import { agentPublicKeys, publicKeyOfFile } from '../transport/login-keys.ts';
 import { sh } from '../transport/shell.ts';
 import type { SshConnection } from '../transport/ssh.ts';
-import type { LoginInfo } from './types.ts';
+import type { Fact, LoginInfo } from './types.ts';
+
+/**
+ * The login's `$SSH_CONNECTION`, as a fact: when commands run as the login user (no sudo, which drops it), it is
+ * asked within the gather, and the probe costs no command of its own.
+ */
+export const sshConnectionFact: Fact<string> = {
+  key: 'login:ssh-connection',
+  command: sh`echo "$SSH_CONNECTION"`,
+  parse: (output) => output.stdout,
+};
 
 /** Parses `$SSH_CONNECTION` ("client-ip client-port server-ip server-port"): the first field is the controller. */
 export function controllerAddressOf(sshConnection: string): string | undefined {
@@ -10,16 +20,20 @@ export function controllerAddressOf(sshConnection: string): string | undefined {
   return address || undefined;
 }
 
-/** One command as the login user (not through sudo, which drops SSH_CONNECTION) plus local key lookups. */
-export async function discoverLogin(connection: SshConnection): Promise<LoginInfo> {
+/**
+ * Local key lookups, and `$SSH_CONNECTION` as gathered, or else asked by one command as the login user (not through
+ * sudo, which drops it).
+ */
+export async function discoverLogin(connection: SshConnection, gathered?: Promise<string | undefined>): Promise<LoginInfo> {
   const settings = connection.settings;
-  const [echo, keys] = await Promise.all([
-    connection.exec(sh`echo "$SSH_CONNECTION"`, { asLoginUser: true }),
+  const asked = async (): Promise<string> => (await gathered) ?? (await connection.exec(sshConnectionFact.command, { asLoginUser: true })).stdout;
+  const [sshConnection, keys] = await Promise.all([
+    asked(),
     settings.privateKeyFile
       ? publicKeyOfFile(settings.privateKeyFile).then((key) => (key ? [key] : []))
       : agentPublicKeys(process.env.SSH_AUTH_SOCK),
   ]);
-  const controllerAddress = controllerAddressOf(echo.stdout);
+  const controllerAddress = controllerAddressOf(sshConnection);
   return {
     user: settings.user,
     port: settings.port,

@@ -75,6 +75,8 @@ describe('apply against real hosts', () => {
     for (const host of Object.values(second.hosts)) {
       assert.deepEqual(host.handlers, []);
       assert.equal(host.stats.connections, 1);
+      // Logged in as root: the login probe rides in the gather, the one command of a run that changes nothing.
+      assert.equal(host.stats.commands, 1);
     }
     const drift = await runCli(['apply', lab.inventoryFile, '--dry-run', '--detailed-exitcode']);
     assert.equal(drift.code, 0, drift.stdout);

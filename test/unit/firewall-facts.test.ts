@@ -1,7 +1,10 @@
 /** The table-state fact: its command's shape, and its parser on outputs captured from a Debian 12 host. */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { readFileSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { normalizeListing, parseTableState, tableState } from '../../tasks/firewall.facts.ts';
 
 function fixture(name: string): string {
@@ -12,8 +15,37 @@ test('the command lists the live table, loads the file only in a scratch network
   const text = tableState.command.text;
   assert.match(text, /nft list table inet provision/);
   assert.match(text, /unshare --net sh -c 'nft -f "\$1" && nft list table inet provision' scratch \/etc\/nftables\.d\/provision\.nft/);
-  assert.ok(!/\bnft -f \/etc\/nftables\.d/.test(text.replace(/unshare --net sh -c '[^']*'/, '')), 'the file is never loaded outside the scratch namespace');
+  assert.ok(!/\bnft -f \/etc\/nftables\.d/.test(text.replace(/unshare --net (sh -c '[^']*'|nft -f)/g, '')), 'the file is never loaded outside the scratch namespace');
   assert.match(text, /systemctl is-active --quiet provision-firewall-rollback\.timer/);
+  assert.ok(!/\bgrep\b/.test(text), 'the shell matches the table line itself');
+});
+
+test('the command, run by a POSIX shell against a stand-in nft, prints each section as the parser reads it', () => {
+  // A stand-in nft and unshare on PATH: tables, the live table, and a scratch load that works or fails.
+  const bin = mkdtempSync(join(tmpdir(), 'provision-nft-'));
+  try {
+    const listing = fixture('node.listing.nft');
+    writeFileSync(join(bin, 'listing'), listing);
+    writeFileSync(join(bin, 'nft'), `#!/bin/sh
+case "$*" in
+  'list tables') printf 'table inet f2b-table\\ntable inet provision\\n' ;;
+  'list table inet provision') cat "${bin}/listing" ;;
+  -f*) [ -n "$NFT_LOAD_FAILS" ] && { echo 'provision.nft:3:1-4: Error: syntax error' >&2; exit 1; }; exit 0 ;;
+esac
+`, { mode: 0o755 });
+    writeFileSync(join(bin, 'unshare'), '#!/bin/sh\nshift; exec "$@"\n', { mode: 0o755 });
+    writeFileSync(join(bin, 'systemctl'), '#!/bin/sh\nexit 3\n', { mode: 0o755 });
+    const file = join(bin, 'provision.nft');
+    writeFileSync(file, '# stand-in\n');
+    const command = tableState.command.text.replaceAll('/etc/nftables.d/provision.nft', file);
+    const run = (env: Record<string, string> = {}) =>
+      parseTableState({ stdout: execFileSync('/bin/sh', ['-c', command], { encoding: 'utf8', env: { PATH: `${bin}:/usr/bin:/bin`, ...env } }), code: 0 });
+    assert.deepEqual(run(), { nft: 'present', tables: ['inet f2b-table', 'inet provision'], live: listing, file: { kind: 'loads', listing }, rollbackPending: false });
+    const failing = run({ NFT_LOAD_FAILS: '1' });
+    assert.deepEqual(failing.nft === 'present' && failing.file, { kind: 'fails', error: 'provision.nft:3:1-4: Error: syntax error' });
+  } finally {
+    rmSync(bin, { recursive: true, force: true });
+  }
 });
 
 test('no table loaded and no file: only the other tables', () => {
@@ -55,7 +87,7 @@ test('nft missing, nft failing, and a host where no scratch namespace can be mad
   assert.deepEqual(parseTableState({ stdout: 'nft-missing\n', code: 0 }), { nft: 'missing' });
   const error = Buffer.from('Error: Operation not permitted').toString('base64');
   assert.deepEqual(parseTableState({ stdout: `nft-error ${error}\n`, code: 0 }), { nft: 'broken', error: 'Error: Operation not permitted' });
-  const state = parseTableState({ stdout: 'tables \nfile-unchecked\n', code: 0 });
+  const state = parseTableState({ stdout: '== tables\n\n== file-loads\n== file-unchecked\n', code: 0 });
   assert.deepEqual(state, { nft: 'present', tables: [], live: null, file: { kind: 'unchecked' }, rollbackPending: false });
   assert.equal(normalizeListing('table x {\n}\n\n\n'), 'table x {\n}\n');
 });
