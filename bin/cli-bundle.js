@@ -97,6 +97,8 @@ export async function cliBundle() {
       // Bundled CommonJS libraries call require() for Node's built-in modules.
       banner: { js: "import { createRequire as provisionRequire } from 'node:module'; const require = provisionRequire(import.meta.url);" },
       logLevel: 'silent',
+      // ES builds first: a UMD build (jsonc-parser's) requires its parts at run time, where a bundle cannot find them.
+      mainFields: ['module', 'main'],
     });
     try {
       renameSync(partial, join(BUNDLES, stamp));

@@ -1,9 +1,10 @@
 import { test } from 'node:test';
 import { spawnSync } from 'node:child_process';
 import assert from 'node:assert/strict';
-import { mkdirSync, mkdtempSync, rmSync, statSync, utimesSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readdirSync, rmSync, statSync, utimesSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
+import { pathToFileURL } from 'node:url';
 // @ts-expect-error: plain JavaScript without declarations (it runs before any TypeScript loader)
 import { cliBundle, sourceStamp } from '../../bin/cli-bundle.js';
 
@@ -53,4 +54,8 @@ test('the bundle of the project\'s sources is built and loadable', async () => {
   const run = spawnSync(process.execPath, [entry, '--help'], { encoding: 'utf8', timeout: 30_000 });
   assert.equal(run.status, 0, run.stderr);
   assert.match(run.stdout, /apply <inventory>/);
+  // Every other module of the build loads: a bundled library that requires its own files at run time would not.
+  for (const chunk of readdirSync(dirname(entry)).filter((name) => name !== 'main.js')) {
+    await assert.doesNotReject(import(pathToFileURL(join(dirname(entry), chunk)).href), chunk);
+  }
 });
