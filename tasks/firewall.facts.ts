@@ -1,10 +1,12 @@
 /**
  * Facts about the firewall's nftables table: what the kernel holds now (`nft list table inet provision`), what the
  * file on disk produces when loaded into a scratch network namespace (so "loaded" and "on disk" compare exactly,
- * in this host's own nft's words), the other tables, and whether a rollback timer is still armed.
+ * in this host's own nft's words), the other tables, and whether a rollback timer is still armed (that one is a
+ * unit's state, asked in the same `systemctl show` as every other unit's).
  */
 import { sh } from '../src/transport/shell.ts';
 import type { Fact, FactOutput } from '../src/engine/types.ts';
+import { unitState, type UnitState } from './systemd.facts.ts';
 
 /** Where the firewall's ruleset file lives; loading it replaces provision's table and nothing else. */
 export const CONFIG_PATH = '/etc/nftables.d/provision.nft';
@@ -32,9 +34,18 @@ export type TableState =
       /** `nft list table inet provision`, or null when the table is not loaded. */
       live: string | null;
       file: FileLoad;
-      /** A rollback timer is armed: an earlier run loaded rules and never confirmed them. */
-      rollbackPending: boolean;
     };
+
+/** The rollback timer's unit. */
+export const rollbackTimer: Fact<UnitState> = unitState(`${ROLLBACK_UNIT}.timer`);
+
+/** A rollback timer is armed: an earlier run loaded rules and never confirmed them. */
+export function rollbackPending(timer: UnitState): boolean {
+  return timer.active === 'active';
+}
+
+/** The timer's state once nothing is armed, for predictions. */
+export const NO_ROLLBACK: UnitState = { load: 'not-found', active: 'inactive', unitFile: '' };
 
 function decode(base64: string): string {
   return Buffer.from(base64, 'base64').toString('utf8');
@@ -70,7 +81,7 @@ export function parseTableState(output: FactOutput): TableState {
   if (sections.has('file-fails')) file = { kind: 'fails', error: decode(sections.get('file-fails')!.value).trim() };
   else if (sections.has('file-unchecked')) file = { kind: 'unchecked' };
   else if (sections.has('file-loads')) file = { kind: 'loads', listing: normalizeListing(text('file-loads')) };
-  return { nft: 'present', tables, live, file, rollbackPending: sections.has('rollback-pending') };
+  return { nft: 'present', tables, live, file };
 }
 
 const SECTION = '== ';
@@ -80,7 +91,7 @@ function splitWord(text: string): [string, string] {
   return at < 0 ? [text, ''] : [text.slice(0, at), text.slice(at + 1)];
 }
 
-/** The state of `table inet provision`: loaded, on disk (as loaded in a scratch namespace), pending rollback. */
+/** The state of `table inet provision`: loaded, and on disk (as loaded in a scratch namespace). */
 export const tableState: Fact<TableState> = {
   key: 'nft:table:inet:provision',
   // Listings are printed as nft prints them, each in a section of its own; only error text, which may hold any
@@ -101,7 +112,6 @@ if [ -f ${CONFIG_PATH} ]; then
     if ! unshare --net true 2>/dev/null; then echo '== file-unchecked'
     else echo "== file-fails $(unshare --net nft -f ${CONFIG_PATH} 2>&1 | base64 -w0)"; fi
   fi
-fi
-if systemctl is-active --quiet ${`${ROLLBACK_UNIT}.timer`}; then echo '== rollback-pending'; fi`,
+fi`,
   parse: parseTableState,
 };

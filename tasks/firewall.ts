@@ -10,7 +10,7 @@ import type { Host, Inventory } from '../src/inventory/types.ts';
 import { aptPackages } from './apt.ts';
 import { directory, planFileWrite } from './files.ts';
 import { pathState } from './files.facts.ts';
-import { CONFIG_PATH, ROLLBACK_UNIT, tableState, type TableState } from './firewall.facts.ts';
+import { CONFIG_PATH, NO_ROLLBACK, ROLLBACK_UNIT, rollbackPending, rollbackTimer, tableState, type TableState } from './firewall.facts.ts';
 import { TABLE, describeOpenings, firewallInputs, inputRules, openings, renderConfigFile, renderTable } from './firewall.render.ts';
 import { effectiveSshdConfig, type EffectiveConfig } from './sshd.facts.ts';
 import { service } from './systemd.ts';
@@ -159,14 +159,13 @@ function loadedState(state: TableState, listing: string): TableState {
     tables: tables.includes(TABLE) ? tables : [...tables, TABLE],
     live: listing,
     file: { kind: 'loads', listing },
-    rollbackPending: false,
   };
 }
 
 /** Why the loaded table has to be (re)loaded, for the report; null when it matches. */
-function loadReason(state: TableState, expected: string, fileChanges: boolean): string | null {
+function loadReason(state: TableState, pending: boolean, expected: string, fileChanges: boolean): string | null {
   const live = state.nft === 'present' ? state.live : null;
-  if (state.nft === 'present' && state.rollbackPending) return 'a rollback armed by an earlier, unconfirmed run is still pending: confirm the rules now';
+  if (pending) return 'a rollback armed by an earlier, unconfirmed run is still pending: confirm the rules now';
   if (fileChanges) return null;
   if (live === null) return `table ${TABLE} is not loaded although ${CONFIG_PATH} is in place (flushed or deleted outside provision)`;
   if (live !== expected) return `the loaded table ${TABLE} differs from ${CONFIG_PATH} (changed outside provision)`;
@@ -183,7 +182,7 @@ export function firewallTable(host: Host<HostVars>, content: ContentSource): Tas
   return {
     kind: 'nft.table',
     target: TABLE,
-    facts: () => [file, tableState, effectiveSshdConfig],
+    facts: () => [file, tableState, rollbackTimer, effectiveSshdConfig],
     plan: (context): Plan => {
       const seconds = host.vars.firewall.rollback_after;
       const { rules, description } = content(context);
@@ -198,7 +197,7 @@ export function firewallTable(host: Host<HostVars>, content: ContentSource): Tas
       // The file on disk is the wanted one: what it loads (in the scratch namespace) is the exact expected table.
       const expected = !fileChanges && fileLoad.kind === 'loads' ? fileLoad.listing : table;
       const live = state.nft === 'present' ? state.live : null;
-      const reason = loadReason(state, expected, fileChanges);
+      const reason = loadReason(state, rollbackPending(context.facts.get(rollbackTimer)), expected, fileChanges);
       const fileWrite = planFileWrite(CONFIG_PATH, fileState, wanted, { validate: 'nft -c -f %s' });
       if (!fileChanges && reason === null) {
         if (fileWrite.status === 'change') return fileWrite; // owner or mode only: the rules are in place
@@ -232,7 +231,10 @@ export function firewallTable(host: Host<HostVars>, content: ContentSource): Tas
           confirm(seconds),
         ],
         rollback: restoreNow,
-        predicts: [{ key: tableState.key, value: loadedState(state, expected) }],
+        predicts: [
+          { key: tableState.key, value: loadedState(state, expected) },
+          { key: rollbackTimer.key, value: NO_ROLLBACK },
+        ],
       });
       return { status: 'change', changes: changes as [Change, ...Change[]] };
     },
@@ -264,13 +266,13 @@ export function firewallRemoved(): Task<HostVars> {
   return {
     kind: 'nft.table',
     target: TABLE,
-    facts: () => [file, tableState],
+    facts: () => [file, tableState, rollbackTimer],
     plan: ({ facts }) => {
       const state = facts.get(tableState);
       if (state.nft === 'broken') throw new Error(`nft cannot list the ruleset: ${state.error}`);
       const live = state.nft === 'present' ? state.live : null;
       const fileState = facts.get(file);
-      const pending = state.nft === 'present' && state.rollbackPending;
+      const pending = rollbackPending(facts.get(rollbackTimer));
       if (live === null && fileState.type === 'absent' && !pending) return { status: 'ok', reason: `table ${TABLE} is not loaded and ${CONFIG_PATH} is absent` };
       const remove = sh`systemctl stop ${`${ROLLBACK_UNIT}.timer`} 2>/dev/null || true
 if command -v nft >/dev/null 2>&1 && nft list tables | grep -qxF 'table inet provision'; then nft delete table inet provision; fi
@@ -284,7 +286,8 @@ rm -f ${CONFIG_PATH}`;
             steps: [{ kind: 'run', command: remove, description: `delete table ${TABLE}` }],
             predicts: [
               { key: file.key, value: { type: 'absent' } },
-              ...(state.nft === 'present' ? [{ key: tableState.key, value: { ...state, live: null, file: { kind: 'absent' }, rollbackPending: false } }] : []),
+              ...(state.nft === 'present' ? [{ key: tableState.key, value: { ...state, live: null, file: { kind: 'absent' } } }] : []),
+              { key: rollbackTimer.key, value: NO_ROLLBACK },
             ],
           },
         ],

@@ -48,13 +48,17 @@ export function powHandlerNames(vars: NodeVars): { restart: string; checkListed:
   };
 }
 
-/** How often, and how long, the info route is asked after a restart (a real node may take a minute to load). */
-const CHECK_ATTEMPTS = 60;
+/**
+ * How often, and how long, the info route is asked after a restart: a quarter-second apart at first (a small node is
+ * back within a second), then a second apart, about a minute in all (a real node may take that long to load).
+ */
+const FAST_ATTEMPTS = 8;
+const CHECK_ATTEMPTS = FAST_ATTEMPTS + 58;
 const CHECK_TIMEOUT_SECONDS = 2;
 
 /**
  * A command that asks the node's info route on 127.0.0.1 until its `features` list does (or does not) name PoW,
- * at most CHECK_ATTEMPTS times a second apart. It uses curl, or bash's /dev/tcp where curl is not installed.
+ * at most CHECK_ATTEMPTS times. It uses curl, or bash's /dev/tcp where curl is not installed.
  */
 export function powCheckCommand(vars: NodeVars, listed: boolean) {
   const route = FLAVOR_LAYOUT[vars.flavor].infoRoute;
@@ -71,7 +75,7 @@ while [ "$tries" -lt ${CHECK_ATTEMPTS} ]; do
     if printf '%s' "$features" | grep -qi '"pow"'; then got=listed; else got=absent; fi
     if [ "$got" = "$want" ]; then exit 0; fi
   fi
-  sleep 1
+  if [ "$tries" -le ${FAST_ATTEMPTS} ]; then sleep 0.25; else sleep 1; fi
 done
 printf '%s answered, after %s tries: %.300s\\n' ${url} "$tries" "$body" >&2
 exit 1`;

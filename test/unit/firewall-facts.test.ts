@@ -5,7 +5,7 @@ import { execFileSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { normalizeListing, parseTableState, tableState } from '../../tasks/firewall.facts.ts';
+import { normalizeListing, parseTableState, rollbackPending, rollbackTimer, tableState } from '../../tasks/firewall.facts.ts';
 
 function fixture(name: string): string {
   return readFileSync(new URL(`../fixtures/firewall/${name}`, import.meta.url), 'utf8');
@@ -16,7 +16,7 @@ test('the command lists the live table, loads the file only in a scratch network
   assert.match(text, /nft list table inet provision/);
   assert.match(text, /unshare --net sh -c 'nft -f "\$1" && nft list table inet provision' scratch \/etc\/nftables\.d\/provision\.nft/);
   assert.ok(!/\bnft -f \/etc\/nftables\.d/.test(text.replace(/unshare --net (sh -c '[^']*'|nft -f)/g, '')), 'the file is never loaded outside the scratch namespace');
-  assert.match(text, /systemctl is-active --quiet provision-firewall-rollback\.timer/);
+  assert.ok(!/systemctl/.test(text), 'the rollback timer is asked with the other units');
   assert.ok(!/\bgrep\b/.test(text), 'the shell matches the table line itself');
 });
 
@@ -40,7 +40,7 @@ esac
     const command = tableState.command.text.replaceAll('/etc/nftables.d/provision.nft', file);
     const run = (env: Record<string, string> = {}) =>
       parseTableState({ stdout: execFileSync('/bin/sh', ['-c', command], { encoding: 'utf8', env: { PATH: `${bin}:/usr/bin:/bin`, ...env } }), code: 0 });
-    assert.deepEqual(run(), { nft: 'present', tables: ['inet f2b-table', 'inet provision'], live: listing, file: { kind: 'loads', listing }, rollbackPending: false });
+    assert.deepEqual(run(), { nft: 'present', tables: ['inet f2b-table', 'inet provision'], live: listing, file: { kind: 'loads', listing } });
     const failing = run({ NFT_LOAD_FAILS: '1' });
     assert.deepEqual(failing.nft === 'present' && failing.file, { kind: 'fails', error: 'provision.nft:3:1-4: Error: syntax error' });
   } finally {
@@ -54,7 +54,6 @@ test('no table loaded and no file: only the other tables', () => {
     tables: ['inet f2b-table'],
     live: null,
     file: { kind: 'absent' },
-    rollbackPending: false,
   });
 });
 
@@ -67,14 +66,13 @@ test('a file on disk that is not loaded: its scratch listing is what it would lo
   if (state.file.kind === 'loads') assert.equal(state.file.listing, fixture('node.listing.nft'));
 });
 
-test('loaded, with a rollback still armed: the live listing equals the scratch one', () => {
-  const state = parseTableState({ stdout: fixture('fact-loaded-pending.txt'), code: 0 });
+test('loaded: the live listing equals the scratch one', () => {
+  const state = parseTableState({ stdout: fixture('fact-loaded.txt'), code: 0 });
   assert.equal(state.nft, 'present');
   if (state.nft !== 'present') return;
   assert.deepEqual(state.tables, ['inet f2b-table', 'inet provision']);
   assert.equal(state.live, fixture('node.listing.nft'));
   assert.deepEqual(state.file, { kind: 'loads', listing: state.live });
-  assert.equal(state.rollbackPending, true);
 });
 
 test('a file that does not load reports nft\'s error', () => {
@@ -88,6 +86,9 @@ test('nft missing, nft failing, and a host where no scratch namespace can be mad
   const error = Buffer.from('Error: Operation not permitted').toString('base64');
   assert.deepEqual(parseTableState({ stdout: `nft-error ${error}\n`, code: 0 }), { nft: 'broken', error: 'Error: Operation not permitted' });
   const state = parseTableState({ stdout: '== tables\n\n== file-loads\n== file-unchecked\n', code: 0 });
-  assert.deepEqual(state, { nft: 'present', tables: [], live: null, file: { kind: 'unchecked' }, rollbackPending: false });
+  assert.deepEqual(state, { nft: 'present', tables: [], live: null, file: { kind: 'unchecked' } });
+  assert.equal(rollbackPending({ load: 'loaded', active: 'active', unitFile: '' }), true);
+  assert.equal(rollbackPending({ load: 'not-found', active: 'inactive', unitFile: '' }), false);
+  assert.equal(rollbackTimer.key, 'systemd:provision-firewall-rollback.timer');
   assert.equal(normalizeListing('table x {\n}\n\n\n'), 'table x {\n}\n');
 });

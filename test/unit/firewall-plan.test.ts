@@ -25,16 +25,17 @@ function setup(vars: object = {}) {
   return { host, inventory, table, file: renderConfigFile(table), plan, task: () => firewallTable(host, standardContent(host, inventory)) };
 }
 
-function facts(file: string | null, state: TableState): Record<string, unknown> {
+function facts(file: string | null, state: TableState, options: { rollbackArmed?: boolean } = {}): Record<string, unknown> {
   return {
     [`file:${CONFIG_PATH}`]: file === null ? { type: 'absent' } : { type: 'file', mode: '0644', owner: 'root', group: 'root', content: file },
     'nft:table:inet:provision': state,
+    'systemd:provision-firewall-rollback.timer': options.rollbackArmed ? { load: 'loaded', active: 'active', unitFile: 'transient' } : { load: 'not-found', active: 'inactive', unitFile: '' },
     'sshd:effective': SSHD_T,
   };
 }
 
-function present(live: string | null, file: FileLoad, extra: Partial<{ tables: string[]; rollbackPending: boolean }> = {}): TableState {
-  return { nft: 'present', tables: ['inet f2b-table', ...(live ? ['inet provision'] : [])], live, file, rollbackPending: false, ...extra };
+function present(live: string | null, file: FileLoad, extra: Partial<{ tables: string[] }> = {}): TableState {
+  return { nft: 'present', tables: ['inet f2b-table', ...(live ? ['inet provision'] : [])], live, file, ...extra };
 }
 
 function changesOf(plan: Plan): Change[] {
@@ -122,7 +123,7 @@ test('the kernel is compared with what the file loads in nft\'s own words, not w
 
 test('a rollback left armed by an interrupted run is confirmed (or undone) by the next run', () => {
   const { plan, task, table, file } = setup();
-  const [confirmNow] = changesOf(plan(task(), facts(file, present(table, { kind: 'loads', listing: table }, { rollbackPending: true }))));
+  const [confirmNow] = changesOf(plan(task(), facts(file, present(table, { kind: 'loads', listing: table }), { rollbackArmed: true })));
   assert.match(confirmNow!.details![0]!, /rollback armed by an earlier, unconfirmed run is still pending/);
   assert.ok(confirmNow!.steps.some((step) => step.kind === 'verify-login'));
 });
