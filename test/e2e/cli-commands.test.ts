@@ -1,12 +1,12 @@
 /** The operator's day-one commands against a real host: facts, -v and --log, colours. */
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, readFileSync, statSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { startTestHosts, type TestHosts } from '../support/containers.ts';
 import { runCli } from '../support/cli.ts';
 import { writeInventory } from '../support/inventory.ts';
+import { scratchDir } from '../support/scratch.ts';
 
 describe('facts, -v and --log', () => {
   let lab: TestHosts;
@@ -39,7 +39,7 @@ describe('facts, -v and --log', () => {
   test('-v shows each remote command and --log keeps them all, 0600, secrets masked', async () => {
     const secret = 'log-secret-value-123456';
     const inventory = writeInventory(lab, { vars: { ansible_password: '${LOG_SECRET}' } });
-    const log = join(mkdtempSync(join(tmpdir(), 'provision-log-')), 'run.log');
+    const log = join(scratchDir('provision-log-'), 'run.log');
     const env = { LOG_SECRET: secret, PROVISION_TEST_CONTENT: secret };
     const result = await runCli(['apply', inventory, '--yes', '-v', '--log', log, '--playbook', 'test/fixtures/playbooks/handlers.ts'], { env });
     assert.equal(result.code, 0, result.stdout + result.stderr);

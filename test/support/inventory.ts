@@ -1,9 +1,9 @@
 /** Writes an inventory for started test hosts, with per-host and global variables, for tests that need their own. */
-import { mkdtempSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { stringify } from 'yaml';
 import type { TestHosts } from './containers.ts';
+import { scratchDir } from './scratch.ts';
 
 /** Variables for the whole inventory and for single hosts; `null` removes a default. */
 export interface InventoryOverrides {
@@ -36,7 +36,7 @@ export function writeInventory(lab: TestHosts, overrides: InventoryOverrides = {
     }),
     children,
   };
-  const file = join(mkdtempSync(join(tmpdir(), 'provision-inventory-')), 'inventory.yaml');
+  const file = join(scratchDir('provision-inventory-'), 'inventory.yaml');
   writeFileSync(file, stringify({ all }));
   return file;
 }

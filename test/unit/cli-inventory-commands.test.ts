@@ -6,6 +6,7 @@ import { fileURLToPath } from 'node:url';
 import { runCli } from '../support/cli.ts';
 import { inventoryJsonSchema } from '../../src/inventory/json-schema.ts';
 import { hostVarsSchema } from '../../tasks/vars.ts';
+import { scratchDir } from '../support/scratch.ts';
 
 const HOME = fileURLToPath(new URL('../fixtures/inventory/home', import.meta.url));
 
@@ -46,7 +47,7 @@ test('tasks lists every task of the site playbook with its parameters and defaul
   const { mkdtempSync, readdirSync } = await import('node:fs');
   const { tmpdir } = await import('node:os');
   const { join } = await import('node:path');
-  const fresh = mkdtempSync(join(tmpdir(), 'provision-docs-'));
+  const fresh = scratchDir('provision-docs-');
   assert.equal((await runCli(['tasks', '--docs', fresh])).code, 0);
   const committed = fileURLToPath(new URL('../../docs/tasks/', import.meta.url));
   for (const page of readdirSync(fresh)) {
@@ -59,7 +60,7 @@ test('init writes a starter inventory that validates, with its schema beside it,
   const { mkdtempSync, existsSync } = await import('node:fs');
   const { tmpdir } = await import('node:os');
   const { join } = await import('node:path');
-  const dir = mkdtempSync(join(tmpdir(), 'provision-init-'));
+  const dir = scratchDir('provision-init-');
   const output = join(dir, 'hosts.yaml');
   const key = join(HOME, '.ssh/id_ed25519');
   const args = ['init', '-o', output, '--nodes', 'n1=10.0.0.1,n2=10.0.0.2', '--balancers', 'lb=10.0.0.10', '--key', key, '--domain', 'api.example.org'];

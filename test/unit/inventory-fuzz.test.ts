@@ -4,16 +4,16 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { InputError } from '../../src/errors.ts';
 import { loadInventory } from '../../src/inventory/load.ts';
 import { hostVarsSchema } from '../../tasks/vars.ts';
 import { runCli } from '../support/cli.ts';
+import { scratchDir } from '../support/scratch.ts';
 
-const dir = mkdtempSync(join(tmpdir(), 'provision-fuzz-'));
+const dir = scratchDir('provision-fuzz-');
 const example = readFileSync(fileURLToPath(new URL('../../inventory/example.yaml', import.meta.url)), 'utf8');
 
 /** A small seeded generator, so a failure can be replayed from its seed. */

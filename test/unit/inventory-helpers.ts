@@ -1,13 +1,13 @@
 /** Shared helpers for the inventory unit tests: fixture paths and loading inline YAML from a temp file. */
 
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import assert from 'node:assert/strict';
 import { z } from 'zod';
 import { InputError, type InputProblem } from '../../src/errors.ts';
 import { loadInventory } from '../../src/inventory/load.ts';
+import { scratchDir } from '../support/scratch.ts';
 
 /** Directory of the inventory fixtures. */
 export const FIXTURES = fileURLToPath(new URL('../fixtures/inventory/', import.meta.url));
@@ -29,7 +29,7 @@ export const testVars = z
   })
   .strict();
 
-const scratch = mkdtempSync(join(tmpdir(), 'provision-inventory-'));
+const scratch = scratchDir('provision-inventory-');
 process.on('exit', () => rmSync(scratch, { recursive: true, force: true }));
 let written = 0;
 

@@ -1,12 +1,12 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, readFileSync, readdirSync, statSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readFileSync, readdirSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { checkCandidate, performStep } from '../../src/engine/steps.ts';
 import { localRunner } from '../support/local-runner.ts';
+import { scratchDir } from '../support/scratch.ts';
 
-const dir = () => mkdtempSync(join(tmpdir(), 'provision-steps-'));
+const dir = () => scratchDir('provision-steps-');
 const owner = { owner: String(process.getuid?.() ?? 0), group: String(process.getgid?.() ?? 0) };
 
 test('a file is written with its final mode and exact content, leaving no temp file', async () => {
