@@ -268,7 +268,8 @@ export class HostSession<Vars> {
           continue;
         }
         events.taskStarted?.(this.host.name, name);
-        const result = await this.applyTask(play, task, cache, peers, notified);
+        const later = this.schedule.slice(this.schedule.findIndex((entry) => entry.task === task && entry.play === play) + 1).map((entry) => entry.task);
+        const result = await this.applyTask(play, task, later, cache, peers, notified);
         this.result.tasks.push(result);
         events.taskFinished?.(this.host.name, result);
         if (result.status === 'failed') {
@@ -282,15 +283,12 @@ export class HostSession<Vars> {
     return this.finish();
   }
 
-  private async applyTask(play: Play<Vars>, task: Task<Vars>, cache: FactCache, peers: PeerLookup, notified: Set<string>): Promise<TaskResult> {
+  private async applyTask(play: Play<Vars>, task: Task<Vars>, later: Task<Vars>[], cache: FactCache, peers: PeerLookup, notified: Set<string>): Promise<TaskResult> {
     const connection = this.connection!;
     const name = taskName(task);
     try {
       const stale = cache.staleAmong(task.facts(this.host).map((fact) => fact.key));
-      if (stale.length > 0) {
-        const facts = task.facts(this.host).filter((fact) => stale.includes(fact.key));
-        cache.store(await gatherFacts(connection, facts));
-      }
+      if (stale.length > 0) await this.refresh(task, later, cache);
       const plan = this.asRun(play, task.plan(this.context(cache, peers)), notified);
       if (plan.status === 'ok') return { play: play.name, name, status: 'ok', reason: plan.reason, changes: [] };
       for (const change of plan.changes) {
@@ -305,6 +303,30 @@ export class HostSession<Vars> {
       if (error instanceof UnreachableError) this.markUnreachable(error);
       return { play: play.name, name, status: 'failed', changes: [], error: errorText(error) };
     }
+  }
+
+  /**
+   * Re-reads the task's stale facts, and with them the stale facts of the tasks after it: a package install makes
+   * most facts stale at once, and one round trip then does for all of them. What a later change alters it predicts
+   * or makes stale again, as after the first gather. Should a later task's fact not read yet (its command may need
+   * what an earlier task installs), only the task's own are read.
+   */
+  private async refresh(task: Task<Vars>, later: Task<Vars>[], cache: FactCache): Promise<void> {
+    const staleOf = (facts: Fact<unknown>[]) => {
+      const stale = new Set(cache.staleAmong(facts.map((fact) => fact.key)));
+      return [...new Map(facts.filter((fact) => stale.has(fact.key)).map((fact) => [fact.key, fact])).values()];
+    };
+    const own = staleOf(task.facts(this.host));
+    const ahead = staleOf([...own, ...later.flatMap((next) => next.facts(this.host))]);
+    if (ahead.length > own.length) {
+      try {
+        cache.store(await gatherFacts(this.connection!, ahead));
+        return;
+      } catch (error) {
+        if (error instanceof UnreachableError) throw error;
+      }
+    }
+    cache.store(await gatherFacts(this.connection!, own));
   }
 
   /** The plan as it runs in this play: starts that a notified restart handler does anyway are left to it. */
