@@ -1,6 +1,6 @@
 /** Facts about Debian packages: what dpkg has installed, and how old the apt lists are. */
 import { sh, type ShellCommand } from '../src/transport/shell.ts';
-import type { Fact, FactOutput } from '../src/engine/types.ts';
+import type { Fact, FactBatch, FactOutput } from '../src/engine/types.ts';
 
 /** Installed state of the packages asked about. */
 export type PackageStates = Record<string, 'installed' | 'absent'>;
@@ -8,13 +8,17 @@ export type PackageStates = Record<string, 'installed' | 'absent'>;
 /** Parses `dpkg-query -W -f '${Package} ${db:Status-Status} ${Version}\n'` output (pure). */
 export function parsePackageStates(names: readonly string[], output: FactOutput): PackageStates {
   const states: PackageStates = Object.fromEntries(names.map((name) => [name, 'absent' as const]));
-  for (const row of output.stdout.split('\n')) {
-    const [name = '', status = ''] = row.trim().split(/\s+/);
-    // dpkg-query prints arch-qualified names (libc6:amd64) for Multi-Arch: same packages.
-    const bare = name.replace(/:.*$/, '');
-    if (bare in states && status === 'installed') states[bare] = 'installed';
-  }
+  for (const { name } of installedRows(output)) if (name in states) states[name] = 'installed';
   return states;
+}
+
+/** The installed packages in dpkg-query's output, each with its version. */
+function installedRows(output: FactOutput): { name: string; version: string }[] {
+  return output.stdout.split('\n').flatMap((row) => {
+    const [listed = '', status = '', version = ''] = row.trim().split(/\s+/);
+    // dpkg-query prints arch-qualified names (libc6:amd64) for Multi-Arch: same packages.
+    return status === 'installed' ? [{ name: listed.replace(/:.*$/, ''), version }] : [];
+  });
 }
 
 /** Whether each named package is installed. */
@@ -24,9 +28,13 @@ export function packageStates(names: readonly string[]): Fact<PackageStates> {
     key: `apt:packages:${sorted.join(',')}`,
     command: packageStatesCommand([sorted.join(' ')]),
     parse: (output) => parsePackageStates(sorted, output),
-    // Every task's packages in one dpkg-query: each fact reads its own names from the shared output.
-    batch: { kind: 'package-states', item: sorted.join(' '), command: packageStatesCommand, split: (output, items) => items.map(() => output) },
+    batch: packageBatch(sorted.join(' ')),
   };
+}
+
+/** Every task's packages in one dpkg-query: each fact reads its own names from the shared output. */
+function packageBatch(item: string): FactBatch {
+  return { kind: 'package-states', item, command: packageStatesCommand, split: (output, items) => items.map(() => output) };
 }
 
 /** One dpkg-query for every package of these lists (each a space-separated list of names), with its version. */
@@ -36,11 +44,7 @@ function packageStatesCommand(lists: readonly string[]): ShellCommand {
 
 /** The installed version of `name` in dpkg-query's output, or null when it is not installed (pure). */
 export function parsePackageVersion(name: string, output: FactOutput): string | null {
-  for (const row of output.stdout.split('\n')) {
-    const [listed = '', status = '', version = ''] = row.trim().split(/\s+/);
-    if (listed.replace(/:.*$/, '') === name && status === 'installed' && version !== '') return version;
-  }
-  return null;
+  return installedRows(output).find((row) => row.name === name && row.version !== '')?.version ?? null;
 }
 
 /**
@@ -52,7 +56,7 @@ export function packageVersion<T = string | null>(name: string, parse: (version:
     key: `apt:packages:version:${name}`,
     command: packageStatesCommand([name]),
     parse: (output) => parse(parsePackageVersion(name, output)),
-    batch: { kind: 'package-states', item: name, command: packageStatesCommand, split: (output, items) => items.map(() => output) },
+    batch: packageBatch(name),
   };
 }
 

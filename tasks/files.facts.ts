@@ -1,6 +1,7 @@
 /** Facts about files: what is at a path, with its metadata and exact content. */
 import { sh, type ShellCommand } from '../src/transport/shell.ts';
 import type { Fact, FactOutput } from '../src/engine/types.ts';
+import { splitOnce } from './split-once.ts';
 
 /** The state of a path on the host. */
 export type PathState =
@@ -25,11 +26,6 @@ export function parsePathState(output: FactOutput): PathState {
   if (kind === 'directory') return { type: 'directory', ...meta };
   if (kind === 'symbolic link') return { type: 'link', ...meta };
   return { type: 'other', ...meta };
-}
-
-function splitOnce(text: string, separator: string): [string, string] {
-  const at = text.indexOf(separator);
-  return at < 0 ? [text, ''] : [text.slice(0, at), text.slice(at + separator.length)];
 }
 
 /** What is at `path`: type, mode, owner, group and (for a regular file) its exact content. */

@@ -6,6 +6,7 @@
  */
 import { sh } from '../src/transport/shell.ts';
 import type { Fact, FactOutput } from '../src/engine/types.ts';
+import { splitOnce } from './split-once.ts';
 import { unitState, type UnitState } from './systemd.facts.ts';
 
 /** Where the firewall's ruleset file lives; loading it replaces provision's table and nothing else. */
@@ -66,7 +67,7 @@ export function parseTableState(output: FactOutput): TableState {
   let current: { value: string; text: string[] } | undefined;
   for (const line of lines) {
     if (line.startsWith(SECTION)) {
-      const [name = '', value = ''] = splitWord(line.slice(SECTION.length));
+      const [name = '', value = ''] = splitOnce(line.slice(SECTION.length), ' ');
       current = { value, text: [] };
       sections.set(name, current);
     } else current?.text.push(line);
@@ -85,11 +86,6 @@ export function parseTableState(output: FactOutput): TableState {
 }
 
 const SECTION = '== ';
-
-function splitWord(text: string): [string, string] {
-  const at = text.indexOf(' ');
-  return at < 0 ? [text, ''] : [text.slice(0, at), text.slice(at + 1)];
-}
 
 /** The state of `table inet provision`: loaded, and on disk (as loaded in a scratch namespace). */
 export const tableState: Fact<TableState> = {

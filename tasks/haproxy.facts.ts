@@ -5,6 +5,7 @@
  */
 import { sh } from '../src/transport/shell.ts';
 import type { Fact, FactOutput } from '../src/engine/types.ts';
+import { splitOnce } from './split-once.ts';
 
 /** The certificate file as the host has it. */
 export type CertificateState =
@@ -35,11 +36,6 @@ export const RENEW_BEFORE_SECONDS = 30 * 86_400;
 /** The organisation written into certificates provision makes, so it can tell them from the operator's. */
 export const SELF_SIGNED_ORGANISATION = 'provision self-signed';
 
-function words(line: string): [string, string] {
-  const at = line.indexOf(' ');
-  return at < 0 ? [line, ''] : [line.slice(0, at), line.slice(at + 1)];
-}
-
 /** openssl's header above the subjectAltName entries, which it prints on the next line. */
 const SAN_HEADER = 'X509v3 Subject Alternative Name:';
 
@@ -49,7 +45,7 @@ export function parseCertificateState(output: FactOutput): CertificateState {
   if (lines[0] === 'absent') return { type: 'absent' };
   const state: Extract<CertificateState, { type: 'file' }> = { type: 'file', mode: '', owner: '', group: '', sha256: '', inspected: false };
   lines.forEach((line, index) => {
-    const [key, value] = words(line);
+    const [key, value] = splitOnce(line, ' ');
     if (key === 'meta') {
       const [mode = '', owner = '', group = ''] = value.split(' ');
       Object.assign(state, { mode: mode.padStart(4, '0'), owner, group });

@@ -55,7 +55,7 @@ function parseQuotaLine(words: string[]): CpuQuota | undefined {
 }
 
 /**
- * Parses the output of the usable-CPUs command (pure): `affinity LIST` (or `nproc N`), an optional `service-cpus LIST`, and one
+ * Parses the output of the usable-CPUs command (pure): `affinity LIST`, an optional `service-cpus LIST`, and one
  * `quota …` line per cgroup level that has a CPU controller file. A fractional quota counts as its whole CPUs
  * (1.5 → 1): a PoW worker needs a whole CPU, and half a CPU cannot be shared fairly. The result is at least 1.
  */
@@ -65,7 +65,6 @@ export function parseUsableCpus(output: FactOutput): UsableCpus {
   let quota: CpuQuota | undefined;
   for (const line of output.stdout.split('\n')) {
     const words = line.trim().split(/\s+/);
-    if (words[0] === 'nproc' && /^\d+$/.test(words[1] ?? '')) nproc = Number(words[1]);
     if (words[0] === 'affinity') nproc = countCpuList(words.slice(1).join(''));
     if (words[0] === 'service-cpus') serviceCpus = countCpuList(words.slice(1).join('')) || undefined;
     if (words[0] === 'quota') {

@@ -260,7 +260,8 @@ export class HostSession<Vars> {
     const plays = [...new Set(this.schedule.map(({ play }) => play))];
     for (const play of plays) {
       const notified = new Set<string>();
-      for (const { task } of this.schedule.filter((entry) => entry.play === play)) {
+      for (const entry of this.schedule.filter((scheduled) => scheduled.play === play)) {
+        const { task } = entry;
         const name = taskName(task);
         if (!stopped && shouldStop()) stopped = 'the run was interrupted';
         if (stopped) {
@@ -268,7 +269,7 @@ export class HostSession<Vars> {
           continue;
         }
         events.taskStarted?.(this.host.name, name);
-        const later = this.schedule.slice(this.schedule.findIndex((entry) => entry.task === task && entry.play === play) + 1).map((entry) => entry.task);
+        const later = this.schedule.slice(this.schedule.indexOf(entry) + 1).map((next) => next.task);
         const result = await this.applyTask(play, task, later, cache, peers, notified);
         this.result.tasks.push(result);
         events.taskFinished?.(this.host.name, result);
