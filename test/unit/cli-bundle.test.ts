@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import { spawnSync } from 'node:child_process';
 import assert from 'node:assert/strict';
-import { mkdirSync, mkdtempSync, readdirSync, rmSync, statSync, utimesSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, utimesSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { pathToFileURL } from 'node:url';
@@ -57,5 +57,26 @@ test('the bundle of the project\'s sources is built and loadable', async () => {
   // Every other module of the build loads: a bundled library that requires its own files at run time would not.
   for (const chunk of readdirSync(dirname(entry)).filter((name) => name !== 'main.js')) {
     await assert.doesNotReject(import(pathToFileURL(join(dirname(entry), chunk)).href), chunk);
+  }
+});
+
+test('the bundle carries zod\'s English messages and none of its other translations', async () => {
+  const entry = (await (cliBundle as () => Promise<string | undefined>)()) ?? '';
+  const text = readdirSync(dirname(entry))
+    .map((name) => readFileSync(join(dirname(entry), name), 'utf8'))
+    .join('\n');
+  const locales = [...text.matchAll(/\/\/ node_modules\/zod\/v4\/locales\/([\w-]+)\.js/g)].map((match) => match[1]);
+  assert.deepEqual([...new Set(locales)], ['en']);
+  // Validation works in the bundle as before: an inventory with a wrong type, checked by the bundled CLI.
+  const dir = mkdtempSync(join(tmpdir(), 'provision-zod-'));
+  try {
+    const inventory = join(dir, 'inventory.yaml');
+    writeFileSync(inventory, 'all:\n  hosts:\n    node1: { ansible_host: 127.0.0.1, ansible_port: not-a-port }\n');
+    const run = spawnSync(process.execPath, [entry, 'validate', inventory], { encoding: 'utf8', timeout: 30_000 });
+    assert.equal(run.status, 2, run.stdout + run.stderr);
+    assert.match(run.stdout + run.stderr, /ansible_port/);
+    assert.match(run.stdout + run.stderr, /expected a port number/);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
   }
 });
