@@ -8,6 +8,7 @@ import { UnreachableError } from '../errors.ts';
 import { redact } from '../report/redact.ts';
 import { sh, type ShellCommand } from './shell.ts';
 import { recordCommand } from './command-log.ts';
+import { CommandRunner, RunnerEndedError, RunnerTimeoutError } from './command-runner.ts';
 import { checkHostKey, fingerprint, keyType, readKnownHosts, recordHostKey, hostPattern } from './known-hosts.ts';
 
 /** What a remote command returned; stdout and stderr exactly as the host sent them. */
@@ -42,6 +43,9 @@ export class CommandTimeoutError extends Error {
     this.name = 'CommandTimeoutError';
   }
 }
+
+/** sshd refused a new session channel (its MaxSessions, say) on a connection that is still up. */
+class ChannelRefusedError extends UnreachableError {}
 
 /** Nothing answered on the port (refused or timed out): another port may still work. */
 export class PortUnansweredError extends UnreachableError {}
@@ -266,8 +270,82 @@ export class SshConnection {
     return this.settings.become && this.settings.user !== 'root';
   }
 
+  /** The connection's command shell (see command-runner.ts); undefined until a command needs it, or once it failed. */
+  private runner: Promise<CommandRunner | undefined> | undefined;
+  /** Set when the shell could not be started: every command then gets a channel of its own. */
+  private runnerRefused = false;
+
+  /** The shell, started at the first command it can take, as the user commands run as (through sudo, like them). */
+  private commandRunner(timeoutMs: number): Promise<CommandRunner | undefined> {
+    if (this.runnerRefused) return Promise.resolve(undefined);
+    const client = this.ssh.connection;
+    if (!client || this.lost) return Promise.resolve(undefined);
+    this.runner ??= CommandRunner.open(
+      client,
+      (script) => {
+        if (!this.usesSudo) return { command: script };
+        if (this.sudoNeedsPassword && this.settings.becomePassword !== undefined) {
+          return { command: sh`sudo -S -k -p '' -- sh -c ${script}`.text, firstLine: `${this.settings.becomePassword}\n` };
+        }
+        return { command: sh`sudo -n -- sh -c ${script}`.text };
+      },
+      timeoutMs,
+    ).catch(() => {
+      this.runnerRefused = true;
+      return undefined;
+    });
+    return this.runner;
+  }
+
+  /** A small command without stdin, through the connection's shell; undefined when it has to take a channel of its own. */
+  private async runInShell(text: string, timeoutMs: number): Promise<ExecResult | undefined> {
+    let runner = await this.commandRunner(timeoutMs);
+    if (runner && !runner.alive) {
+      // Ended by a timeout or by a command that killed it: a new one for the commands that follow.
+      this.runner = undefined;
+      runner = await this.commandRunner(timeoutMs);
+    }
+    if (!runner || !runner.accepts(text)) return undefined;
+    try {
+      return await runner.run(text, timeoutMs);
+    } catch (error) {
+      if (error instanceof RunnerTimeoutError) {
+        // sshd does not pass signals on: the shell's process group (the shell and all it started) is stopped from a
+        // channel of its own, so that the command does not run on, e.g. holding the dpkg lock.
+        if (error.processGroup > 1 && !this.lost) {
+          await this.execInChannel(sh`kill -TERM -- ${`-${error.processGroup}`} 2>/dev/null || true`, {}, timeoutMs).catch(() => undefined);
+        }
+        throw new CommandTimeoutError(text, timeoutMs);
+      }
+      if (!(error instanceof RunnerEndedError)) throw error;
+      if (this.lost) throw new UnreachableError(`connection to ${describe(this.settings)} was lost while a command ran: ${redact(text.split('\n')[0] ?? '')}`);
+      // As for a command whose channel closed without an exit status: it failed, how is unknown.
+      return { stdout: '', stderr: `${error.message}\n`, code: 255 };
+    }
+  }
+
   /** Runs a command (through sudo when `ansible_become` is set); never throws on a non-zero exit. */
   async exec(command: ShellCommand, options: ExecOptions = {}): Promise<ExecResult> {
+    const started = performance.now();
+    const timeoutMs = options.timeoutMs ?? this.settings.commandTimeout * 1000;
+    let result: ExecResult | undefined;
+    try {
+      // Small commands without stdin go through the connection's shell; the rest (file contents, secrets, the fact
+      // batch, the login probe) each take a session channel of their own.
+      if (options.stdin === undefined && !options.asLoginUser) result = await this.runInShell(command.text, timeoutMs);
+      result ??= await this.execInChannel(command, options, timeoutMs);
+      return result;
+    } finally {
+      const ms = performance.now() - started;
+      this.stats.commands += 1;
+      this.stats.commandMs += ms;
+      // The command as written (before sudo wrapping): what the task asked for.
+      recordCommand({ target: describe(this.settings), command: command.text, code: result?.code ?? -1, stdout: result?.stdout ?? '', stderr: result?.stderr ?? '', ms });
+    }
+  }
+
+  /** A command in a session channel of its own. */
+  private async execInChannel(command: ShellCommand, options: ExecOptions, timeoutMs: number): Promise<ExecResult> {
     let text = command.text;
     let stdin = options.stdin;
     if (this.usesSudo && !options.asLoginUser) {
@@ -280,17 +358,15 @@ export class SshConnection {
         text = sh`sudo -n -- sh -c ${text}`.text;
       }
     }
-    const started = performance.now();
-    let result: ExecResult | undefined;
     try {
-      result = await this.run(text, stdin, options.timeoutMs ?? this.settings.commandTimeout * 1000);
-      return result;
-    } finally {
-      const ms = performance.now() - started;
-      this.stats.commands += 1;
-      this.stats.commandMs += ms;
-      // The command as written (before sudo wrapping): what the task asked for.
-      recordCommand({ target: describe(this.settings), command: command.text, code: result?.code ?? -1, stdout: result?.stdout ?? '', stderr: result?.stderr ?? '', ms });
+      return await this.run(text, stdin, timeoutMs);
+    } catch (error) {
+      if (!(error instanceof ChannelRefusedError) || this.lost || !this.runner) throw error;
+      // A host that allows one session per connection: the shell's channel gives way, and commands go one by one.
+      this.runnerRefused = true;
+      await (await this.runner)?.close();
+      this.runner = undefined;
+      return this.run(text, stdin, timeoutMs);
     }
   }
 
@@ -299,7 +375,7 @@ export class SshConnection {
     if (!client || this.lost) return Promise.reject(new UnreachableError(`connection to ${describe(this.settings)} is closed`));
     return new Promise((resolve, reject) => {
       client.exec(text, (error: Error | undefined, channel: ClientChannel) => {
-        if (error) return reject(new UnreachableError(`cannot run a command on ${describe(this.settings)}: ${error.message}`));
+        if (error) return reject(new ChannelRefusedError(`cannot run a command on ${describe(this.settings)}: ${error.message}`));
         // Buffers are joined before decoding, so multi-byte characters split across packets stay intact.
         const out: Buffer[] = [];
         const err: Buffer[] = [];
@@ -340,6 +416,8 @@ export class SshConnection {
 
   /** Closes the connection. */
   async close(): Promise<void> {
+    const runner = await this.runner;
+    if (runner?.alive) void runner.close(); // the connection closes next: no need to wait for the channel
     this.ssh.dispose();
   }
 }

@@ -1,0 +1,239 @@
+/**
+ * One long-lived shell per connection that runs small commands one after another. A command sent on an open channel
+ * costs a write, a fork and a read (~5 ms); a command in a session channel of its own makes sshd set up a session
+ * and start a login shell every time (~15–25 ms). The shell is the one an exec channel would start (the login shell,
+ * or `sh` under sudo), and each command runs in a subshell of its own with stdin from /dev/null, so that commands see
+ * what they would see in a channel of their own: an `exit`, a `cd` or a variable ends with the command.
+ *
+ * The protocol is line-based, so that neither side depends on the host's locale:
+ *   request:  `MARKER ID LINES`, the command's LINES lines, `MARKER end ID`
+ *   reply:    the command's stdout then `MARKER ID STATUS\n` on stdout; its stderr then `MARKER ID\n` on stderr.
+ * The marker is random per runner. A request that does not parse ends the shell without running anything.
+ */
+import { randomBytes } from 'node:crypto';
+import type { Client, ClientChannel } from 'ssh2';
+
+/** What a command returned. */
+export interface RunnerReply {
+  stdout: string;
+  stderr: string;
+  code: number;
+}
+
+/** The shell ended (or its channel closed) before a command's reply was complete: whether it ran is unknown. */
+export class RunnerEndedError extends Error {
+  constructor(message = 'the remote command shell ended before the command finished') {
+    super(message);
+    this.name = 'RunnerEndedError';
+  }
+}
+
+/** The command ran past its time; the shell's channel is closed, its process group still has to be stopped. */
+export class RunnerTimeoutError extends Error {
+  constructor(
+    readonly timeoutMs: number,
+    readonly processGroup: number,
+  ) {
+    super(`timed out after ${timeoutMs} ms`);
+    this.name = 'RunnerTimeoutError';
+  }
+}
+
+/** Commands longer than this go in a channel of their own: the shell reads a request a byte at a time. */
+export const RUNNER_MAX_COMMAND_BYTES = 4096;
+
+/**
+ * The shell loop (POSIX sh). It first says which process group it leads: everything it starts stays in that group,
+ * and sshd (9.2 at least) refuses to pass signals on, so a command past its timeout is stopped by a `kill` of that
+ * group from a channel of its own.
+ */
+export function runnerScript(marker: string): string {
+  return `M='${marker}'
+IFS= read -r stat </proc/$$/stat
+set -- \${stat##*) }
+printf '%s ready %s\\n' "$M" "$3"
+while IFS= read -r head; do
+  case "$head" in "$M "*) ;; *) exit 3 ;; esac
+  set -- $head
+  [ "$#" -eq 3 ] || exit 3
+  id=$2; n=$3; cmd=
+  case "$n" in ''|*[!0-9]*) exit 3 ;; esac
+  while [ "$n" -gt 0 ]; do
+    IFS= read -r line || exit 3
+    cmd="$cmd$line
+"
+    n=$((n - 1))
+  done
+  IFS= read -r tail || exit 3
+  [ "$tail" = "$M end $id" ] || exit 3
+  ( eval "$cmd" ) </dev/null
+  status=$?
+  printf '%s %s %s\\n' "$M" "$id" "$status"
+  printf '%s %s\\n' "$M" "$id" >&2
+done`;
+}
+
+/** One request: the header, the command's lines, and the closing line naming the same request. */
+export function frameRequest(marker: string, id: number, command: string): string {
+  const lines = command.split('\n');
+  return `${marker} ${id} ${lines.length}\n${lines.join('\n')}\n${marker} end ${id}\n`;
+}
+
+/** A stream's bytes, split off at the end-of-reply line once it has arrived. */
+class ReplyStream {
+  private readonly chunks: Buffer[] = [];
+  private size = 0;
+
+  constructor(private readonly ending: RegExp) {}
+
+  push(chunk: Buffer): void {
+    this.chunks.push(chunk);
+    this.size += chunk.length;
+  }
+
+  /** The bytes before the end line and the end line's captured value, once the end line is the stream's last. */
+  finished(): { body: Buffer; value: string } | undefined {
+    if (this.size === 0 || this.chunks.at(-1)!.at(-1) !== 0x0a) return undefined;
+    const all = this.chunks.length === 1 ? this.chunks[0]! : Buffer.concat(this.chunks, this.size);
+    // The end line is short: only the tail is decoded to look for it.
+    const tailStart = Math.max(0, all.length - 160);
+    const tail = all.subarray(tailStart).toString('latin1');
+    const match = this.ending.exec(tail);
+    if (!match) return undefined;
+    return { body: all.subarray(0, tailStart + match.index), value: match[1] ?? '' };
+  }
+}
+
+/** A running command shell on one channel; commands run one at a time, in the order they were asked for. */
+export class CommandRunner {
+  private queue: Promise<unknown> = Promise.resolve();
+  private nextId = 1;
+  private ended = false;
+  /** Called when the channel ends, to fail the request in flight. */
+  private onEnd: (() => void) | undefined;
+
+  private constructor(
+    private readonly channel: ClientChannel,
+    private readonly marker: string,
+    /** The shell's process group on the host: the shell and every command it started. */
+    readonly processGroup: number,
+  ) {
+    channel.on('close', () => {
+      this.ended = true;
+      this.onEnd?.();
+    });
+  }
+
+  /**
+   * Starts the shell. `wrap` turns the loop's script into the channel's command (sudo, for one) and may name a line
+   * to send first (sudo's password). Resolves once the shell has said it is ready; rejects when it ends first.
+   */
+  static open(client: Client, wrap: (script: string) => { command: string; firstLine?: string }, timeoutMs: number): Promise<CommandRunner> {
+    const marker = `--provision-runner-${randomBytes(12).toString('hex')}--`;
+    const { command, firstLine } = wrap(runnerScript(marker));
+    return new Promise((resolve, reject) => {
+      client.exec(command, (error: Error | undefined, channel: ClientChannel) => {
+        if (error) return reject(new RunnerEndedError(`cannot start the remote command shell: ${error.message}`));
+        const ready = new RegExp(`${marker} ready (\\d+)\\n$`);
+        let seen = '';
+        const timer = setTimeout(() => {
+          channel.close();
+          reject(new RunnerEndedError('the remote command shell did not start in time'));
+        }, timeoutMs);
+        const onData = (chunk: Buffer) => {
+          seen += chunk.toString('latin1');
+          const match = ready.exec(seen);
+          if (!match) return;
+          clearTimeout(timer);
+          channel.off('data', onData);
+          channel.off('close', onClose);
+          resolve(new CommandRunner(channel, marker, Number(match[1])));
+        };
+        const onClose = () => {
+          clearTimeout(timer);
+          reject(new RunnerEndedError('the remote command shell ended as it started'));
+        };
+        channel.on('data', onData);
+        channel.once('close', onClose);
+        // Stderr is read per request; until then it is drained so that the channel's window never fills.
+        channel.stderr.resume();
+        if (firstLine !== undefined) channel.write(firstLine);
+      });
+    });
+  }
+
+  /** False once the shell has ended (a timeout, a lost connection, or close()). */
+  get alive(): boolean {
+    return !this.ended;
+  }
+
+  /** True when `command` can be sent to the shell: small enough, and free of the shell's marker. */
+  accepts(command: string): boolean {
+    return Buffer.byteLength(command) <= RUNNER_MAX_COMMAND_BYTES && !command.includes(this.marker);
+  }
+
+  /** Runs one command after those already asked for. */
+  run(command: string, timeoutMs: number): Promise<RunnerReply> {
+    const result = this.queue.then(() => this.runNow(command, timeoutMs));
+    this.queue = result.catch(() => undefined);
+    return result;
+  }
+
+  private runNow(command: string, timeoutMs: number): Promise<RunnerReply> {
+    if (this.ended) return Promise.reject(new RunnerEndedError());
+    const id = this.nextId++;
+    const escaped = this.marker.replace(/[^\w-]/g, '\\$&');
+    const stdout = new ReplyStream(new RegExp(`${escaped} ${id} (\\d+)\\n$`));
+    const stderr = new ReplyStream(new RegExp(`${escaped} ${id}()\\n$`));
+    return new Promise((resolve, reject) => {
+      const finish = () => {
+        clearTimeout(timer);
+        this.channel.off('data', onOut);
+        this.channel.stderr.off('data', onErr);
+        this.onEnd = undefined;
+      };
+      const check = () => {
+        const out = stdout.finished();
+        const err = out && stderr.finished();
+        if (!out || !err) return;
+        finish();
+        resolve({ stdout: out.body.toString('utf8'), stderr: err.body.toString('utf8'), code: Number(out.value) });
+      };
+      const onOut = (chunk: Buffer) => {
+        stdout.push(chunk);
+        check();
+      };
+      const onErr = (chunk: Buffer) => {
+        stderr.push(chunk);
+        check();
+      };
+      const timer = setTimeout(() => {
+        finish();
+        this.ended = true;
+        this.channel.close();
+        reject(new RunnerTimeoutError(timeoutMs, this.processGroup));
+      }, timeoutMs);
+      this.onEnd = () => {
+        finish();
+        reject(new RunnerEndedError());
+      };
+      this.channel.on('data', onOut);
+      this.channel.stderr.on('data', onErr);
+      this.channel.write(frameRequest(this.marker, id, command));
+    });
+  }
+
+  /** Ends the shell; resolves once its channel has closed (or after a second: the connection may be going too). */
+  close(): Promise<void> {
+    if (this.ended) return Promise.resolve();
+    this.ended = true;
+    return new Promise((resolve) => {
+      const timer = setTimeout(resolve, 1000);
+      this.channel.once('close', () => {
+        clearTimeout(timer);
+        resolve();
+      });
+      this.channel.end();
+    });
+  }
+}

@@ -1,0 +1,150 @@
+/**
+ * The connection's command shell against real sshd: small commands share one long-lived shell, and each still sees
+ * what a channel of its own would give it (exact output, exit status, empty stdin, nothing left over from the command
+ * before). Timeouts stop the command on the host; sudo runs the shell as root. What ran is checked in the container.
+ */
+import { after, before, describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { randomBytes } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+import { loadInventory } from '../../src/inventory/load.ts';
+import { CommandTimeoutError, SshConnection } from '../../src/transport/ssh.ts';
+import { ShellCommand, sh } from '../../src/transport/shell.ts';
+import { hostVarsSchema } from '../../tasks/vars.ts';
+import { startTestHosts, type TestHosts } from '../support/containers.ts';
+import { writeInventory } from '../support/inventory.ts';
+
+describe('the connection\'s command shell', () => {
+  let lab: TestHosts;
+  let connection: SshConnection;
+
+  async function open(vars: Record<string, unknown> = {}): Promise<SshConnection> {
+    const inventory = await loadInventory(writeInventory(lab, { vars }), { vars: hostVarsSchema });
+    return SshConnection.open(inventory.hosts[0]!.connection);
+  }
+
+  before(async () => {
+    lab = await startTestHosts([{ name: 'h1', group: 'nodes' }]);
+    connection = await open();
+  });
+  after(async () => {
+    await connection?.close();
+    await lab?.stop();
+  });
+
+  test('small commands share one shell on the host; each keeps its own output, stderr and exit status', async () => {
+    const first = await connection.exec(sh`echo "$$"`);
+    const second = await connection.exec(sh`echo "$$"`);
+    assert.equal(first.code, 0);
+    assert.match(first.stdout, /^\d+\n$/);
+    assert.equal(second.stdout, first.stdout, 'both commands ran in the same long-lived shell');
+    // The shell is a child of this connection's sshd session, as an exec channel's shell would be.
+    const parent = await lab.exec('h1', ['sh', '-c', `while read -r key value; do [ "$key" = PPid: ] && cat "/proc/$value/comm"; done < /proc/${first.stdout.trim()}/status`]);
+    assert.match(parent.stdout, /^sshd/);
+
+    const mixed = await connection.exec(ShellCommand.fromQuoted("echo out; echo err >&2; printf 'no newline'; exit 7"));
+    assert.deepEqual(mixed, { stdout: 'out\nno newline', stderr: 'err\n', code: 7 });
+    const multiline = await connection.exec(ShellCommand.fromQuoted('x=1\nif [ "$x" = 1 ]; then\n  printf "%s\\n" "a  b" \'c\\\\d\'\nfi\n'));
+    assert.deepEqual(multiline, { stdout: 'a  b\nc\\\\d\n', stderr: '', code: 0 });
+    const unicode = await connection.exec(sh`printf '%s' ${'größe ✓ ' + 'x'.repeat(3000)}`);
+    assert.equal(unicode.stdout, `größe ✓ ${'x'.repeat(3000)}`);
+  });
+
+  test('a command reads an empty stdin, and leaves nothing behind for the next one', async () => {
+    const reader = await connection.exec(sh`cat; echo "read done"`);
+    assert.deepEqual(reader, { stdout: 'read done\n', stderr: '', code: 0 });
+    const leaky = await connection.exec(ShellCommand.fromQuoted('cd /tmp; LEFT=over; export LEFT; umask 077; exit 3'));
+    assert.equal(leaky.code, 3);
+    const after = await connection.exec(ShellCommand.fromQuoted('pwd; echo "left=${LEFT:-}"; umask'));
+    assert.equal(after.code, 0);
+    assert.doesNotMatch(after.stdout, /left=over/);
+    assert.doesNotMatch(after.stdout, /^\/tmp$/m);
+    assert.doesNotMatch(after.stdout, /0077/);
+  });
+
+  test('commands with stdin, and long ones, still work (each in a channel of its own)', async () => {
+    const secret = `s-${randomBytes(8).toString('hex')}`;
+    const piped = await connection.exec(sh`cat`, { stdin: `${secret}\nline two` });
+    assert.deepEqual(piped, { stdout: `${secret}\nline two`, stderr: '', code: 0 });
+    const long = await connection.exec(sh`printf '%s' ${'y'.repeat(20_000)} | wc -c; echo "$$"`);
+    const [count, pid] = long.stdout.trim().split('\n');
+    assert.equal(count, '20000');
+    const shellPid = (await connection.exec(sh`echo "$$"`)).stdout.trim();
+    assert.notEqual(pid, shellPid, 'the long command ran in a shell of its own');
+  });
+
+  test('a command past its timeout is stopped on the host, and the next command gets a new shell', async () => {
+    // A duration of its own, so that the process is found by its command line.
+    const sleep = `sleep 30.${randomBytes(3).readUIntBE(0, 3)}`;
+    const running = async () =>
+      (await lab.exec('h1', ['sh', '-c', 'for p in /proc/[0-9]*; do tr "\\0" " " < "$p/cmdline" 2>/dev/null; echo; done | grep -cxF "$1 " || true', 'sh', sleep])).stdout.trim();
+    const started = Date.now();
+    const pending = connection.exec(ShellCommand.fromQuoted(`${sleep}; echo done`), { timeoutMs: 1500 });
+    await new Promise((resolve) => setTimeout(resolve, 700));
+    assert.equal(await running(), '1', 'the command runs on the host before its timeout');
+    await assert.rejects(pending, CommandTimeoutError);
+    assert.ok(Date.now() - started < 5000, `the timeout took ${Date.now() - started} ms`);
+    const deadline = Date.now() + 5000;
+    let left = '';
+    do {
+      await new Promise((resolve) => setTimeout(resolve, 200));
+      left = await running();
+    } while (left !== '0' && Date.now() < deadline);
+    assert.equal(left, '0', 'the timed-out command still runs on the host');
+    const next = await connection.exec(sh`echo alive`);
+    assert.deepEqual(next, { stdout: 'alive\n', stderr: '', code: 0 });
+  });
+
+  test('a command that ends its own shell fails alone; the next command gets a new shell', async () => {
+    const killer = await connection.exec(ShellCommand.fromQuoted('kill -KILL "$$"'));
+    assert.notEqual(killer.code, 0);
+    const next = await connection.exec(sh`echo alive`);
+    assert.deepEqual(next, { stdout: 'alive\n', stderr: '', code: 0 });
+  });
+
+  describe('through sudo (ansible_become)', () => {
+    const password = `pw-${randomBytes(9).toString('hex')}`;
+    before(async () => {
+      const publicKey = readFileSync(`${lab.keyFile}.pub`, 'utf8').trim();
+      const script = [
+        'set -e',
+        'id runner >/dev/null 2>&1 || useradd -m -s /bin/bash runner',
+        `echo runner:${password} | chpasswd`,
+        'install -d -m 700 -o runner -g runner /home/runner/.ssh',
+        'printf "%s\\n" "$1" > /home/runner/.ssh/authorized_keys',
+        'chown runner:runner /home/runner/.ssh/authorized_keys',
+      ].join('\n');
+      const result = await lab.exec('h1', ['sh', '-c', script, 'sh', publicKey]);
+      assert.equal(result.exitCode, 0, result.stderr);
+    });
+    after(async () => {
+      await lab.exec('h1', ['rm', '-f', '/etc/sudoers.d/runner']);
+    });
+    const sudoers = async (rule: string) => {
+      const result = await lab.exec('h1', ['sh', '-c', 'printf "%s\\n" "$1" > /etc/sudoers.d/runner && chmod 440 /etc/sudoers.d/runner', 'sh', rule]);
+      assert.equal(result.exitCode, 0, result.stderr);
+    };
+
+    for (const [label, rule, vars] of [
+      ['without a password', 'runner ALL=(ALL) NOPASSWD:ALL', {}],
+      ['with a password', 'runner ALL=(ALL) ALL', { ansible_become_password: password }],
+    ] as const) {
+      test(`${label}: the commands run as root in one shell, and the password never reaches a command`, async () => {
+        await sudoers(rule);
+        const deploy = await open({ ansible_user: 'runner', ansible_become: true, ...vars });
+        try {
+          const first = await deploy.exec(sh`id -un; echo "$$"; cat`);
+          const second = await deploy.exec(sh`id -un; echo "$$"`);
+          assert.equal(first.code, 0, first.stderr);
+          const [user, pid, ...rest] = first.stdout.split('\n');
+          assert.equal(user, 'root');
+          assert.deepEqual(rest, [''], 'the command read nothing from stdin');
+          assert.equal(second.stdout, `root\n${pid}\n`);
+          assert.ok(!first.stdout.includes(password) && !first.stderr.includes(password));
+        } finally {
+          await deploy.close();
+        }
+      });
+    }
+  });
+});
