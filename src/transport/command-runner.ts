@@ -80,7 +80,7 @@ export function frameRequest(marker: string, id: number, command: string): strin
 }
 
 /** A stream's bytes, split off at the end-of-reply line once it has arrived. */
-class ReplyStream {
+export class ReplyStream {
   private readonly chunks: Buffer[] = [];
   private size = 0;
 
@@ -94,15 +94,23 @@ class ReplyStream {
   /** The bytes before the end line and the end line's captured value, once the end line is the stream's last. */
   finished(): { body: Buffer; value: string } | undefined {
     if (this.size === 0 || this.chunks.at(-1)!.at(-1) !== 0x0a) return undefined;
-    const all = this.chunks.length === 1 ? this.chunks[0]! : Buffer.concat(this.chunks, this.size);
-    // The end line is short: only the tail is decoded to look for it.
-    const tailStart = Math.max(0, all.length - 160);
-    const tail = all.subarray(tailStart).toString('latin1');
-    const match = this.ending.exec(tail);
+    // The end line is short: only the last chunks are decoded to look for it, so a long output is not copied per chunk.
+    const tailChunks: Buffer[] = [];
+    let tailSize = 0;
+    for (let i = this.chunks.length - 1; i >= 0 && tailSize < TAIL_BYTES; i--) {
+      tailChunks.unshift(this.chunks[i]!);
+      tailSize += this.chunks[i]!.length;
+    }
+    const tail = Buffer.concat(tailChunks, tailSize).subarray(Math.max(0, tailSize - TAIL_BYTES));
+    const match = this.ending.exec(tail.toString('latin1'));
     if (!match) return undefined;
-    return { body: all.subarray(0, tailStart + match.index), value: match[1] ?? '' };
+    const all = Buffer.concat(this.chunks, this.size);
+    return { body: all.subarray(0, all.length - tail.length + match.index), value: match[1] ?? '' };
   }
 }
+
+/** More than an end line's length: the marker (42 characters), a request id and a status. */
+const TAIL_BYTES = 160;
 
 /** A running command shell on one channel; commands run one at a time, in the order they were asked for. */
 export class CommandRunner {

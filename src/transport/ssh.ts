@@ -209,6 +209,11 @@ export class SshConnection {
       if (/authentication methods failed/i.test(message)) {
         throw new UnreachableError(`authentication failed for ${describe(settings)} (tried: ${methods.map((m) => m.type).join(', ') || 'nothing'})`);
       }
+      if (/connection lost before handshake/i.test(message)) {
+        // The port answered and sshd closed it at once: it is re-executing itself after a reload (SIGHUP closes and
+        // reopens its socket) or dropping connections past MaxStartups. Both pass: worth another try.
+        throw new PortUnansweredError(`${describe(settings)} closed the connection before the SSH handshake (sshd reloading or busy)`);
+      }
       if (/timed out while waiting for handshake/i.test(message)) {
         // The port answered but sshd never completed the handshake (hung or overloaded): worth another try.
         throw new PortUnansweredError(`no SSH handshake from ${describe(settings)}: timed out after ${settings.connectTimeout}s`);

@@ -21,6 +21,35 @@ async function silentServer(): Promise<{ port: number; close: () => void }> {
   };
 }
 
+/**
+ * A TCP proxy on 127.0.0.1 to a test host's sshd that closes its first `drops` connections at once, as sshd does while
+ * it re-executes itself after a reload, or past MaxStartups.
+ */
+async function droppingProxy(target: number, drops: number): Promise<{ port: number; dropped: () => number; close: () => void }> {
+  const sockets: net.Socket[] = [];
+  let dropped = 0;
+  const server = net.createServer((socket) => {
+    if (dropped < drops) {
+      dropped += 1;
+      socket.destroy();
+      return;
+    }
+    const upstream = net.connect(target, '127.0.0.1');
+    sockets.push(socket, upstream);
+    socket.pipe(upstream).pipe(socket);
+    socket.on('error', () => upstream.destroy());
+    upstream.on('error', () => socket.destroy());
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  return {
+    port: (server.address() as net.AddressInfo).port,
+    dropped: () => dropped,
+    close: () => {
+      for (const socket of sockets) socket.destroy();
+      server.close();
+    },
+  };
+}
 
 describe('unreachable hosts', () => {
   let lab: TestHosts;
@@ -50,5 +79,21 @@ describe('unreachable hosts', () => {
     assert.equal(run.summary.unreachable, 2);
     const text = await runCli(['apply', inventory, '--dry-run', '--playbook', 'test/fixtures/playbooks/slow.ts'], { timeoutMs: 60_000 });
     assert.match(text.stdout, /hanging +ok=0 +would-change=0 +failed=0 +skipped=0 +unreachable=1/);
+  });
+
+  test('a host whose sshd closes a connection before the handshake (reloading, or busy) is tried again, and reached', async () => {
+    const proxy = await droppingProxy(lab.hosts[0]!.sshPort, 1);
+    try {
+      const inventory = writeInventory(lab, {
+        vars: { ssh_connect_retries: 1, ssh_host_key_checking: 'off' },
+        hosts: { alive: { ansible_port: proxy.port } },
+      });
+      const result = await runCli(['apply', inventory, '--dry-run', '--json', '--playbook', 'test/fixtures/playbooks/slow.ts'], { timeoutMs: 60_000 });
+      assert.equal(result.code, 0, result.stdout + result.stderr);
+      assert.equal(parseRun(result).hosts.alive?.status, 'changed');
+      assert.equal(proxy.dropped(), 1, 'the first connection was dropped');
+    } finally {
+      proxy.close();
+    }
   });
 });
