@@ -3,7 +3,8 @@
  * costs a write, a fork and a read (~5 ms); a command in a session channel of its own makes sshd set up a session
  * and start a login shell every time (~15–25 ms). The shell is the one an exec channel would start (the login shell,
  * or `sh` under sudo), and each command runs in a subshell of its own with stdin from /dev/null, so that commands see
- * what they would see in a channel of their own: an `exit`, a `cd` or a variable ends with the command.
+ * what they would see in a channel of their own: none of the loop's variables or arguments, and an `exit`, a `cd` or a
+ * variable ends with the command.
  *
  * The protocol is line-based, so that neither side depends on the host's locale:
  *   request:  `MARKER ID LINES`, the command's LINES lines, `MARKER end ID`
@@ -66,7 +67,13 @@ while IFS= read -r head; do
   done
   IFS= read -r tail || exit 3
   [ "$tail" = "$M end $id" ] || exit 3
-  ( eval "$cmd" ) </dev/null
+  (
+    unset M head id n line tail status stat
+    set -- "$cmd"
+    unset cmd
+    eval "set --
+$1"
+  ) </dev/null
   status=$?
   printf '%s %s %s\\n' "$M" "$id" "$status"
   printf '%s %s\\n' "$M" "$id" >&2

@@ -38,11 +38,13 @@ for (const shell of ['sh', 'bash']) {
     const input =
       frameRequest(MARKER, 1, "printf 'a\\n'; echo e >&2; exit 4") +
       frameRequest(MARKER, 2, 'cat; x=1\nif [ "$x" = 1 ]; then printf b; fi') +
+      frameRequest(MARKER, 5, 'echo "[${M-}${head-}${id-}${n-}${cmd-}${line-}${tail-}${status-}${stat-}] $#"') +
       `${MARKER} 3 1\necho must-not-run\n${MARKER} end 99\n` +
       frameRequest(MARKER, 4, 'echo after');
     const run = spawnSync(shell, ['-c', runnerScript(MARKER)], { input, encoding: 'utf8', timeout: 10_000 });
     assert.equal(run.status, 3, run.stderr);
-    assert.match(run.stdout, new RegExp(`^${MARKER} ready \\d+\\na\\n${MARKER} 1 4\\nb${MARKER} 2 0\\n$`));
-    assert.equal(run.stderr, `e\n${MARKER} 1\n${MARKER} 2\n`);
+    // The loop's own variables and arguments are not the command's.
+    assert.match(run.stdout, new RegExp(`^${MARKER} ready \\d+\\na\\n${MARKER} 1 4\\nb${MARKER} 2 0\\n\\[\\] 0\\n${MARKER} 5 0\\n$`));
+    assert.equal(run.stderr, `e\n${MARKER} 1\n${MARKER} 2\n${MARKER} 5\n`);
   });
 }
