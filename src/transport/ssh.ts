@@ -279,8 +279,10 @@ export class SshConnection {
   private runner: Promise<CommandRunner | undefined> | undefined;
   /** Set when the shell could not be started: every command then gets a channel of its own. */
   private runnerRefused = false;
+  /** Small commands seen so far: the shell starts at the second, so a one-command connection (a login check) starts none. */
+  private smallCommands = 0;
 
-  /** The shell, started at the first command it can take, as the user commands run as (through sudo, like them). */
+  /** The shell, started when first needed, as the user commands run as (through sudo, like them). */
   private commandRunner(timeoutMs: number): Promise<CommandRunner | undefined> {
     if (this.runnerRefused) return Promise.resolve(undefined);
     const client = this.ssh.connection;
@@ -304,6 +306,8 @@ export class SshConnection {
 
   /** A small command without stdin, through the connection's shell; undefined when it has to take a channel of its own. */
   private async runInShell(text: string, timeoutMs: number): Promise<ExecResult | undefined> {
+    this.smallCommands += 1;
+    if (this.smallCommands === 1 && !this.runner) return undefined;
     let runner = await this.commandRunner(timeoutMs);
     if (runner && !runner.alive) {
       // Ended by a timeout or by a command that killed it: a new one for the commands that follow.

@@ -32,14 +32,16 @@ describe('the connection\'s command shell', () => {
     await lab?.stop();
   });
 
-  test('small commands share one shell on the host; each keeps its own output, stderr and exit status', async () => {
+  test('small commands share one shell on the host from the second on; each keeps its own output, stderr and exit status', async () => {
     const first = await connection.exec(sh`echo "$$"`);
     const second = await connection.exec(sh`echo "$$"`);
-    assert.equal(first.code, 0);
-    assert.match(first.stdout, /^\d+\n$/);
-    assert.equal(second.stdout, first.stdout, 'both commands ran in the same long-lived shell');
+    const third = await connection.exec(sh`echo "$$"`);
+    assert.equal(second.code, 0);
+    assert.match(second.stdout, /^\d+\n$/);
+    assert.notEqual(first.stdout, second.stdout, 'a connection\'s first small command takes a channel of its own');
+    assert.equal(third.stdout, second.stdout, 'the later commands ran in the same long-lived shell');
     // The shell is a child of this connection's sshd session, as an exec channel's shell would be.
-    const parent = await lab.exec('h1', ['sh', '-c', `while read -r key value; do [ "$key" = PPid: ] && cat "/proc/$value/comm"; done < /proc/${first.stdout.trim()}/status`]);
+    const parent = await lab.exec('h1', ['sh', '-c', `while read -r key value; do [ "$key" = PPid: ] && cat "/proc/$value/comm"; done < /proc/${second.stdout.trim()}/status`]);
     assert.match(parent.stdout, /^sshd/);
 
     const mixed = await connection.exec(ShellCommand.fromQuoted("echo out; echo err >&2; printf 'no newline'; exit 7"));
@@ -133,6 +135,7 @@ describe('the connection\'s command shell', () => {
         await sudoers(rule);
         const deploy = await open({ ansible_user: 'runner', ansible_become: true, ...vars });
         try {
+          await deploy.exec(sh`true`); // the connection's first small command takes a channel of its own
           const first = await deploy.exec(sh`id -un; echo "$$"; cat`);
           const second = await deploy.exec(sh`id -un; echo "$$"`);
           assert.equal(first.code, 0, first.stderr);
