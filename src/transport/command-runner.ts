@@ -7,6 +7,8 @@
  * variable ends with the command.
  *
  * The protocol is line-based, so that neither side depends on the host's locale:
+ *   start:    the client sends `MARKER hello` (after sudo's password line, when sudo wants one); the loop skips any
+ *             line before it (a password sudo did not read) and answers `MARKER ready PGID`
  *   request:  `MARKER ID LINES`, the command's LINES lines, `MARKER end ID`
  *   reply:    the command's stdout then `MARKER ID STATUS\n` on stdout; its stderr then `MARKER ID\n` on stderr.
  * The marker is random per runner. A request that does not parse ends the shell without running anything.
@@ -21,15 +23,24 @@ export interface RunnerReply {
   code: number;
 }
 
-/** The shell ended (or its channel closed) before a command's reply was complete: whether it ran is unknown. */
+/**
+ * The shell ended (or its channel closed) before a command's reply was complete. When the command was sent, whether it
+ * ran is unknown; when it was not (`sent` false), it certainly did not run.
+ */
 export class RunnerEndedError extends Error {
-  constructor(message = 'the remote command shell ended before the command finished') {
+  constructor(
+    message = 'the remote command shell ended before the command finished',
+    readonly sent = true,
+  ) {
     super(message);
     this.name = 'RunnerEndedError';
   }
 }
 
-/** The command ran past its time; the shell's channel is closed, its process group still has to be stopped. */
+/**
+ * The command ran past its time; the shell's channel is closed, its process group still has to be stopped (0 when the
+ * shell could not name a group of its own).
+ */
 export class RunnerTimeoutError extends Error {
   constructor(
     readonly timeoutMs: number,
@@ -43,16 +54,33 @@ export class RunnerTimeoutError extends Error {
 /** Commands longer than this go in a channel of their own: the shell reads a request a byte at a time. */
 export const RUNNER_MAX_COMMAND_BYTES = 4096;
 
+/** How long the shell may take to start (sudo and PAM included) before commands go in channels of their own. */
+const START_TIMEOUT_MS = 15_000;
+
 /**
  * The shell loop (POSIX sh). It first says which process group it leads: everything it starts stays in that group,
  * and sshd (9.2 at least) refuses to pass signals on, so a command past its timeout is stopped by a `kill` of that
- * group from a channel of its own.
+ * group from a channel of its own. The group is named only when it is the session sshd made for this channel (group
+ * and session the same), so that the kill can never reach beyond it; otherwise the loop says 0.
  */
 export function runnerScript(marker: string): string {
   return `M='${marker}'
-IFS= read -r stat </proc/$$/stat
-set -- \${stat##*) }
-printf '%s ready %s\\n' "$M" "$3"
+while :; do
+  IFS= read -r hello || exit 3
+  [ "$hello" = "$M hello" ] && break
+done
+unset hello
+# The loop splits its requests into words: a login shell that does not (zsh) says so and ends.
+words='a b'
+set -- $words
+if [ "$#" -ne 2 ]; then printf '%s ready -\\n' "$M"; exit 3; fi
+unset words
+group=0
+if IFS= read -r stat 2>/dev/null </proc/$$/stat; then
+  set -- \${stat##*) }
+  if [ "$#" -ge 4 ] && [ "$3" = "$4" ]; then group=$3; fi
+fi
+printf '%s ready %s\\n' "$M" "$group"
 while IFS= read -r head; do
   case "$head" in "$M "*) ;; *) exit 3 ;; esac
   set -- $head
@@ -68,7 +96,7 @@ while IFS= read -r head; do
   IFS= read -r tail || exit 3
   [ "$tail" = "$M end $id" ] || exit 3
   (
-    unset M head id n line tail status stat
+    unset M head id n line tail status stat group
     set -- "$cmd"
     unset cmd
     eval "set --
@@ -143,18 +171,18 @@ export class CommandRunner {
    * Starts the shell. `wrap` turns the loop's script into the channel's command (sudo, for one) and may name a line
    * to send first (sudo's password). Resolves once the shell has said it is ready; rejects when it ends first.
    */
-  static open(client: Client, wrap: (script: string) => { command: string; firstLine?: string }, timeoutMs: number): Promise<CommandRunner> {
+  static open(client: Client, wrap: (script: string) => { command: string; firstLine?: string }): Promise<CommandRunner> {
     const marker = `--provision-runner-${randomBytes(12).toString('hex')}--`;
     const { command, firstLine } = wrap(runnerScript(marker));
     return new Promise((resolve, reject) => {
       client.exec(command, (error: Error | undefined, channel: ClientChannel) => {
         if (error) return reject(new RunnerEndedError(`cannot start the remote command shell: ${error.message}`));
-        const ready = new RegExp(`${marker} ready (\\d+)\\n$`);
+        const ready = new RegExp(`${marker} ready (\\S*)\\n$`);
         let seen = '';
         const timer = setTimeout(() => {
           channel.close();
-          reject(new RunnerEndedError('the remote command shell did not start in time'));
-        }, timeoutMs);
+          reject(new RunnerEndedError('the remote command shell did not start in time', false));
+        }, START_TIMEOUT_MS);
         const onData = (chunk: Buffer) => {
           seen += chunk.toString('latin1');
           const match = ready.exec(seen);
@@ -162,17 +190,23 @@ export class CommandRunner {
           clearTimeout(timer);
           channel.off('data', onData);
           channel.off('close', onClose);
+          if (!/^\d+$/.test(match[1]!)) {
+            // A login shell that is not a POSIX sh (zsh does not split words): commands get channels of their own.
+            channel.close();
+            reject(new RunnerEndedError(`the remote command shell did not start: it said ${JSON.stringify(match[1])}`, false));
+            return;
+          }
           resolve(new CommandRunner(channel, marker, Number(match[1])));
         };
         const onClose = () => {
           clearTimeout(timer);
-          reject(new RunnerEndedError('the remote command shell ended as it started'));
+          reject(new RunnerEndedError('the remote command shell ended as it started', false));
         };
         channel.on('data', onData);
         channel.once('close', onClose);
         // Stderr is read per request; until then it is drained so that the channel's window never fills.
         channel.stderr.resume();
-        if (firstLine !== undefined) channel.write(firstLine);
+        channel.write(`${firstLine ?? ''}${marker} hello\n`);
       });
     });
   }
@@ -195,7 +229,7 @@ export class CommandRunner {
   }
 
   private runNow(command: string, timeoutMs: number): Promise<RunnerReply> {
-    if (this.ended) return Promise.reject(new RunnerEndedError());
+    if (this.ended) return Promise.reject(new RunnerEndedError('the remote command shell had ended', false));
     const id = this.nextId++;
     const escaped = this.marker.replace(/[^\w-]/g, '\\$&');
     const stdout = new ReplyStream(new RegExp(`${escaped} ${id} (\\d+)\\n$`));
@@ -207,14 +241,17 @@ export class CommandRunner {
         this.channel.stderr.off('data', onErr);
         this.onEnd = undefined;
       };
+      // Once found, the stdout reply stands: bytes after it (a background process the command left) are not its own.
+      let out: { body: Buffer; value: string } | undefined;
       const check = () => {
-        const out = stdout.finished();
+        out ??= stdout.finished();
         const err = out && stderr.finished();
         if (!out || !err) return;
         finish();
         resolve({ stdout: out.body.toString('utf8'), stderr: err.body.toString('utf8'), code: Number(out.value) });
       };
       const onOut = (chunk: Buffer) => {
+        if (out) return;
         stdout.push(chunk);
         check();
       };

@@ -50,6 +50,16 @@ class ChannelRefusedError extends UnreachableError {}
 /** Nothing answered on the port (refused or timed out): another port may still work. */
 export class PortUnansweredError extends UnreachableError {}
 
+/**
+ * A command run through a sudo that asked for a password when the connection opened; the password is the first line
+ * of stdin. It goes to sudo only if sudo still asks (-k: cached credentials aside): a sudo that stopped asking (a
+ * NOPASSWD rule written by this very run) would hand the line on to the command, into a file's content say. The
+ * shell then reads the line itself, and the command gets the rest of stdin.
+ */
+function sudoWithPassword(command: string): string {
+  return sh`if sudo -k -n true 2>/dev/null; then IFS= read -r _; exec sudo -n -- sh -c ${command}; else exec sudo -S -k -p '' -- sh -c ${command}; fi`.text;
+}
+
 /** The address and port string used in messages, e.g. `root@10.0.0.5:22`. */
 function describe(settings: ConnectionSettings): string {
   return `${settings.user}@${settings.address}:${settings.port}`;
@@ -277,30 +287,31 @@ export class SshConnection {
 
   /** The connection's command shell (see command-runner.ts); undefined until a command needs it, or once it failed. */
   private runner: Promise<CommandRunner | undefined> | undefined;
+  /** The shell once started, for close(), which must not wait on a shell still starting. */
+  private startedRunner: CommandRunner | undefined;
   /** Set when the shell could not be started: every command then gets a channel of its own. */
   private runnerRefused = false;
   /** Small commands seen so far: the shell starts at the second, so a one-command connection (a login check) starts none. */
   private smallCommands = 0;
 
   /** The shell, started when first needed, as the user commands run as (through sudo, like them). */
-  private commandRunner(timeoutMs: number): Promise<CommandRunner | undefined> {
+  private commandRunner(): Promise<CommandRunner | undefined> {
     if (this.runnerRefused) return Promise.resolve(undefined);
     const client = this.ssh.connection;
     if (!client || this.lost) return Promise.resolve(undefined);
-    this.runner ??= CommandRunner.open(
-      client,
-      (script) => {
-        if (!this.usesSudo) return { command: script };
-        if (this.sudoNeedsPassword && this.settings.becomePassword !== undefined) {
-          return { command: sh`sudo -S -k -p '' -- sh -c ${script}`.text, firstLine: `${this.settings.becomePassword}\n` };
-        }
-        return { command: sh`sudo -n -- sh -c ${script}`.text };
+    this.runner ??= CommandRunner.open(client, (script) => {
+      if (!this.usesSudo) return { command: script };
+      if (this.sudoNeedsPassword && this.settings.becomePassword !== undefined) {
+        return { command: sudoWithPassword(script), firstLine: `${this.settings.becomePassword}\n` };
+      }
+      return { command: sh`sudo -n -- sh -c ${script}`.text };
+    }).then(
+      (runner) => (this.startedRunner = runner),
+      () => {
+        this.runnerRefused = true;
+        return undefined;
       },
-      timeoutMs,
-    ).catch(() => {
-      this.runnerRefused = true;
-      return undefined;
-    });
+    );
     return this.runner;
   }
 
@@ -308,11 +319,13 @@ export class SshConnection {
   private async runInShell(text: string, timeoutMs: number): Promise<ExecResult | undefined> {
     this.smallCommands += 1;
     if (this.smallCommands === 1 && !this.runner) return undefined;
-    let runner = await this.commandRunner(timeoutMs);
+    const starting = this.runner;
+    let runner = await this.commandRunner();
     if (runner && !runner.alive) {
-      // Ended by a timeout or by a command that killed it: a new one for the commands that follow.
-      this.runner = undefined;
-      runner = await this.commandRunner(timeoutMs);
+      // Ended by a timeout or by a command that killed it: a new one for the commands that follow (one, even when
+      // several commands find it ended at once).
+      if (this.runner === starting) this.runner = undefined;
+      runner = await this.commandRunner();
     }
     if (!runner || !runner.accepts(text)) return undefined;
     try {
@@ -320,14 +333,17 @@ export class SshConnection {
     } catch (error) {
       if (error instanceof RunnerTimeoutError) {
         // sshd does not pass signals on: the shell's process group (the shell and all it started) is stopped from a
-        // channel of its own, so that the command does not run on, e.g. holding the dpkg lock.
+        // channel of its own, so that the command does not run on, e.g. holding the dpkg lock. `kill -s` is the form
+        // dash's kill takes too.
         if (error.processGroup > 1 && !this.lost) {
-          await this.execInChannel(sh`kill -TERM -- ${`-${error.processGroup}`} 2>/dev/null || true`, {}, timeoutMs).catch(() => undefined);
+          await this.execInChannel(sh`kill -s TERM -- ${`-${error.processGroup}`} 2>/dev/null || true`, {}, timeoutMs).catch(() => undefined);
         }
         throw new CommandTimeoutError(text, timeoutMs);
       }
       if (!(error instanceof RunnerEndedError)) throw error;
       if (this.lost) throw new UnreachableError(`connection to ${describe(this.settings)} was lost while a command ran: ${redact(text.split('\n')[0] ?? '')}`);
+      // Never sent (the shell ended before its turn came): it did not run, so it takes a channel of its own.
+      if (!error.sent) return undefined;
       // As for a command whose channel closed without an exit status: it failed, how is unknown.
       return { stdout: '', stderr: `${error.message}\n`, code: 255 };
     }
@@ -358,10 +374,9 @@ export class SshConnection {
     let text = command.text;
     let stdin = options.stdin;
     if (this.usesSudo && !options.asLoginUser) {
-      // Only a sudo that checkSudo saw asking for a password gets one: a NOPASSWD sudo would hand the line to the command.
+      // Only a sudo that checkSudo saw asking for a password gets one, and only while it still asks (sudoWithPassword).
       if (this.sudoNeedsPassword && this.settings.becomePassword !== undefined) {
-        // -k forces sudo to read the password every time, so the password line never leaks into the command's stdin.
-        text = sh`sudo -S -k -p '' -- sh -c ${text}`.text;
+        text = sudoWithPassword(text);
         stdin = `${this.settings.becomePassword}\n${stdin ?? ''}`;
       } else {
         text = sh`sudo -n -- sh -c ${text}`.text;
@@ -375,6 +390,7 @@ export class SshConnection {
       this.runnerRefused = true;
       await (await this.runner)?.close();
       this.runner = undefined;
+      this.startedRunner = undefined;
       return this.run(text, stdin, timeoutMs);
     }
   }
@@ -425,8 +441,8 @@ export class SshConnection {
 
   /** Closes the connection. */
   async close(): Promise<void> {
-    const runner = await this.runner;
-    if (runner?.alive) void runner.close(); // the connection closes next: no need to wait for the channel
+    // The connection closes next: no need to wait for the shell's channel (or for a shell still starting).
+    if (this.startedRunner?.alive) void this.startedRunner.close();
     this.ssh.dispose();
   }
 }

@@ -75,13 +75,14 @@ describe('the connection\'s command shell', () => {
     assert.notEqual(pid, shellPid, 'the long command ran in a shell of its own');
   });
 
-  test('a command past its timeout is stopped on the host, and the next command gets a new shell', async () => {
+  /** Runs a command that outlives a 1.5 s timeout, and checks that it runs before and is gone after. */
+  async function timesOutAndStops(on: SshConnection): Promise<void> {
     // A duration of its own, so that the process is found by its command line.
     const sleep = `sleep 30.${randomBytes(3).readUIntBE(0, 3)}`;
     const running = async () =>
       (await lab.exec('h1', ['sh', '-c', 'for p in /proc/[0-9]*; do tr "\\0" " " < "$p/cmdline" 2>/dev/null; echo; done | grep -cxF "$1 " || true', 'sh', sleep])).stdout.trim();
     const started = Date.now();
-    const pending = connection.exec(ShellCommand.fromQuoted(`${sleep}; echo done`), { timeoutMs: 1500 });
+    const pending = on.exec(ShellCommand.fromQuoted(`${sleep}; echo done`), { timeoutMs: 1500 });
     await new Promise((resolve) => setTimeout(resolve, 700));
     assert.equal(await running(), '1', 'the command runs on the host before its timeout');
     await assert.rejects(pending, CommandTimeoutError);
@@ -93,6 +94,10 @@ describe('the connection\'s command shell', () => {
       left = await running();
     } while (left !== '0' && Date.now() < deadline);
     assert.equal(left, '0', 'the timed-out command still runs on the host');
+  }
+
+  test('a command past its timeout is stopped on the host, and the next command gets a new shell', async () => {
+    await timesOutAndStops(connection);
     const next = await connection.exec(sh`echo alive`);
     assert.deepEqual(next, { stdout: 'alive\n', stderr: '', code: 0 });
   });
@@ -149,5 +154,42 @@ describe('the connection\'s command shell', () => {
         }
       });
     }
+
+    test('a command past its timeout is stopped through sudo too (sh is dash there)', async () => {
+      await sudoers('runner ALL=(ALL) NOPASSWD:ALL');
+      const deploy = await open({ ansible_user: 'runner', ansible_become: true });
+      try {
+        await deploy.exec(sh`true`);
+        await deploy.exec(sh`true`); // the shell is up
+        await timesOutAndStops(deploy);
+        assert.equal((await deploy.exec(sh`id -un`)).stdout, 'root\n');
+      } finally {
+        await deploy.close();
+      }
+    });
+
+    test('a sudo that stops asking for the password mid-run: the password reaches no command, in the shell or beside it', async () => {
+      await sudoers('runner ALL=(ALL) ALL');
+      const deploy = await open({ ansible_user: 'runner', ansible_become: true, ansible_become_password: password });
+      try {
+        await deploy.exec(sh`true`);
+        assert.equal((await deploy.exec(sh`id -un`)).stdout, 'root\n');
+        await sudoers('runner ALL=(ALL) NOPASSWD:ALL');
+        // The shell ends (as after a timeout); the next one starts under a sudo that reads no password.
+        assert.notEqual((await deploy.exec(ShellCommand.fromQuoted('kill -KILL "$$"'))).code, 0);
+        const first = await deploy.exec(sh`id -un; echo "$$"; cat`);
+        const second = await deploy.exec(sh`echo "$$"`);
+        assert.equal(first.code, 0, first.stderr);
+        const [user, pid, ...rest] = first.stdout.split('\n');
+        assert.equal(user, 'root');
+        assert.deepEqual(rest, [''], 'the password line reached no command');
+        assert.equal(second.stdout, `${pid}\n`, 'the new shell runs the commands');
+        // A command with stdin (a file's content) in a channel of its own gets its stdin, and not the password.
+        const piped = await deploy.exec(sh`cat`, { stdin: 'content\n' });
+        assert.deepEqual(piped, { stdout: 'content\n', stderr: '', code: 0 });
+      } finally {
+        await deploy.close();
+      }
+    });
   });
 });

@@ -34,8 +34,10 @@ test('a request names its lines, and its closing line names the same request', (
 });
 
 for (const shell of ['sh', 'bash']) {
-  test(`the loop runs under ${shell}: replies in order, stdin empty, a request that does not parse ends it unrun`, () => {
+  test(`the loop runs under ${shell}: starts at its hello, replies in order, stdin empty, a request that does not parse ends it unrun`, () => {
     const input =
+      // A line before the hello (a password sudo did not read) is skipped, never run.
+      `echo must-not-run-either\n${MARKER} hello\n` +
       frameRequest(MARKER, 1, "printf 'a\\n'; echo e >&2; exit 4") +
       frameRequest(MARKER, 2, 'cat; x=1\nif [ "$x" = 1 ]; then printf b; fi') +
       frameRequest(MARKER, 5, 'echo "[${M-}${head-}${id-}${n-}${cmd-}${line-}${tail-}${status-}${stat-}] $#"') +
@@ -48,3 +50,14 @@ for (const shell of ['sh', 'bash']) {
     assert.equal(run.stderr, `e\n${MARKER} 1\n${MARKER} 2\n${MARKER} 5\n`);
   });
 }
+
+test('a shell that does not split words (like zsh) says so at once, and runs nothing', () => {
+  // sh with an empty IFS splits no words, as zsh does not by default.
+  const run = spawnSync('sh', ['-c', 'IFS=; eval "$1"', 'sh', runnerScript(MARKER)], {
+    input: `${MARKER} hello\n${frameRequest(MARKER, 1, 'echo ran')}`,
+    encoding: 'utf8',
+    timeout: 10_000,
+  });
+  assert.equal(run.stdout, `${MARKER} ready -\n`);
+  assert.equal(run.status, 3);
+});
