@@ -406,12 +406,9 @@ export class SshConnection {
         const err: Buffer[] = [];
         let code: number | null = null;
         const timer = setTimeout(() => {
-          // Ask sshd (7.9+) to signal the command first, so it does not run on, e.g. holding the dpkg lock.
-          try {
-            channel.signal('TERM');
-          } catch {
-            // Older servers refuse signals: closing the channel is all we can do.
-          }
+          // ssh2 sends a signal only while our side of the channel is open for writing, and this command's stdin is
+          // already ended; Debian 12's sshd refuses signals anyway. So a command in a channel of its own may run on
+          // after its timeout: closing the channel is all that is done here (the command shell kills its process group).
           channel.close();
           reject(new CommandTimeoutError(text, timeoutMs));
         }, timeoutMs);
