@@ -15,6 +15,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import type { Client, ClientChannel } from 'ssh2';
+import { SESSION_GROUP_PROBE } from './process-group.ts';
 
 /** What a command returned. */
 export interface RunnerReply {
@@ -58,10 +59,8 @@ export const RUNNER_MAX_COMMAND_BYTES = 4096;
 const START_TIMEOUT_MS = 15_000;
 
 /**
- * The shell loop (POSIX sh). It first says which process group it leads: everything it starts stays in that group,
- * and sshd (9.2 at least) refuses to pass signals on, so a command past its timeout is stopped by a `kill` of that
- * group from a channel of its own. The group is named only when it is the session sshd made for this channel (group
- * and session the same), so that the kill can never reach beyond it; otherwise the loop says 0.
+ * The shell loop (POSIX sh). It first says which process group it leads (see process-group.ts): everything it starts
+ * stays in that group, which a command past its timeout is stopped by.
  */
 export function runnerScript(marker: string): string {
   return `M='${marker}'
@@ -75,12 +74,9 @@ words='a b'
 set -- $words
 if [ "$#" -ne 2 ]; then printf '%s ready -\\n' "$M"; exit 3; fi
 unset words
-group=0
-if IFS= read -r stat 2>/dev/null </proc/$$/stat; then
-  set -- \${stat##*) }
-  if [ "$#" -ge 4 ] && [ "$3" = "$4" ]; then group=$3; fi
-fi
-printf '%s ready %s\\n' "$M" "$group"
+${SESSION_GROUP_PROBE}
+printf '%s ready %s\\n' "$M" "$provision_group"
+unset provision_group
 while IFS= read -r head; do
   case "$head" in "$M "*) ;; *) exit 3 ;; esac
   set -- $head
@@ -96,7 +92,7 @@ while IFS= read -r head; do
   IFS= read -r tail || exit 3
   [ "$tail" = "$M end $id" ] || exit 3
   (
-    unset M head id n line tail status stat group
+    unset M head id n line tail status
     set -- "$cmd"
     unset cmd
     eval "set --

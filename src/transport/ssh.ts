@@ -9,6 +9,8 @@ import { redact } from '../report/redact.ts';
 import { sh, type ShellCommand } from './shell.ts';
 import { recordCommand } from './command-log.ts';
 import { CommandRunner, RunnerEndedError, RunnerTimeoutError } from './command-runner.ts';
+import { killGroupCommand, reportGroup, takeGroupReport } from './process-group.ts';
+import { randomBytes } from 'node:crypto';
 import { checkHostKey, fingerprint, keyType, readKnownHosts, recordHostKey, hostPattern } from './known-hosts.ts';
 
 /** What a remote command returned; stdout and stderr exactly as the host sent them. */
@@ -38,6 +40,8 @@ export interface TransportStats {
 
 /** A command that ran past its timeout; the channel was closed. */
 export class CommandTimeoutError extends Error {
+  /** The command's process group on the host, to be stopped; 0 when unknown. */
+  processGroup = 0;
   constructor(command: string, timeoutMs: number) {
     super(`command timed out after ${Math.round(timeoutMs / 1000)}s: ${redact(command)}`);
     this.name = 'CommandTimeoutError';
@@ -336,7 +340,7 @@ export class SshConnection {
         // channel of its own, so that the command does not run on, e.g. holding the dpkg lock. `kill -s` is the form
         // dash's kill takes too.
         if (error.processGroup > 1 && !this.lost) {
-          await this.execInChannel(sh`kill -s TERM -- ${`-${error.processGroup}`} 2>/dev/null || true`, {}, timeoutMs).catch(() => undefined);
+          await this.stopGroup(error.processGroup, timeoutMs);
         }
         throw new CommandTimeoutError(text, timeoutMs);
       }
@@ -369,9 +373,18 @@ export class SshConnection {
     }
   }
 
-  /** A command in a session channel of its own. */
+  /** Marks the first line of stderr of a command in a channel of its own: its process group (see process-group.ts). */
+  private readonly groupMarker = `--provision-group-${randomBytes(9).toString('hex')}--`;
+
+  /** Stops a process group on the host, from a channel of its own; best effort, as the host may be going away. */
+  private async stopGroup(group: number, timeoutMs: number): Promise<void> {
+    if (group <= 1 || this.lost) return;
+    await this.execInChannel(killGroupCommand(group), {}, timeoutMs).catch(() => undefined);
+  }
+
+  /** A command in a session channel of its own; it names its process group first, so that a timeout can stop it. */
   private async execInChannel(command: ShellCommand, options: ExecOptions, timeoutMs: number): Promise<ExecResult> {
-    let text = command.text;
+    let text = `${reportGroup(this.groupMarker)}\n${command.text}`;
     let stdin = options.stdin;
     if (this.usesSudo && !options.asLoginUser) {
       // Only a sudo that checkSudo saw asking for a password gets one, and only while it still asks (sudoWithPassword).
@@ -383,8 +396,14 @@ export class SshConnection {
       }
     }
     try {
-      return await this.run(text, stdin, timeoutMs);
+      const result = await this.run(text, stdin, timeoutMs);
+      return { ...result, stderr: takeGroupReport(result.stderr, this.groupMarker).stderr };
     } catch (error) {
+      if (error instanceof CommandTimeoutError) {
+        await this.stopGroup(error.processGroup, timeoutMs);
+        // Named by the command as asked, without the group report or sudo around it.
+        throw new CommandTimeoutError(command.text, timeoutMs);
+      }
       if (!(error instanceof ChannelRefusedError) || this.lost || !this.runner) throw error;
       // A host that allows one session per connection: the shell's channel gives way, and commands go one by one.
       this.runnerRefused = true;
@@ -406,11 +425,12 @@ export class SshConnection {
         const err: Buffer[] = [];
         let code: number | null = null;
         const timer = setTimeout(() => {
-          // ssh2 sends a signal only while our side of the channel is open for writing, and this command's stdin is
-          // already ended; Debian 12's sshd refuses signals anyway. So a command in a channel of its own may run on
-          // after its timeout: closing the channel is all that is done here (the command shell kills its process group).
+          // No signal: ssh2 sends one only while our side of the channel is open for writing (this command's stdin is
+          // ended), and Debian 12's sshd refuses them. The caller kills the process group the command named.
           channel.close();
-          reject(new CommandTimeoutError(text, timeoutMs));
+          const timeout = new CommandTimeoutError(text, timeoutMs);
+          timeout.processGroup = takeGroupReport(Buffer.concat(err).toString('utf8'), this.groupMarker).group;
+          reject(timeout);
         }, timeoutMs);
         channel.on('data', (chunk: Buffer) => out.push(chunk));
         channel.stderr.on('data', (chunk: Buffer) => err.push(chunk));

@@ -75,17 +75,20 @@ describe('the connection\'s command shell', () => {
     assert.notEqual(pid, shellPid, 'the long command ran in a shell of its own');
   });
 
-  /** Runs a command that outlives a 1.5 s timeout, and checks that it runs before and is gone after. */
-  async function timesOutAndStops(on: SshConnection): Promise<void> {
+  /**
+   * Runs a command that outlives a 1.5 s timeout, and checks that it runs before and is gone after. With stdin, the
+   * command takes a channel of its own.
+   */
+  async function timesOutAndStops(on: SshConnection, stdin?: string): Promise<void> {
     // A duration of its own, so that the process is found by its command line.
     const sleep = `sleep 30.${randomBytes(3).readUIntBE(0, 3)}`;
     const running = async () =>
       (await lab.exec('h1', ['sh', '-c', 'for p in /proc/[0-9]*; do tr "\\0" " " < "$p/cmdline" 2>/dev/null; echo; done | grep -cxF "$1 " || true', 'sh', sleep])).stdout.trim();
     const started = Date.now();
-    const pending = on.exec(ShellCommand.fromQuoted(`${sleep}; echo done`), { timeoutMs: 1500 });
+    const pending = on.exec(ShellCommand.fromQuoted(`${sleep}; echo done`), { timeoutMs: 1500, ...(stdin === undefined ? {} : { stdin }) });
     await new Promise((resolve) => setTimeout(resolve, 700));
     assert.equal(await running(), '1', 'the command runs on the host before its timeout');
-    await assert.rejects(pending, CommandTimeoutError);
+    await assert.rejects(pending, (error: Error) => error instanceof CommandTimeoutError && error.message.endsWith(`: ${sleep}; echo done`));
     assert.ok(Date.now() - started < 5000, `the timeout took ${Date.now() - started} ms`);
     const deadline = Date.now() + 5000;
     let left = '';
@@ -100,6 +103,12 @@ describe('the connection\'s command shell', () => {
     await timesOutAndStops(connection);
     const next = await connection.exec(sh`echo alive`);
     assert.deepEqual(next, { stdout: 'alive\n', stderr: '', code: 0 });
+  });
+
+  test('a command in a channel of its own past its timeout is stopped on the host too; its stderr is its own', async () => {
+    await timesOutAndStops(connection, 'input\n');
+    const piped = await connection.exec(sh`cat; echo err >&2`, { stdin: 'in\n' });
+    assert.deepEqual(piped, { stdout: 'in\n', stderr: 'err\n', code: 0 });
   });
 
   test('a command that ends its own shell fails alone; the next command gets a new shell', async () => {
@@ -155,13 +164,14 @@ describe('the connection\'s command shell', () => {
       });
     }
 
-    test('a command past its timeout is stopped through sudo too (sh is dash there)', async () => {
+    test('a command past its timeout is stopped through sudo too (sh is dash there), in the shell or beside it', async () => {
       await sudoers('runner ALL=(ALL) NOPASSWD:ALL');
       const deploy = await open({ ansible_user: 'runner', ansible_become: true });
       try {
         await deploy.exec(sh`true`);
         await deploy.exec(sh`true`); // the shell is up
         await timesOutAndStops(deploy);
+        await timesOutAndStops(deploy, 'input\n');
         assert.equal((await deploy.exec(sh`id -un`)).stdout, 'root\n');
       } finally {
         await deploy.close();
