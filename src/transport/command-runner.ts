@@ -227,9 +227,9 @@ export class CommandRunner {
   private runNow(command: string, timeoutMs: number): Promise<RunnerReply> {
     if (this.ended) return Promise.reject(new RunnerEndedError('the remote command shell had ended', false));
     const id = this.nextId++;
-    const escaped = this.marker.replace(/[^\w-]/g, '\\$&');
-    const stdout = new ReplyStream(new RegExp(`${escaped} ${id} (\\d+)\\n$`));
-    const stderr = new ReplyStream(new RegExp(`${escaped} ${id}()\\n$`));
+    // The marker is dashes, letters and hex digits: nothing in it for a regular expression to read as syntax.
+    const stdout = new ReplyStream(new RegExp(`${this.marker} ${id} (\\d+)\\n$`));
+    const stderr = new ReplyStream(new RegExp(`${this.marker} ${id}()\\n$`));
     return new Promise((resolve, reject) => {
       const finish = () => {
         clearTimeout(timer);

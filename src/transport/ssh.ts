@@ -1,5 +1,6 @@
 /** One SSH connection per host, reused by every command of the run. */
 import net from 'node:net';
+import { randomBytes } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import { NodeSSH } from 'node-ssh';
 import type { ClientChannel, ConnectConfig } from 'ssh2';
@@ -10,7 +11,6 @@ import { sh, type ShellCommand } from './shell.ts';
 import { recordCommand } from './command-log.ts';
 import { CommandRunner, RunnerEndedError, RunnerTimeoutError } from './command-runner.ts';
 import { killGroupCommand, reportGroup, takeGroupReport } from './process-group.ts';
-import { randomBytes } from 'node:crypto';
 import { checkHostKey, fingerprint, keyType, readKnownHosts, recordHostKey, hostPattern } from './known-hosts.ts';
 
 /** What a remote command returned; stdout and stderr exactly as the host sent them. */
@@ -40,9 +40,12 @@ export interface TransportStats {
 
 /** A command that ran past its timeout; the channel was closed. */
 export class CommandTimeoutError extends Error {
-  /** The command's process group on the host, to be stopped; 0 when unknown. */
-  processGroup = 0;
-  constructor(command: string, timeoutMs: number) {
+  constructor(
+    command: string,
+    timeoutMs: number,
+    /** The command's process group on the host, to be stopped; 0 when unknown. */
+    readonly processGroup = 0,
+  ) {
     super(`command timed out after ${Math.round(timeoutMs / 1000)}s: ${redact(command)}`);
     this.name = 'CommandTimeoutError';
   }
@@ -295,21 +298,25 @@ export class SshConnection {
   private startedRunner: CommandRunner | undefined;
   /** Set when the shell could not be started: every command then gets a channel of its own. */
   private runnerRefused = false;
-  /** Small commands seen so far: the shell starts at the second, so a one-command connection (a login check) starts none. */
-  private smallCommands = 0;
+  /** Set at the first small command: the shell starts at the second, so a one-command connection (a login check) starts none. */
+  private smallCommandSeen = false;
+
+  /** A command as the user commands run as: through sudo when become applies, with sudo's password as stdin's first line. */
+  private asCommandUser(text: string): { command: string; firstLine?: string } {
+    if (!this.usesSudo) return { command: text };
+    // Only a sudo that checkSudo saw asking for a password gets one, and only while it still asks (sudoWithPassword).
+    if (this.sudoNeedsPassword && this.settings.becomePassword !== undefined) {
+      return { command: sudoWithPassword(text), firstLine: `${this.settings.becomePassword}\n` };
+    }
+    return { command: sh`sudo -n -- sh -c ${text}`.text };
+  }
 
   /** The shell, started when first needed, as the user commands run as (through sudo, like them). */
   private commandRunner(): Promise<CommandRunner | undefined> {
     if (this.runnerRefused) return Promise.resolve(undefined);
     const client = this.ssh.connection;
     if (!client || this.lost) return Promise.resolve(undefined);
-    this.runner ??= CommandRunner.open(client, (script) => {
-      if (!this.usesSudo) return { command: script };
-      if (this.sudoNeedsPassword && this.settings.becomePassword !== undefined) {
-        return { command: sudoWithPassword(script), firstLine: `${this.settings.becomePassword}\n` };
-      }
-      return { command: sh`sudo -n -- sh -c ${script}`.text };
-    }).then(
+    this.runner ??= CommandRunner.open(client, (script) => this.asCommandUser(script)).then(
       (runner) => (this.startedRunner = runner),
       () => {
         this.runnerRefused = true;
@@ -321,8 +328,10 @@ export class SshConnection {
 
   /** A small command without stdin, through the connection's shell; undefined when it has to take a channel of its own. */
   private async runInShell(text: string, timeoutMs: number): Promise<ExecResult | undefined> {
-    this.smallCommands += 1;
-    if (this.smallCommands === 1 && !this.runner) return undefined;
+    if (!this.smallCommandSeen) {
+      this.smallCommandSeen = true;
+      return undefined;
+    }
     const starting = this.runner;
     let runner = await this.commandRunner();
     if (runner && !runner.alive) {
@@ -335,15 +344,7 @@ export class SshConnection {
     try {
       return await runner.run(text, timeoutMs);
     } catch (error) {
-      if (error instanceof RunnerTimeoutError) {
-        // sshd does not pass signals on: the shell's process group (the shell and all it started) is stopped from a
-        // channel of its own, so that the command does not run on, e.g. holding the dpkg lock. `kill -s` is the form
-        // dash's kill takes too.
-        if (error.processGroup > 1 && !this.lost) {
-          await this.stopGroup(error.processGroup, timeoutMs);
-        }
-        throw new CommandTimeoutError(text, timeoutMs);
-      }
+      if (error instanceof RunnerTimeoutError) throw new CommandTimeoutError(text, timeoutMs, error.processGroup);
       if (!(error instanceof RunnerEndedError)) throw error;
       if (this.lost) throw new UnreachableError(`connection to ${describe(this.settings)} was lost while a command ran: ${redact(text.split('\n')[0] ?? '')}`);
       // Never sent (the shell ended before its turn came): it did not run, so it takes a channel of its own.
@@ -364,6 +365,11 @@ export class SshConnection {
       if (options.stdin === undefined && !options.asLoginUser) result = await this.runInShell(command.text, timeoutMs);
       result ??= await this.execInChannel(command, options, timeoutMs);
       return result;
+    } catch (error) {
+      // sshd does not pass signals on: the command's process group is stopped from a channel of its own, so that it
+      // does not run on, e.g. holding the dpkg lock.
+      if (error instanceof CommandTimeoutError) await this.stopGroup(error.processGroup, timeoutMs);
+      throw error;
     } finally {
       const ms = performance.now() - started;
       this.stats.commands += 1;
@@ -384,26 +390,15 @@ export class SshConnection {
 
   /** A command in a session channel of its own; it names its process group first, so that a timeout can stop it. */
   private async execInChannel(command: ShellCommand, options: ExecOptions, timeoutMs: number): Promise<ExecResult> {
-    let text = `${reportGroup(this.groupMarker)}\n${command.text}`;
-    let stdin = options.stdin;
-    if (this.usesSudo && !options.asLoginUser) {
-      // Only a sudo that checkSudo saw asking for a password gets one, and only while it still asks (sudoWithPassword).
-      if (this.sudoNeedsPassword && this.settings.becomePassword !== undefined) {
-        text = sudoWithPassword(text);
-        stdin = `${this.settings.becomePassword}\n${stdin ?? ''}`;
-      } else {
-        text = sh`sudo -n -- sh -c ${text}`.text;
-      }
-    }
+    const reported = `${reportGroup(this.groupMarker)}\n${command.text}`;
+    const { command: text, firstLine } = options.asLoginUser ? { command: reported } : this.asCommandUser(reported);
+    const stdin = firstLine === undefined ? options.stdin : `${firstLine}${options.stdin ?? ''}`;
     try {
       const result = await this.run(text, stdin, timeoutMs);
       return { ...result, stderr: takeGroupReport(result.stderr, this.groupMarker).stderr };
     } catch (error) {
-      if (error instanceof CommandTimeoutError) {
-        await this.stopGroup(error.processGroup, timeoutMs);
-        // Named by the command as asked, without the group report or sudo around it.
-        throw new CommandTimeoutError(command.text, timeoutMs);
-      }
+      // Named by the command as asked, without the group report or sudo around it.
+      if (error instanceof CommandTimeoutError) throw new CommandTimeoutError(command.text, timeoutMs, error.processGroup);
       if (!(error instanceof ChannelRefusedError) || this.lost || !this.runner) throw error;
       // A host that allows one session per connection: the shell's channel gives way, and commands go one by one.
       this.runnerRefused = true;
@@ -428,9 +423,7 @@ export class SshConnection {
           // No signal: ssh2 sends one only while our side of the channel is open for writing (this command's stdin is
           // ended), and Debian 12's sshd refuses them. The caller kills the process group the command named.
           channel.close();
-          const timeout = new CommandTimeoutError(text, timeoutMs);
-          timeout.processGroup = takeGroupReport(Buffer.concat(err).toString('utf8'), this.groupMarker).group;
-          reject(timeout);
+          reject(new CommandTimeoutError(text, timeoutMs, takeGroupReport(Buffer.concat(err).toString('utf8'), this.groupMarker).group));
         }, timeoutMs);
         channel.on('data', (chunk: Buffer) => out.push(chunk));
         channel.stderr.on('data', (chunk: Buffer) => err.push(chunk));

@@ -6,13 +6,13 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
-import { readFileSync } from 'node:fs';
 import { loadInventory } from '../../src/inventory/load.ts';
 import { CommandTimeoutError, SshConnection } from '../../src/transport/ssh.ts';
 import { ShellCommand, sh } from '../../src/transport/shell.ts';
 import { hostVarsSchema } from '../../tasks/vars.ts';
 import { startTestHosts, type TestHosts } from '../support/containers.ts';
 import { writeInventory } from '../support/inventory.ts';
+import { addLoginUser, setSudoRule } from '../support/users.ts';
 
 describe('the connection\'s command shell', () => {
   let lab: TestHosts;
@@ -121,25 +121,12 @@ describe('the connection\'s command shell', () => {
   describe('through sudo (ansible_become)', () => {
     const password = `pw-${randomBytes(9).toString('hex')}`;
     before(async () => {
-      const publicKey = readFileSync(`${lab.keyFile}.pub`, 'utf8').trim();
-      const script = [
-        'set -e',
-        'id runner >/dev/null 2>&1 || useradd -m -s /bin/bash runner',
-        `echo runner:${password} | chpasswd`,
-        'install -d -m 700 -o runner -g runner /home/runner/.ssh',
-        'printf "%s\\n" "$1" > /home/runner/.ssh/authorized_keys',
-        'chown runner:runner /home/runner/.ssh/authorized_keys',
-      ].join('\n');
-      const result = await lab.exec('h1', ['sh', '-c', script, 'sh', publicKey]);
-      assert.equal(result.exitCode, 0, result.stderr);
+      await addLoginUser(lab, 'h1', 'runner', password);
     });
     after(async () => {
       await lab.exec('h1', ['rm', '-f', '/etc/sudoers.d/runner']);
     });
-    const sudoers = async (rule: string) => {
-      const result = await lab.exec('h1', ['sh', '-c', 'printf "%s\\n" "$1" > /etc/sudoers.d/runner && chmod 440 /etc/sudoers.d/runner', 'sh', rule]);
-      assert.equal(result.exitCode, 0, result.stderr);
-    };
+    const sudoers = (rule: string) => setSudoRule(lab, 'h1', 'runner', rule);
 
     for (const [label, rule, vars] of [
       ['without a password', 'runner ALL=(ALL) NOPASSWD:ALL', {}],

@@ -14,6 +14,7 @@ import { HOST_KEYS_COMMAND, parseHostKeys } from '../../src/lab/lab.ts';
 import { startTestHosts, type ExecOutput, type TestHosts } from '../support/containers.ts';
 import { parseRun, runCli, type CliResult } from '../support/cli.ts';
 import { writeInventory } from '../support/inventory.ts';
+import { addLoginUser, setSudoRule } from '../support/users.ts';
 import { closedPort } from '../support/ports.ts';
 
 const WRITE = 'test/fixtures/transport/write.ts';
@@ -170,21 +171,12 @@ describe('the SSH transport against real sshd', () => {
 
   describe('become: sudo as a non-root login user', () => {
     const sudoPassword = secret('sudo-pw');
-    const setSudoers = (rule: string) => mustExec('h2', ['sh', '-c', `printf '%s\\n' "$1" > /etc/sudoers.d/deploy && chmod 440 /etc/sudoers.d/deploy && visudo -cq`, 'sh', rule]);
+    const setSudoers = (rule: string) => setSudoRule(lab, 'h2', 'deploy', rule);
     const deployInventory = (vars: Record<string, unknown>) => writeInventory(lab, { only: ['h2'], vars: { ansible_user: 'deploy', ansible_become: true, ...vars } });
     const env = (content: string) => ({ ...NO_AGENT, SUDO_PW: sudoPassword, PROVISION_TRANSPORT_CONTENT: content });
 
     before(async () => {
-      const publicKey = readFileSync(`${lab.keyFile}.pub`, 'utf8').trim();
-      const script = [
-        'set -e',
-        'id deploy >/dev/null 2>&1 || useradd -m -s /bin/bash -G sudo deploy',
-        `echo deploy:${sudoPassword} | chpasswd`,
-        'install -d -m 700 -o deploy -g deploy /home/deploy/.ssh',
-        'printf "%s\\n" "$1" > /home/deploy/.ssh/authorized_keys',
-        'chown deploy:deploy /home/deploy/.ssh/authorized_keys && chmod 600 /home/deploy/.ssh/authorized_keys',
-      ].join('\n');
-      await mustExec('h2', ['sh', '-c', script, 'sh', publicKey]);
+      await addLoginUser(lab, 'h2', 'deploy', sudoPassword, ['sudo']);
     });
     after(async () => {
       await lab.exec('h2', ['rm', '-f', '/etc/sudoers.d/deploy', TARGET]);
