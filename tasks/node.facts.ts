@@ -103,24 +103,29 @@ export function describeCpuSources(cpus: UsableCpus): string {
  * ancestor, and inside a container only the container's own path shows it. Built-ins only in the loops (`read`,
  * `${path%/*}`): a container's cgroup tree has a dozen hierarchies, and a process per level added a third of a second.
  * The shell's own CPU affinity (what `nproc` counts) is read the same way, from /proc/self/status.
+ * `awk` hands the loop each cgroup mount point once, three short fields a line: a shell reading /proc/self/mounts
+ * itself has the kernel regenerate the table for every line (it seeks back after each), a shell reading a pipe reads
+ * a byte per call, and a container's table can hold hundreds of entries, its cgroup mounts stacked twenty deep.
+ * `procfs` is where /proc is: a unit test points it at a made-up one.
  */
-export function usableCpus(service: string): Fact<UsableCpus> {
+export function usableCpus(service: string, procfs = '/proc'): Fact<UsableCpus> {
   return {
     key: `node:usable-cpus:${service}`,
-    command: sh`while read -r key list; do [ "$key" = Cpus_allowed_list: ] && { echo "affinity $list"; break; }; done </proc/self/status
+    command: sh`procfs=${procfs}
+while read -r key list; do [ "$key" = Cpus_allowed_list: ] && { echo "affinity $list"; break; }; done <"$procfs/self/status"
 pid=$(systemctl show -p MainPID --value ${service} 2>/dev/null)
 case "$pid" in ''|0|*[!0-9]*) pid= ;; esac
 if [ -n "$pid" ]; then
-  while read -r key list; do [ "$key" = Cpus_allowed_list: ] && { echo "service-cpus $list"; break; }; done <"/proc/$pid/status"
+  while read -r key list; do [ "$key" = Cpus_allowed_list: ] && { echo "service-cpus $list"; break; }; done <"$procfs/$pid/status"
 fi
-while read -r _ mount type options _; do
+awk '($3 == "cgroup" || $3 == "cgroup2") && !seen[$2]++ { print $2, $3, $4 }' "$procfs/self/mounts" | while read -r mount type options; do
   case "$type" in
     cgroup2) version=v2 ;;
     cgroup) case ",$options," in *,cpu,*) version=v1 ;; *) continue ;; esac ;;
     *) continue ;;
   esac
   for proc in 1 $pid; do
-    [ -r "/proc/$proc/cgroup" ] || continue
+    [ -r "$procfs/$proc/cgroup" ] || continue
     while IFS=: read -r id controllers path; do
       if [ "$version" = v2 ]; then [ "$id" = 0 ] || continue
       else case ",$controllers," in *,cpu,*) ;; *) continue ;; esac
@@ -137,9 +142,9 @@ while read -r _ mount type options _; do
         if [ "$path" = / ]; then break; fi
         path=\${path%/*}; [ -n "$path" ] || path=/
       done
-    done <"/proc/$proc/cgroup"
+    done <"$procfs/$proc/cgroup"
   done
-done </proc/self/mounts`,
+done`,
     parse: parseUsableCpus,
   };
 }

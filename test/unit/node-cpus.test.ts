@@ -1,6 +1,9 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { readFileSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { countCpuList, describeCpuSources, parseUsableCpus, usableCpus, usableCpusOfNode } from '../../tasks/node.facts.ts';
 import { nodeVars } from '../../tasks/node.vars.ts';
 import { fakeHost } from '../support/fake-context.ts';
@@ -76,4 +79,39 @@ test('the shell\'s own affinity list is counted like nproc (output of a Debian 1
   assert.deepEqual(cpus, { usable: 2, nproc: 2, serviceCpus: 2 });
   assert.deepEqual(parseUsableCpus({ stdout: 'affinity 0,2-4,7\nquota v2 / max 100000\n', code: 0 }), { usable: 5, nproc: 5 });
   assert.throws(() => parseUsableCpus({ stdout: 'affinity \n', code: 0 }), /cannot read the host's CPU count/);
+});
+
+test('the fact reads a stacked mount table once per mount point, under sh and bash (a made-up /proc and cgroup tree)', () => {
+  const root = mkdtempSync(join(tmpdir(), 'provision-cpus-'));
+  try {
+    const cpu = join(root, 'cgroup', 'cpu');
+    const levels: [string, string][] = [['', '-1'], ['/docker', '-1'], ['/docker/abc', '150000']];
+    for (const [path, quota] of levels) {
+      mkdirSync(cpu + path, { recursive: true });
+      writeFileSync(join(cpu + path, 'cpu.cfs_quota_us'), `${quota}\n`);
+      writeFileSync(join(cpu + path, 'cpu.cfs_period_us'), '100000\n');
+    }
+    const proc = join(root, 'proc');
+    mkdirSync(join(proc, 'self'), { recursive: true });
+    mkdirSync(join(proc, '1'));
+    writeFileSync(join(proc, 'self', 'status'), 'Name:\tsh\nCpus_allowed:\t3\nCpus_allowed_list:\t0-1\n');
+    writeFileSync(join(proc, '1', 'cgroup'), '3:memory:/docker/abc\n2:cpu:/docker/abc/init.scope\n0::/\n');
+    // A lab container's table: each cgroup mount stacked twenty times, between the other mounts.
+    const stacked = Array.from({ length: 20 }, () => [
+      `tmpfs ${join(root, 'cgroup')} tmpfs ro,nosuid 0 0`,
+      `cgroup ${cpu} cgroup rw,relatime,cpu 0 0`,
+      `cgroup ${join(root, 'cgroup', 'memory')} cgroup rw,relatime,memory 0 0`,
+    ]).flat();
+    writeFileSync(join(proc, 'self', 'mounts'), ['overlay / overlay rw 0 0', ...stacked, 'proc /proc proc rw 0 0', ''].join('\n'));
+    const fact = usableCpus('provision-test-no-such-unit', proc);
+    for (const shell of ['sh', 'bash']) {
+      const stdout = execFileSync(shell, ['-c', fact.command.text], { encoding: 'utf8' });
+      const quotaLines = stdout.split('\n').filter((line) => line.startsWith('quota '));
+      // init.scope has no file of its own here: the walk goes on up to the root, one line per level that has one.
+      assert.deepEqual(quotaLines, ['quota v1 /docker/abc 150000 100000', 'quota v1 /docker -1 100000', 'quota v1 / -1 100000'], shell);
+      assert.deepEqual(parseUsableCpus({ stdout, code: 0 }), { usable: 1, nproc: 2, quota: { version: 'v1', path: '/docker/abc', cpus: 1.5 } });
+    }
+  } finally {
+    rmSync(root, { recursive: true, force: true });
+  }
 });
