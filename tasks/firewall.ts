@@ -10,7 +10,7 @@ import type { Host, Inventory } from '../src/inventory/types.ts';
 import { aptPackages } from './apt.ts';
 import { directory, planFileWrite } from './files.ts';
 import { pathState } from './files.facts.ts';
-import { CONFIG_PATH, NO_ROLLBACK, ROLLBACK_UNIT, rollbackPending, rollbackTimer, tableState, type TableState } from './firewall.facts.ts';
+import { CONFIG_PATH, LOAD_RECORD, NO_ROLLBACK, STATE_DIR, ROLLBACK_UNIT, rollbackPending, rollbackTimer, tableState, type TableState } from './firewall.facts.ts';
 import { TABLE, describeOpenings, firewallInputs, inputRules, openings, renderConfigFile, renderTable } from './firewall.render.ts';
 import { effectiveSshdConfig, type EffectiveConfig } from './sshd.facts.ts';
 import { service } from './systemd.ts';
@@ -20,8 +20,6 @@ import type { HostVars } from './vars.ts';
 export const BOOT_UNIT = 'provision-firewall.service';
 const BOOT_UNIT_PATH = `/etc/systemd/system/${BOOT_UNIT}`;
 
-/** Where the rollback keeps the previous table and file, and its restore script. */
-export const STATE_DIR = '/var/lib/provision/firewall';
 const RESTORE_SCRIPT = `${STATE_DIR}/restore.sh`;
 const PREVIOUS_RULESET = `${STATE_DIR}/previous.nft`;
 const PREVIOUS_CONFIG = `${STATE_DIR}/previous-config`;
@@ -151,6 +149,17 @@ const restoreNow: Step[] = [
   },
 ];
 
+/**
+ * Loads the file, then writes the load record (the file's sha256 and the table as now listed) that lets later facts
+ * skip the scratch load. A record that cannot be written is removed, so that none vouches for an older load.
+ */
+const loadAndRecord = sh`nft -f ${CONFIG_PATH} || exit 1
+if sum=$(sha256sum <${CONFIG_PATH}) && { printf '%s\n' "\${sum%% *}"; nft list table inet provision; } >${`${LOAD_RECORD}.new`}; then
+  mv -f ${`${LOAD_RECORD}.new`} ${LOAD_RECORD}
+else
+  rm -f ${`${LOAD_RECORD}.new`} ${LOAD_RECORD}
+fi`;
+
 /** What the table fact will say once the change is confirmed. */
 function loadedState(state: TableState, listing: string): TableState {
   const tables = state.nft === 'present' ? state.tables : [];
@@ -226,7 +235,7 @@ export function firewallTable(host: Host<HostVars>, content: ContentSource): Tas
         ],
         steps: [
           ...(changes.length === 0 ? armRollback(seconds) : []),
-          { kind: 'run', command: sh`nft -f ${CONFIG_PATH}`, description: `load ${CONFIG_PATH}` },
+          { kind: 'run', command: loadAndRecord, description: `load ${CONFIG_PATH}` },
           { kind: 'verify-login' },
           confirm(seconds),
         ],
@@ -276,7 +285,7 @@ export function firewallRemoved(): Task<HostVars> {
       if (live === null && fileState.type === 'absent' && !pending) return { status: 'ok', reason: `table ${TABLE} is not loaded and ${CONFIG_PATH} is absent` };
       const remove = sh`systemctl stop ${`${ROLLBACK_UNIT}.timer`} 2>/dev/null || true
 if command -v nft >/dev/null 2>&1 && nft list tables | grep -qxF 'table inet provision'; then nft delete table inet provision; fi
-rm -f ${CONFIG_PATH}`;
+rm -f ${CONFIG_PATH} ${LOAD_RECORD}`;
       return {
         status: 'change',
         changes: [

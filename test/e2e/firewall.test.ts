@@ -191,6 +191,34 @@ describe('a default-deny firewall that opens only the ports in use, applied with
     assert.equal(parseRun(await runCli(['apply', inventory, '--yes', '--json', '--playbook', PLAYBOOK, '--limit', 'node1'])).summary.changed, 0);
   });
 
+  test('the load record stands in for the scratch load only while the live table and the file both match it', async () => {
+    const loaded = await liveTable(lab, 'node1');
+    const sum = (await mustExec(lab, 'node1', ['sha256sum', CONFIG])).stdout.split(' ')[0];
+    assert.equal((await mustExec(lab, 'node1', ['cat', '/var/lib/provision/firewall/loaded'])).stdout, `${sum}\n${loaded}`);
+    // unshare, wrapped so that each scratch load leaves a line behind.
+    await mustExec(lab, 'node1', ['sh', '-c', 'mv /usr/bin/unshare /usr/bin/unshare.real && printf \'#!/bin/sh\\necho "$*" >>/tmp/unshare.log\\nexec /usr/bin/unshare.real "$@"\\n\' >/usr/bin/unshare && chmod 755 /usr/bin/unshare && rm -f /tmp/unshare.log']);
+    const scratchLoads = async () => (await lab.exec('node1', ['sh', '-c', 'cat /tmp/unshare.log 2>/dev/null'])).stdout;
+    try {
+      const unchanged = await runCli(['apply', inventory, '--dry-run', '--detailed-exitcode', '--playbook', PLAYBOOK, '--limit', 'node1']);
+      assert.equal(unchanged.code, 0, unchanged.stdout);
+      assert.equal(await scratchLoads(), '', 'the record vouched for the file');
+
+      await mustExec(lab, 'node1', ['nft', 'add', 'rule', 'inet', 'provision', 'input', 'tcp', 'dport', '9999', 'accept']);
+      const drifted = await runCli(['apply', inventory, '--dry-run', '--detailed-exitcode', '--playbook', PLAYBOOK, '--limit', 'node1']);
+      assert.equal(drifted.code, 3, drifted.stdout);
+      assert.match(drifted.stdout, /the loaded table inet provision differs from \/etc\/nftables\.d\/provision\.nft \(changed outside provision\)/);
+      assert.match(drifted.stdout, /^ +-\t\ttcp dport 9999 accept$/m);
+      assert.match(await scratchLoads(), /--net sh -c/, 'a live table unlike the record: the file was loaded in a scratch namespace');
+
+      const applied = await runCli(['apply', inventory, '--yes', '--json', '--playbook', PLAYBOOK, '--limit', 'node1']);
+      assert.equal(applied.code, 0, applied.stdout + applied.stderr);
+      assert.equal(await liveTable(lab, 'node1'), loaded);
+      assert.equal((await mustExec(lab, 'node1', ['cat', '/var/lib/provision/firewall/loaded'])).stdout, `${sum}\n${loaded}`);
+    } finally {
+      await mustExec(lab, 'node1', ['mv', '/usr/bin/unshare.real', '/usr/bin/unshare']);
+    }
+  });
+
   test('ssh_from that leaves out every container still lets the controller in', async () => {
     const restricted = writeInventory(lab, { only: ['node1'], vars: { firewall: { ssh_from: ['192.0.2.0/24'] } } });
     const applied = await runCli(['apply', restricted, '--yes', '--json', '--playbook', PLAYBOOK]);

@@ -2,10 +2,11 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { createHash } from 'node:crypto';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { normalizeListing, parseTableState, rollbackPending, rollbackTimer, tableState } from '../../tasks/firewall.facts.ts';
+import { LOAD_RECORD, normalizeListing, parseTableState, rollbackPending, rollbackTimer, tableState } from '../../tasks/firewall.facts.ts';
 
 function fixture(name: string): string {
   return readFileSync(new URL(`../fixtures/firewall/${name}`, import.meta.url), 'utf8');
@@ -33,16 +34,32 @@ case "$*" in
   -f*) [ -n "$NFT_LOAD_FAILS" ] && { echo 'provision.nft:3:1-4: Error: syntax error' >&2; exit 1; }; exit 0 ;;
 esac
 `, { mode: 0o755 });
-    writeFileSync(join(bin, 'unshare'), '#!/bin/sh\nshift; exec "$@"\n', { mode: 0o755 });
+    writeFileSync(join(bin, 'unshare'), `#!/bin/sh\necho "$*" >>${bin}/unshare.log\nshift; exec "$@"\n`, { mode: 0o755 });
     writeFileSync(join(bin, 'systemctl'), '#!/bin/sh\nexit 3\n', { mode: 0o755 });
     const file = join(bin, 'provision.nft');
     writeFileSync(file, '# stand-in\n');
-    const command = tableState.command.text.replaceAll('/etc/nftables.d/provision.nft', file);
+    const record = join(bin, 'loaded');
+    const command = tableState.command.text.replaceAll('/etc/nftables.d/provision.nft', file).replaceAll(LOAD_RECORD, record);
     const run = (env: Record<string, string> = {}) =>
       parseTableState({ stdout: execFileSync('/bin/sh', ['-c', command], { encoding: 'utf8', env: { PATH: `${bin}:/usr/bin:/bin`, ...env } }), code: 0 });
     assert.deepEqual(run(), { nft: 'present', tables: ['inet f2b-table', 'inet provision'], live: listing, file: { kind: 'loads', listing } });
     const failing = run({ NFT_LOAD_FAILS: '1' });
     assert.deepEqual(failing.nft === 'present' && failing.file, { kind: 'fails', error: 'provision.nft:3:1-4: Error: syntax error' });
+
+    // A load record with this file's sha256 and the live table vouches for the file: no scratch load (none that fails).
+    const scratchLoads = () => (existsSync(join(bin, 'unshare.log')) ? readFileSync(join(bin, 'unshare.log'), 'utf8').split('\n').filter(Boolean).length : 0);
+    const sha = createHash('sha256').update('# stand-in\n').digest('hex');
+    writeFileSync(record, `${sha}\n${listing}`);
+    const before = scratchLoads();
+    assert.deepEqual(run({ NFT_LOAD_FAILS: '1' }), { nft: 'present', tables: ['inet f2b-table', 'inet provision'], live: listing, file: { kind: 'loads', listing } });
+    assert.equal(scratchLoads(), before, 'the record stood in for the scratch load');
+    // A record of another file, or of another table, vouches for nothing: the scratch load runs (and here fails).
+    for (const stale of [`${'0'.repeat(64)}\n${listing}`, `${sha}\n${listing.replace('policy drop', 'policy accept')}`, `${sha}\n`]) {
+      writeFileSync(record, stale);
+      const checked = run({ NFT_LOAD_FAILS: '1' });
+      assert.deepEqual(checked.nft === 'present' && checked.file.kind, 'fails', stale.slice(0, 80));
+    }
+    assert.equal(scratchLoads(), before + 3 * 3, 'each stale record: the load, then the namespace check and the load again for its error');
   } finally {
     rmSync(bin, { recursive: true, force: true });
   }
