@@ -104,19 +104,31 @@ export const tableState: Fact<TableState> = {
   // Listings are printed as nft prints them, each in a section of its own; only error text, which may hold any
   // line, goes through base64. The scratch namespace exists only for the one `unshare` process: loading the file
   // there touches nothing on the host. Whether such a namespace can be made at all is asked only when the load
-  // failed, and then the load is repeated for its error. The line match on the tables is the shell's own `case`.
+  // failed, and then the load is repeated for its error. One nft lists the tables and then provision's table (a
+  // `list tables` line never holds the `{` the split looks for); without the table that batch fails, and the tables
+  // are listed alone. The line match on the tables is the shell's own `case`.
   // When the load record holds this file's sha256 and exactly the live table, the file loads as that table: nft
   // made the record from this same file, so the scratch load (4 processes and a namespace, a third of the fact's
   // cost) is left out. A live table changed since, or an edited file, no longer matches it, and the scratch load runs.
   command: sh`command -v nft >/dev/null 2>&1 || { echo nft-missing; exit 0; }
-tables=$(nft list tables 2>&1) || { echo "nft-error $(printf '%s' "$tables" | base64 -w0)"; exit 0; }
-printf '== tables\n%s\n' "$tables"
-live=
-case "
+if both=$(nft -f - 2>/dev/null <<'LIST'
+list tables
+list table inet provision
+LIST
+); then
+  tables=\${both%%"table inet provision {"*}
+  live="table inet provision {\${both#*"table inet provision {"}"
+  printf '== tables\n%s\n== live\n%s\n' "$tables" "$live"
+else
+  tables=$(nft list tables 2>&1) || { echo "nft-error $(printf '%s' "$tables" | base64 -w0)"; exit 0; }
+  printf '== tables\n%s\n' "$tables"
+  live=
+  case "
 $tables
 " in *"
 table inet provision
 "*) live=$(nft list table inet provision); printf '== live\n%s\n' "$live" ;; esac
+fi
 if [ -f ${CONFIG_PATH} ]; then
   if [ -n "$live" ] && [ -f ${LOAD_RECORD} ] && sum=$(sha256sum <${CONFIG_PATH}) && [ "$(cat ${LOAD_RECORD})" = "\${sum%% *}
 $live" ]; then

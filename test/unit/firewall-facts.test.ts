@@ -27,14 +27,24 @@ test('the command, run by a POSIX shell against a stand-in nft, prints each sect
   try {
     const listing = fixture('node.listing.nft');
     writeFileSync(join(bin, 'listing'), listing);
+    // NFT_NO_TABLE: provision's table is not loaded (outside the scratch namespace). Like nft, a batch read from
+    // stdin is checked whole before it runs: one that lists a missing table prints nothing and fails.
     writeFileSync(join(bin, 'nft'), `#!/bin/sh
+[ -n "$SCRATCH" ] && NFT_NO_TABLE=
+tables() { printf 'table inet f2b-table\\n'; [ -n "$NFT_NO_TABLE" ] || printf 'table inet provision\\n'; }
+table() { [ -z "$NFT_NO_TABLE" ] || { echo 'Error: No such file or directory' >&2; exit 1; }; cat "${bin}/listing"; }
 case "$*" in
-  'list tables') printf 'table inet f2b-table\\ntable inet provision\\n' ;;
-  'list table inet provision') cat "${bin}/listing" ;;
+  'list tables') tables ;;
+  'list table inet provision') table ;;
+  '-f -')
+    batch=$(cat)
+    case "$batch" in *'list table inet provision'*) [ -z "$NFT_NO_TABLE" ] || { echo 'Error: No such file or directory' >&2; exit 1; } ;; esac
+    printf '%s\\n' "$batch" | while read -r line; do case "$line" in 'list tables') tables ;; 'list table inet provision') table ;; esac; done ;;
   -f*) [ -n "$NFT_LOAD_FAILS" ] && { echo 'provision.nft:3:1-4: Error: syntax error' >&2; exit 1; }; exit 0 ;;
+  *) echo "unexpected: nft $*" >&2; exit 2 ;;
 esac
 `, { mode: 0o755 });
-    writeFileSync(join(bin, 'unshare'), `#!/bin/sh\necho "$*" >>${bin}/unshare.log\nshift; exec "$@"\n`, { mode: 0o755 });
+    writeFileSync(join(bin, 'unshare'), `#!/bin/sh\necho "$*" >>${bin}/unshare.log\nshift; SCRATCH=1 exec "$@"\n`, { mode: 0o755 });
     writeFileSync(join(bin, 'systemctl'), '#!/bin/sh\nexit 3\n', { mode: 0o755 });
     const file = join(bin, 'provision.nft');
     writeFileSync(file, '# stand-in\n');
@@ -43,6 +53,8 @@ esac
     const run = (env: Record<string, string> = {}) =>
       parseTableState({ stdout: execFileSync('/bin/sh', ['-c', command], { encoding: 'utf8', env: { PATH: `${bin}:/usr/bin:/bin`, ...env } }), code: 0 });
     assert.deepEqual(run(), { nft: 'present', tables: ['inet f2b-table', 'inet provision'], live: listing, file: { kind: 'loads', listing } });
+    // Without the table: the tables listed alone, no live table, and the file checked in the scratch namespace.
+    assert.deepEqual(run({ NFT_NO_TABLE: '1' }), { nft: 'present', tables: ['inet f2b-table'], live: null, file: { kind: 'loads', listing } });
     const failing = run({ NFT_LOAD_FAILS: '1' });
     assert.deepEqual(failing.nft === 'present' && failing.file, { kind: 'fails', error: 'provision.nft:3:1-4: Error: syntax error' });
 
