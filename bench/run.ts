@@ -89,18 +89,21 @@ function inventoryOf(lab: TestHosts): string {
   return writeInventory(lab, { extraHosts: { balancers: { [host.name]: { ansible_host: '127.0.0.1', ansible_port: host.sshPort, private_ip: host.privateIp } } } });
 }
 
-async function measure(lab: TestHosts, count: number, scenario: string, args: string[], record = true): Promise<ReturnType<typeof parseRun>> {
+/** A run's JSON report, with the CLI's own figures. */
+type CliRun = ReturnType<typeof parseRun> & { stats: { wallMs: number; peakRssKb: number } };
+
+async function measure(lab: TestHosts, count: number, scenario: string, args: string[], record = true): Promise<CliRun> {
   const started = performance.now();
   const result = await runCli(['apply', inventoryOf(lab), '--json', ...args], { timeoutMs: 1_800_000 });
   const wallMs = Math.round(performance.now() - started);
-  const run = parseRun(result) as ReturnType<typeof parseRun> & { stats: { wallMs: number; peakRssKb: number } };
+  const run = parseRun(result) as CliRun;
   if (result.code !== 0 && result.code !== 3) throw new Error(`${scenario} on ${count} hosts failed (${result.code}):\n${result.stdout.slice(0, 4000)}\n${result.stderr}`);
   if (record) results.push(measurement(run, count, scenario, wallMs));
   return run;
 }
 
 /** The figures of one run. */
-function measurement(run: ReturnType<typeof parseRun> & { stats: { wallMs: number; peakRssKb: number } }, count: number, scenario: string, wallMs: number): Measurement {
+function measurement(run: CliRun, count: number, scenario: string, wallMs: number): Measurement {
   const hosts = Object.values(run.hosts);
   const sum = (pick: (host: (typeof hosts)[number]) => number) => hosts.reduce((total, host) => total + pick(host), 0);
   const commands = sum((host) => host.stats.commands);

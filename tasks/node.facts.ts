@@ -122,7 +122,6 @@ awk '($3 == "cgroup" || $3 == "cgroup2") && !seen[$2]++ { print $2, $3, $4 }' "$
   case "$type" in
     cgroup2) version=v2 ;;
     cgroup) case ",$options," in *,cpu,*) version=v1 ;; *) continue ;; esac ;;
-    *) continue ;;
   esac
   for proc in 1 $pid; do
     [ -r "$procfs/$proc/cgroup" ] || continue
