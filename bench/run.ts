@@ -7,7 +7,7 @@
  * Prints a table and writes bench/results.json.
  */
 import { spawnSync } from 'node:child_process';
-import { writeFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { cpus, totalmem } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { ensureTestBed } from '../test/support/engine.ts';
@@ -37,6 +37,8 @@ interface Measurement {
   commandMs: number;
   peakRssMb: number;
   changed: number;
+  /** CPU time the set's containers spent during the run (sshd, the commands, the services they restart), in ms. */
+  hostsCpuMs?: number;
   /** For repeated scenarios: how many runs, and the fastest and slowest wall time; the other figures are the median run's. */
   runs?: number;
   wallRangeMs?: [number, number];
@@ -45,6 +47,40 @@ interface Measurement {
 const sizes = (process.env.BENCH_SIZES ?? '1,4,10').split(',').map(Number);
 const results: Measurement[] = [];
 const latencies: { hosts: number; medianMs: number; p90Ms: number }[] = [];
+
+/**
+ * CPU time a container has used so far, in ms, from its cgroup: cgroup v1 (cpuacct) or v2 (cpu.stat), either
+ * driver. Undefined where the machine does not let it be read: the figure is then left out, not guessed.
+ */
+function containerCpuMs(id: string): number | undefined {
+  const v1 = [`/sys/fs/cgroup/cpuacct/docker/${id}/cpuacct.usage`, `/sys/fs/cgroup/cpu,cpuacct/docker/${id}/cpuacct.usage`];
+  for (const file of v1) {
+    try {
+      return Number(readFileSync(file, 'utf8')) / 1e6;
+    } catch {}
+  }
+  for (const file of [`/sys/fs/cgroup/system.slice/docker-${id}.scope/cpu.stat`, `/sys/fs/cgroup/docker/${id}/cpu.stat`]) {
+    try {
+      const usage = /^usage_usec (\d+)$/m.exec(readFileSync(file, 'utf8'));
+      if (usage) return Number(usage[1]) / 1e3;
+    } catch {}
+  }
+  return undefined;
+}
+
+/** The CPU time of a whole set of hosts so far (undefined if any container's cannot be read). */
+function setCpuMs(set: TestHosts): number | undefined {
+  let total = 0;
+  for (const host of set.hosts) {
+    const used = containerCpuMs(host.container.getId());
+    if (used === undefined) return undefined;
+    total += used;
+  }
+  return total;
+}
+
+/** `after - before`, rounded, when both were read. */
+const cpuSpent = (before: number | undefined, after: number | undefined) => (before === undefined || after === undefined ? undefined : Math.round(after - before));
 
 /** The round trip of a trivial command on one open connection: 20 in a row, median and 90th percentile. */
 async function commandLatency(lab: TestHosts): Promise<{ medianMs: number; p90Ms: number }> {
@@ -68,8 +104,10 @@ interface Baseline {
   hosts: number;
   /** `apt-get update` and `apt-get install` of the packages the converge installs, nothing else. */
   aptMs: number;
+  aptCpuMs?: number;
   /** The same, then the files the converge wrote (copied from a converged host) and the service actions it took. */
   scriptMs: number;
+  scriptCpuMs?: number;
   packages: string[];
   files: number;
   serviceActions: string[];
@@ -93,12 +131,14 @@ function inventoryOf(lab: TestHosts): string {
 type CliRun = ReturnType<typeof parseRun> & { stats: { wallMs: number; peakRssKb: number } };
 
 async function measure(lab: TestHosts, count: number, scenario: string, args: string[], record = true): Promise<CliRun> {
+  const cpuBefore = setCpuMs(lab);
   const started = performance.now();
   const result = await runCli(['apply', inventoryOf(lab), '--json', ...args], { timeoutMs: 1_800_000 });
   const wallMs = Math.round(performance.now() - started);
+  const hostsCpuMs = cpuSpent(cpuBefore, setCpuMs(lab));
   const run = parseRun(result) as CliRun;
   if (result.code !== 0 && result.code !== 3) throw new Error(`${scenario} on ${count} hosts failed (${result.code}):\n${result.stdout.slice(0, 4000)}\n${result.stderr}`);
-  if (record) results.push(measurement(run, count, scenario, wallMs));
+  if (record) results.push({ ...measurement(run, count, scenario, wallMs), ...(hostsCpuMs === undefined ? {} : { hostsCpuMs }) });
   return run;
 }
 
@@ -186,8 +226,9 @@ async function siteHandlers(inventoryFile: string): Promise<Map<string, Handler[
   return byHost;
 }
 
-/** Runs a shell script in each yardstick host (all at once) and returns the wall time. */
-async function timeOnAll(set: TestHosts, script: (host: string) => string | undefined): Promise<number> {
+/** Runs a shell script in each yardstick host (all at once) and returns the wall time and the containers' CPU time. */
+async function timeOnAll(set: TestHosts, script: (host: string) => string | undefined): Promise<{ ms: number; cpuMs?: number }> {
+  const cpuBefore = setCpuMs(set);
   const started = performance.now();
   await Promise.all(
     set.hosts.map(async (host) => {
@@ -197,7 +238,9 @@ async function timeOnAll(set: TestHosts, script: (host: string) => string | unde
       if (result.exitCode !== 0) throw new Error(`yardstick on ${host.name} failed (${result.exitCode}): ${result.stderr.slice(-2000)}`);
     }),
   );
-  return Math.round(performance.now() - started);
+  const ms = Math.round(performance.now() - started);
+  const cpuMs = cpuSpent(cpuBefore, setCpuMs(set));
+  return cpuMs === undefined ? { ms } : { ms, cpuMs };
 }
 
 /** Copies `files` from a converged host into a yardstick host, as a tarball to unpack later (not timed). */
@@ -252,8 +295,8 @@ for (const count of sizes) {
     const handlers = await siteHandlers(inventoryOf(lab));
     const packages = new Map(lab.hosts.map((host) => [host.name, packagesOf(plan, host.name)]));
     const work = new Map(lab.hosts.map((host) => [host.name, workOf(converge, host.name, handlers)]));
-    const aptMs = await onFreshHosts(count, (set) => timeOnAll(set, (host) => (packages.get(host)!.length ? APT_SCRIPT(packages.get(host)!) : undefined)));
-    const scriptMs = await onFreshHosts(count, (set) => {
+    const apt = await onFreshHosts(count, (set) => timeOnAll(set, (host) => (packages.get(host)!.length ? APT_SCRIPT(packages.get(host)!) : undefined)));
+    const script = await onFreshHosts(count, (set) => {
       for (const [host, { files }] of work) if (files.length > 0) stageFiles(lab, set, host, files);
       return timeOnAll(set, (host) => {
         const { files, actions } = work.get(host)!;
@@ -266,8 +309,10 @@ for (const count of sizes) {
     });
     baselines.push({
       hosts: count,
-      aptMs,
-      scriptMs,
+      aptMs: apt.ms,
+      ...(apt.cpuMs === undefined ? {} : { aptCpuMs: apt.cpuMs }),
+      scriptMs: script.ms,
+      ...(script.cpuMs === undefined ? {} : { scriptCpuMs: script.cpuMs }),
       packages: [...new Set([...packages.values()].flat())],
       files: Math.max(...[...work.values()].map((entry) => entry.files.length)),
       serviceActions: [...new Set([...work.values()].flatMap((entry) => entry.actions))],
@@ -279,18 +324,19 @@ for (const count of sizes) {
 
 const machine = { cpus: cpus().length, cpuModel: cpus()[0]?.model ?? 'unknown', memoryGb: Math.round(totalmem() / 2 ** 30), node: process.version };
 console.log(`machine: ${machine.cpus} × ${machine.cpuModel}, ${machine.memoryGb} GB, Node ${machine.node}`);
-console.log('hosts  scenario               wall ms  engine ms  conn/host  round trips/host  ms/command  peak RSS MB  changed');
+console.log('hosts  scenario               wall ms  engine ms  hosts CPU ms  conn/host  round trips/host  ms/command  peak RSS MB  changed');
 for (const r of results) {
   console.log(
-    `${String(r.hosts).padStart(5)}  ${r.scenario.padEnd(21)}  ${String(r.wallMs).padStart(7)}  ${String(r.engineMs).padStart(9)}  ${r.connectionsPerHost.toFixed(1).padStart(9)}  ${r.roundTripsPerHost.toFixed(1).padStart(16)}  ${r.commandMs.toFixed(1).padStart(10)}  ${String(r.peakRssMb).padStart(11)}  ${String(r.changed).padStart(7)}`,
+    `${String(r.hosts).padStart(5)}  ${r.scenario.padEnd(21)}  ${String(r.wallMs).padStart(7)}  ${String(r.engineMs).padStart(9)}  ${String(r.hostsCpuMs ?? '?').padStart(12)}  ${r.connectionsPerHost.toFixed(1).padStart(9)}  ${r.roundTripsPerHost.toFixed(1).padStart(16)}  ${r.commandMs.toFixed(1).padStart(10)}  ${String(r.peakRssMb).padStart(11)}  ${String(r.changed).padStart(7)}`,
   );
 }
 const over = (ms: number | undefined, yardstick: number) => (ms === undefined ? '?' : `${((ms / yardstick - 1) * 100).toFixed(0)}%`);
 for (const b of baselines) {
-  const converge = results.find((r) => r.hosts === b.hosts && r.scenario === 'first converge')?.wallMs;
+  const converge = results.find((r) => r.hosts === b.hosts && r.scenario === 'first converge');
+  const cpu = (ms: number | undefined) => (ms === undefined ? '' : `, hosts' CPU ${ms} ms`);
   console.log(
-    `${b.hosts} host(s): first converge ${converge} ms; bare apt-get install of ${b.packages.join(' ')}: ${b.aptMs} ms (${over(converge, b.aptMs)} over); ` +
-      `that install plus ${b.files} files and ${b.serviceActions.join(', ')}: ${b.scriptMs} ms (${over(converge, b.scriptMs)} over)`,
+    `${b.hosts} host(s): first converge ${converge?.wallMs} ms${cpu(converge?.hostsCpuMs)}; bare apt-get install of ${b.packages.join(' ')}: ${b.aptMs} ms${cpu(b.aptCpuMs)} (${over(converge?.wallMs, b.aptMs)} over); ` +
+      `that install plus ${b.files} files and ${b.serviceActions.join(', ')}: ${b.scriptMs} ms${cpu(b.scriptCpuMs)} (${over(converge?.wallMs, b.scriptMs)} over)`,
   );
 }
 for (const r of results.filter((entry) => entry.wallRangeMs)) {
