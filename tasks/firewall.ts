@@ -13,12 +13,11 @@ import { pathState } from './files.facts.ts';
 import { CONFIG_PATH, LOAD_RECORD, NO_ROLLBACK, STATE_DIR, ROLLBACK_UNIT, rollbackPending, rollbackTimer, tableState, type TableState } from './firewall.facts.ts';
 import { TABLE, describeOpenings, firewallInputs, inputRules, openings, renderConfigFile, renderTable } from './firewall.render.ts';
 import { effectiveSshdConfig, type EffectiveConfig } from './sshd.facts.ts';
-import { service } from './systemd.ts';
+import { service, unitFile } from './systemd.ts';
 import type { HostVars } from './vars.ts';
 
 /** The unit that loads the firewall's file at boot, instead of nftables.service (see `renderBootUnit`). */
 export const BOOT_UNIT = 'provision-firewall.service';
-const BOOT_UNIT_PATH = `/etc/systemd/system/${BOOT_UNIT}`;
 
 const RESTORE_SCRIPT = `${STATE_DIR}/restore.sh`;
 const PREVIOUS_RULESET = `${STATE_DIR}/previous.nft`;
@@ -250,23 +249,9 @@ export function firewallTable(host: Host<HostVars>, content: ContentSource): Tas
   };
 }
 
-/** The boot unit's file, with a daemon-reload so that systemd sees it at once. */
+/** The boot unit's file, made known to systemd at once, and enabled by the same step on a first run. */
 export function firewallBootUnit(): Task<HostVars> {
-  const fact = pathState(BOOT_UNIT_PATH);
-  return {
-    kind: 'systemd.unit',
-    target: BOOT_UNIT,
-    facts: () => [fact],
-    plan: ({ facts }) => {
-      const plan = planFileWrite(BOOT_UNIT_PATH, facts.get(fact), renderBootUnit(), {});
-      if (plan.status === 'ok') return { status: 'ok', reason: `${BOOT_UNIT_PATH} is up to date` };
-      for (const change of plan.changes) {
-        change.steps.push({ kind: 'run', command: sh`systemctl daemon-reload` });
-        change.invalidates = [`systemd:${BOOT_UNIT}`];
-      }
-      return plan;
-    },
-  };
+  return unitFile(BOOT_UNIT, renderBootUnit(), { enable: true });
 }
 
 /** With `firewall.enabled: false`: provision's table and file are gone (other tables stay). */

@@ -49,10 +49,11 @@ export function powHandlerNames(vars: NodeVars): { restart: string; checkListed:
 }
 
 /**
- * How often, and how long, the info route is asked after a restart: a quarter-second apart at first (a small node is
- * back within a second), then a second apart, about a minute in all (a real node may take that long to load).
+ * How often, and how long, the info route is asked after a restart: a tenth of a second apart for the first two
+ * seconds (a small node is back within a second; each ask is a `curl`, a few milliseconds), then a second apart, about
+ * a minute in all (a real node may take that long to load).
  */
-const FAST_ATTEMPTS = 8;
+const FAST_ATTEMPTS = 20;
 const CHECK_ATTEMPTS = FAST_ATTEMPTS + 58;
 const CHECK_TIMEOUT_SECONDS = 2;
 
@@ -75,7 +76,7 @@ while [ "$tries" -lt ${CHECK_ATTEMPTS} ]; do
     if printf '%s' "$features" | grep -qi '"pow"'; then got=listed; else got=absent; fi
     if [ "$got" = "$want" ]; then exit 0; fi
   fi
-  if [ "$tries" -le ${FAST_ATTEMPTS} ]; then sleep 0.25; else sleep 1; fi
+  if [ "$tries" -le ${FAST_ATTEMPTS} ]; then sleep 0.1; else sleep 1; fi
 done
 printf '%s answered, after %s tries: %.300s\\n' ${url} "$tries" "$body" >&2
 exit 1`;

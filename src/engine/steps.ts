@@ -1,4 +1,5 @@
 /** Performs steps on a host: the one place in the engine that writes. */
+import { posix } from 'node:path';
 import { CommandError } from '../errors.ts';
 import { redact } from '../report/redact.ts';
 import { ShellCommand, sh } from '../transport/shell.ts';
@@ -22,6 +23,7 @@ function validateCommand(step: WriteFileStep): string {
 /**
  * The atomic write: a temp file in the target's directory, given its owner and final mode while still empty,
  * filled from stdin, validated, flushed, then renamed over the target. A failure at any point leaves the target as it was.
+ * (Not `install /dev/stdin`: a stdin that is a socket, as some sshd and sudo set-ups give, cannot be opened by path.)
  */
 export function writeFileScript(step: WriteFileStep): ShellCommand {
   const validate = validateCommand(step);
@@ -44,8 +46,10 @@ trap - EXIT`;
  * includes relative to it), else in /tmp, validated and removed. Exit 127 means the validator is not installed yet.
  */
 export function validateCandidateScript(step: WriteFileStep): ShellCommand {
+  // The directory as dirname(1) names it, worked out here rather than by a program on the host.
+  const dir = posix.dirname(step.path);
   return sh`umask 077
-dir=$(dirname ${step.path})
+dir=${dir}
 if [ -d "$dir" ]; then candidate=$(mktemp "$dir/.provision-check-XXXXXX"); else candidate=$(mktemp); fi || exit 1
 trap 'rm -f "$candidate"' EXIT
 cat > "$candidate"

@@ -154,9 +154,18 @@ test('the boot unit is its own, never flushes, has no ExecStop, and is made know
   assert.match(unit, /^ExecStart=\/usr\/sbin\/nft -f \/etc\/nftables\.d\/provision\.nft$/m);
   assert.match(unit, /^WantedBy=sysinit\.target$/m);
   const { plan } = setup();
-  const [create] = changesOf(plan(firewallBootUnit(), { [`file:/etc/systemd/system/${BOOT_UNIT}`]: { type: 'absent' } }));
-  assert.ok(create!.steps.some((step) => step.kind === 'run' && step.command.text === 'systemctl daemon-reload'));
-  assert.deepEqual(create!.invalidates, [`systemd:${BOOT_UNIT}`]);
+  const unitFileFact = `file:/etc/systemd/system/${BOOT_UNIT}`;
+  const commands = (change: Change) => change.steps.map((step) => (step.kind === 'run' ? step.command.text : step.kind));
+  // First run: one step writes the file and enables the unit; enable reloads systemd itself, so no daemon-reload.
+  const [create] = changesOf(plan(firewallBootUnit(), { [unitFileFact]: { type: 'absent' }, [`systemd:${BOOT_UNIT}`]: { load: 'not-found', active: 'inactive', unitFile: '' } }));
+  assert.deepEqual(commands(create!), ['write-file', `systemctl enable ${BOOT_UNIT}`]);
+  assert.equal(create!.summary, `create /etc/systemd/system/${BOOT_UNIT} and enable ${BOOT_UNIT}`);
+  assert.deepEqual(create!.predicts?.find((p) => p.key === `systemd:${BOOT_UNIT}`)?.value, { load: 'loaded', active: 'inactive', unitFile: 'enabled' });
+  // An enabled unit whose file changes: a daemon-reload, and its state is read again.
+  const enabled = { type: 'file', mode: '0644', owner: 'root', group: 'root', content: 'old\n' };
+  const [update] = changesOf(plan(firewallBootUnit(), { [unitFileFact]: enabled, [`systemd:${BOOT_UNIT}`]: { load: 'loaded', active: 'active', unitFile: 'enabled' } }));
+  assert.deepEqual(commands(update!), ['write-file', 'systemctl daemon-reload']);
+  assert.deepEqual(update!.invalidates, [`systemd:${BOOT_UNIT}`]);
 });
 
 test('the play: nftables, its directory, the table, then the boot unit, enabled only after the table is confirmed', () => {

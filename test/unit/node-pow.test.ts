@@ -129,8 +129,8 @@ test('handlers: restart first, then the check that matches the setting, on the c
   const check = powCheckCommand(node, true).text;
   assert.match(check, /curl -fsS --max-time 2 http:\/\/127\.0\.0\.1:14300\/api\/v1\/info/);
   assert.match(check, /want=listed/);
-  assert.match(check, /while \[ "\$tries" -lt 66 \]/, 'the retries are bounded');
-  assert.match(check, /if \[ "\$tries" -le 8 \]; then sleep 0\.25; else sleep 1; fi/, 'quick at first, then a second apart');
+  assert.match(check, /while \[ "\$tries" -lt 78 \]/, 'the retries are bounded');
+  assert.match(check, /if \[ "\$tries" -le 20 \]; then sleep 0\.1; else sleep 1; fi/, 'quick at first, then a second apart');
   assert.match(check, /\/dev\/tcp\/127\.0\.0\.1/, 'without curl, bash asks the route itself');
   assert.match(powCheckCommand(node, false).text, /want=absent/);
 });
