@@ -3,7 +3,8 @@
  * the first converge of the site playbook, then (once the hosts have settled) a no-change re-run and a dry run on
  * converged hosts, each the median of 5 runs. The first converge's yardsticks run on fresh hosts of their own: a bare
  * `apt-get install` of the same packages, and the same job done by a plain script (that install, the same files, the
- * same service actions; no checks, no diffs).
+ * same service actions; no checks, no diffs). With BENCH_CONVERGE_ROUNDS=N the converge and both yardsticks run N
+ * times each, alternating, and their medians count. The CPU time the hosts' containers spend is read from their cgroups.
  * Prints a table and writes bench/results.json.
  */
 import { spawnSync } from 'node:child_process';
@@ -105,9 +106,13 @@ interface Baseline {
   /** `apt-get update` and `apt-get install` of the packages the converge installs, nothing else. */
   aptMs: number;
   aptCpuMs?: number;
+  /** With more than one round: the fastest and slowest, for the yardsticks and for the converge. */
+  aptRangeMs?: [number, number];
   /** The same, then the files the converge wrote (copied from a converged host) and the service actions it took. */
   scriptMs: number;
   scriptCpuMs?: number;
+  scriptRangeMs?: [number, number];
+  rounds: number;
   packages: string[];
   files: number;
   serviceActions: string[];
@@ -130,7 +135,7 @@ function inventoryOf(lab: TestHosts): string {
 /** A run's JSON report, with the CLI's own figures. */
 type CliRun = ReturnType<typeof parseRun> & { stats: { wallMs: number; peakRssKb: number } };
 
-async function measure(lab: TestHosts, count: number, scenario: string, args: string[], record = true): Promise<CliRun> {
+async function measure(lab: TestHosts, count: number, scenario: string, args: string[]): Promise<{ run: CliRun; figures: Measurement }> {
   const cpuBefore = setCpuMs(lab);
   const started = performance.now();
   const result = await runCli(['apply', inventoryOf(lab), '--json', ...args], { timeoutMs: 1_800_000 });
@@ -138,8 +143,7 @@ async function measure(lab: TestHosts, count: number, scenario: string, args: st
   const hostsCpuMs = cpuSpent(cpuBefore, setCpuMs(lab));
   const run = parseRun(result) as CliRun;
   if (result.code !== 0 && result.code !== 3) throw new Error(`${scenario} on ${count} hosts failed (${result.code}):\n${result.stdout.slice(0, 4000)}\n${result.stderr}`);
-  if (record) results.push({ ...measurement(run, count, scenario, wallMs), ...(hostsCpuMs === undefined ? {} : { hostsCpuMs }) });
-  return run;
+  return { run, figures: { ...measurement(run, count, scenario, wallMs), ...(hostsCpuMs === undefined ? {} : { hostsCpuMs }) } };
 }
 
 /** The figures of one run. */
@@ -164,11 +168,31 @@ function measurement(run: CliRun, count: number, scenario: string, wallMs: numbe
 const REPEATS = 5;
 
 async function measureRepeated(lab: TestHosts, count: number, scenario: string, args: string[]): Promise<void> {
-  const before = results.length;
-  for (let run = 0; run < REPEATS; run++) await measure(lab, count, scenario, args);
-  const runs = results.splice(before).sort((a, b) => a.wallMs - b.wallMs);
-  results.push({ ...runs[Math.floor(runs.length / 2)]!, runs: runs.length, wallRangeMs: [runs[0]!.wallMs, runs.at(-1)!.wallMs] });
+  const runs: Measurement[] = [];
+  for (let run = 0; run < REPEATS; run++) runs.push((await measure(lab, count, scenario, args)).figures);
+  results.push(medianRun(runs));
 }
+
+/** The median run by wall time, with the number of runs and the fastest and slowest wall time. */
+function medianRun(runs: Measurement[]): Measurement {
+  if (runs.length === 1) return runs[0]!;
+  const sorted = [...runs].sort((a, b) => a.wallMs - b.wallMs);
+  return { ...sorted[Math.floor(sorted.length / 2)]!, runs: sorted.length, wallRangeMs: [sorted[0]!.wallMs, sorted.at(-1)!.wallMs] };
+}
+
+/** The median of yardstick runs by wall time (its CPU time with it), and the fastest and slowest. */
+function medianTiming(runs: { ms: number; cpuMs?: number }[]): { ms: number; cpuMs?: number; rangeMs?: [number, number] } {
+  const sorted = [...runs].sort((a, b) => a.ms - b.ms);
+  const median = sorted[Math.floor(sorted.length / 2)]!;
+  return sorted.length === 1 ? median : { ...median, rangeMs: [sorted[0]!.ms, sorted.at(-1)!.ms] };
+}
+
+/**
+ * A first converge and its yardsticks vary by 20% and more from one run to the next (the apt mirror, dpkg's
+ * triggers, the machine's other load): with BENCH_CONVERGE_ROUNDS=N all three run N times, one after another, on
+ * fresh hosts each time, and the median of each counts.
+ */
+const CONVERGE_ROUNDS = Math.max(1, Number(process.env.BENCH_CONVERGE_ROUNDS ?? 1));
 
 /**
  * After a converge the hosts are still busy for a while (services starting, fail2ban reading its logs): the everyday
@@ -281,8 +305,10 @@ for (const count of sizes) {
   // yardsticks' nodes get it too, so every set starts from the same packages.
   await withStandInNodes(lab);
   try {
-    const plan = await measure(lab, count, 'plan on fresh hosts', ['--dry-run'], false);
-    const converge = await measure(lab, count, 'first converge', ['--yes']);
+    const { run: plan } = await measure(lab, count, 'plan on fresh hosts', ['--dry-run']);
+    const first = await measure(lab, count, 'first converge', ['--yes']);
+    const converge = first.run;
+    const convergeAt = results.push(first.figures) - 1;
     await new Promise((resolve) => setTimeout(resolve, SETTLE_MS));
     await measureRepeated(lab, count, 'no-change re-run', ['--yes']);
     await measureRepeated(lab, count, 'dry run (converged)', ['--dry-run']);
@@ -295,24 +321,40 @@ for (const count of sizes) {
     const handlers = await siteHandlers(inventoryOf(lab));
     const packages = new Map(lab.hosts.map((host) => [host.name, packagesOf(plan, host.name)]));
     const work = new Map(lab.hosts.map((host) => [host.name, workOf(converge, host.name, handlers)]));
-    const apt = await onFreshHosts(count, (set) => timeOnAll(set, (host) => (packages.get(host)!.length ? APT_SCRIPT(packages.get(host)!) : undefined)));
-    const script = await onFreshHosts(count, (set) => {
-      for (const [host, { files }] of work) if (files.length > 0) stageFiles(lab, set, host, files);
-      return timeOnAll(set, (host) => {
-        const { files, actions } = work.get(host)!;
-        return [
-          ...(packages.get(host)!.length ? [APT_SCRIPT(packages.get(host)!)] : []),
-          ...(files.length ? ['tar -C / -xf /root/converged-files.tar', 'systemctl daemon-reload'] : []),
-          ...actions.map((action) => `systemctl ${action}`),
-        ].join(' && ');
+    const aptRound = () => onFreshHosts(count, (set) => timeOnAll(set, (host) => (packages.get(host)!.length ? APT_SCRIPT(packages.get(host)!) : undefined)));
+    const scriptRound = () =>
+      onFreshHosts(count, (set) => {
+        for (const [host, { files }] of work) if (files.length > 0) stageFiles(lab, set, host, files);
+        return timeOnAll(set, (host) => {
+          const { files, actions } = work.get(host)!;
+          return [
+            ...(packages.get(host)!.length ? [APT_SCRIPT(packages.get(host)!)] : []),
+            ...(files.length ? ['tar -C / -xf /root/converged-files.tar', 'systemctl daemon-reload'] : []),
+            ...actions.map((action) => `systemctl ${action}`),
+          ].join(' && ');
+        });
       });
-    });
+    const converges = [first.figures];
+    const apts = [await aptRound()];
+    const scripts = [await scriptRound()];
+    for (let round = 2; round <= CONVERGE_ROUNDS; round++) {
+      console.error(`[bench] ${count} host(s): converge round ${round} of ${CONVERGE_ROUNDS}`);
+      converges.push(await onFreshHosts(count, async (set) => (await measure(set, count, 'first converge', ['--yes'])).figures));
+      apts.push(await aptRound());
+      scripts.push(await scriptRound());
+    }
+    results[convergeAt] = medianRun(converges);
+    const apt = medianTiming(apts);
+    const script = medianTiming(scripts);
     baselines.push({
       hosts: count,
       aptMs: apt.ms,
       ...(apt.cpuMs === undefined ? {} : { aptCpuMs: apt.cpuMs }),
+      ...(apt.rangeMs ? { aptRangeMs: apt.rangeMs } : {}),
       scriptMs: script.ms,
       ...(script.cpuMs === undefined ? {} : { scriptCpuMs: script.cpuMs }),
+      ...(script.rangeMs ? { scriptRangeMs: script.rangeMs } : {}),
+      rounds: CONVERGE_ROUNDS,
       packages: [...new Set([...packages.values()].flat())],
       files: Math.max(...[...work.values()].map((entry) => entry.files.length)),
       serviceActions: [...new Set([...work.values()].flatMap((entry) => entry.actions))],
@@ -339,7 +381,14 @@ for (const b of baselines) {
       `that install plus ${b.files} files and ${b.serviceActions.join(', ')}: ${b.scriptMs} ms${cpu(b.scriptCpuMs)} (${over(converge?.wallMs, b.scriptMs)} over)`,
   );
 }
-for (const r of results.filter((entry) => entry.wallRangeMs)) {
+for (const b of baselines.filter((entry) => entry.rounds > 1)) {
+  const converge = results.find((r) => r.hosts === b.hosts && r.scenario === 'first converge')!;
+  console.log(
+    `${b.hosts} host(s): medians of ${b.rounds} rounds; fastest and slowest: converge ${converge.wallRangeMs?.join('–')} ms, ` +
+      `apt-get ${b.aptRangeMs?.join('–')} ms, script ${b.scriptRangeMs?.join('–')} ms`,
+  );
+}
+for (const r of results.filter((entry) => entry.wallRangeMs && entry.scenario !== 'first converge')) {
   console.log(`${r.hosts} host(s): ${r.scenario}: median of ${r.runs} runs ${r.wallMs} ms, fastest ${r.wallRangeMs![0]} ms, slowest ${r.wallRangeMs![1]} ms`);
 }
 for (const l of latencies) console.log(`${l.hosts} host(s): one command's round trip on an open connection: median ${l.medianMs} ms, p90 ${l.p90Ms} ms`);
