@@ -19,12 +19,22 @@ export function batchScript(questions: readonly { command: ShellCommand }[], mar
 
 /** Splits the batch output back into one FactOutput per fact. */
 export function splitBatchOutput(stdout: string, count: number, marker: string): FactOutput[] {
+  const outputs = splitMarkedOutput(stdout, count, marker);
+  if (outputs.length < count) throw new Error(`fact output ${outputs.length} is missing (the batch stopped early)`);
+  return outputs;
+}
+
+/**
+ * Splits a script's output at its marker lines (`MARKER INDEX CODE`, see batchScript) into each part's output and
+ * exit code: as many parts as the script got through.
+ */
+export function splitMarkedOutput(stdout: string, count: number, marker: string): FactOutput[] {
   const outputs: FactOutput[] = [];
   let rest = stdout;
   for (let index = 0; index < count; index++) {
     const tag = `\n${marker} ${index} `;
     const at = rest.indexOf(tag);
-    if (at < 0) throw new Error(`fact output ${index} is missing (the batch stopped early)`);
+    if (at < 0) break;
     const lineEnd = rest.indexOf('\n', at + tag.length);
     const code = Number(rest.slice(at + tag.length, lineEnd < 0 ? undefined : lineEnd));
     outputs.push({ stdout: rest.slice(0, at), code });

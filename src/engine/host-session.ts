@@ -7,11 +7,11 @@ import { sh } from '../transport/shell.ts';
 import { FactCache } from './fact-cache.ts';
 import { gatherFacts } from './gather.ts';
 import type { ChangeReport, HandlerResult, HostResult, TaskResult } from './results.ts';
-import { checkCandidate, performStep, type StepEnvironment } from './steps.ts';
+import { checkCandidates, performStep, type StepEnvironment } from './steps.ts';
 import { applyChange } from './apply-change.ts';
 import { leaveStartToHandler } from './handler-start.ts';
 import { discoverLogin, sshConnectionFact } from './login.ts';
-import { playHandlers, type Change, type Fact, type FactReader, type Handler, type LoginInfo, type Plan, type Play, type PlanContext, type Task, type VerifyLoginStep } from './types.ts';
+import { playHandlers, type Change, type Fact, type FactReader, type Handler, type LoginInfo, type Plan, type Play, type PlanContext, type Task, type VerifyLoginStep, type WriteFileStep } from './types.ts';
 import type { ConnectionSettings } from '../inventory/types.ts';
 
 /** A task in the order it runs on a host, with the play it belongs to. */
@@ -177,26 +177,25 @@ export class HostSession<Vars> {
   /** Validates every candidate file of the plan (dry run and apply alike), so a bad candidate stops the host before any write. */
   async checkCandidates(): Promise<void> {
     if (!this.connection || this.failed) return;
-    const passed = new Set<string>();
+    // Every candidate of the host in one command (see checkCandidates); the verdicts are then read in plan order.
+    const checks: { index: number; change: Change; step: WriteFileStep }[] = [];
     for (const [index, plan] of this.plans.entries()) {
       if (plan instanceof Error || plan.status !== 'change') continue;
       for (const change of plan.changes) {
-        for (const step of change.steps) {
-          if (step.kind !== 'write-file' || !step.validate) continue;
-          if (step.validationScope !== undefined && passed.has(step.validationScope)) continue;
-          const verdict = await checkCandidate(this.connection, step);
-          if (verdict.ok) {
-            if (step.validationScope !== undefined) passed.add(step.validationScope);
-            continue;
-          }
-          if (verdict.missingValidator) {
-            this.validationNotes.set(change, 'not validated yet: the validator is not installed before this run installs it');
-            continue;
-          }
-          this.planFailed = true;
-          this.plans[index] = new Error(`candidate ${step.path} fails validation (${step.validate}):\n${verdict.message}`);
-        }
+        for (const step of change.steps) if (step.kind === 'write-file' && step.validate) checks.push({ index, change, step });
       }
+    }
+    if (checks.length === 0) return;
+    const verdicts = await checkCandidates(this.connection, checks.map((check) => check.step));
+    for (const [at, { index, change, step }] of checks.entries()) {
+      const verdict = verdicts[at]!;
+      if (verdict.ok) continue;
+      if (verdict.missingValidator) {
+        this.validationNotes.set(change, 'not validated yet: the validator is not installed before this run installs it');
+        continue;
+      }
+      this.planFailed = true;
+      this.plans[index] = new Error(`candidate ${step.path} fails validation (${step.validate}):\n${verdict.message}`);
     }
   }
 

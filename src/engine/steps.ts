@@ -1,9 +1,10 @@
 /** Performs steps on a host: the one place in the engine that writes. */
+import { randomBytes } from 'node:crypto';
 import { posix } from 'node:path';
 import { CommandError } from '../errors.ts';
 import { redact } from '../report/redact.ts';
-import { ShellCommand, sh } from '../transport/shell.ts';
-import type { CommandRunner } from './gather.ts';
+import { ShellCommand, join, sh } from '../transport/shell.ts';
+import { splitMarkedOutput, type CommandRunner } from './gather.ts';
 import type { RunStep, Step, VerifyLoginStep, WriteFileStep } from './types.ts';
 
 /** What steps need beyond running commands: opening a fresh SSH connection to prove a login still works. */
@@ -44,31 +45,67 @@ trap - EXIT`;
 /**
  * The dry-run check of a candidate: written beside the target when its directory exists (validators resolve
  * includes relative to it), else in /tmp, validated and removed. Exit 127 means the validator is not installed yet.
+ * The candidate's bytes are read from the script's stdin (`head -c`), so that several checks share one command.
  */
-export function validateCandidateScript(step: WriteFileStep): ShellCommand {
+function candidateCheck(step: WriteFileStep, bytes: number): ShellCommand {
   // The directory as dirname(1) names it, worked out here rather than by a program on the host.
   const dir = posix.dirname(step.path);
   return sh`umask 077
 dir=${dir}
-if [ -d "$dir" ]; then candidate=$(mktemp "$dir/.provision-check-XXXXXX"); else candidate=$(mktemp); fi || exit 1
+if [ -d "$dir" ]; then candidate=$(mktemp "$dir/.provision-check-XXXXXX"); else candidate=$(mktemp); fi || { head -c ${bytes} >/dev/null; exit 1; }
 trap 'rm -f "$candidate"' EXIT
-cat > "$candidate"
-${ShellCommand.fromQuoted(validateCommand(step))} >&2`;
+head -c ${bytes} > "$candidate"
+${ShellCommand.fromQuoted(validateCommand(step))} </dev/null >&2`;
+}
+
+/**
+ * Every candidate check of a host in one command: each reads its own bytes from stdin, in order, and ends with a
+ * marker line with its index and exit code. A check whose validation scope already passed only skips its bytes.
+ */
+export function validateCandidatesScript(steps: readonly WriteFileStep[], marker: string): ShellCommand {
+  const scopes = new Map<string, number>();
+  const parts = steps.map((step, index) => {
+    const bytes = Buffer.byteLength(step.content);
+    const check = sh`( ${candidateCheck(step, bytes)}
+) 2>&1`;
+    const done = sh`printf '\n%s %d %d\n' ${marker} ${index} "$code"`;
+    if (step.validationScope === undefined) return sh`${check}
+code=$?
+${done}`;
+    if (!scopes.has(step.validationScope)) scopes.set(step.validationScope, scopes.size);
+    const passed = ShellCommand.fromQuoted(`passed_${scopes.get(step.validationScope)}`);
+    // Skipped: the scope's earlier candidate passed, which vouches for this one too.
+    return sh`if [ -n "$${passed}" ]; then head -c ${bytes} >/dev/null; code=0
+else
+${check}
+code=$?
+if [ "$code" = 0 ]; then ${passed}=1; fi
+fi
+${done}`;
+  });
+  return join(parts, '\n');
 }
 
 /** The outcome of a dry-run validation. */
 export type ValidationResult = { ok: true } | { ok: false; missingValidator: boolean; message: string };
 
-/** Validates a write step's candidate without installing it. */
-export async function checkCandidate(runner: CommandRunner, step: WriteFileStep): Promise<ValidationResult> {
-  if (!step.validate) return { ok: true };
-  const result = await runner.exec(validateCandidateScript(step), { stdin: step.content });
-  if (result.code === 0) return { ok: true };
-  return {
-    ok: false,
-    missingValidator: result.code === 127,
-    message: redact((result.stderr.trim() || result.stdout.trim()).split('\n').slice(-8).join('\n')),
-  };
+/** Validates write steps' candidates without installing them: one command for all, the candidates on its stdin. */
+export async function checkCandidates(runner: CommandRunner, steps: readonly WriteFileStep[]): Promise<ValidationResult[]> {
+  const checked = steps.filter((step) => step.validate);
+  if (checked.length === 0) return steps.map(() => ({ ok: true }));
+  const marker = `--provision-check-${randomBytes(8).toString('hex')}--`;
+  const result = await runner.exec(validateCandidatesScript(checked, marker), { stdin: checked.map((step) => step.content).join('') });
+  const outputs = splitMarkedOutput(result.stdout, checked.length, marker);
+  const verdicts = new Map(
+    checked.map((step, index): [WriteFileStep, ValidationResult] => {
+      const output = outputs[index];
+      // A script that stopped early (the connection went, say) leaves later checks unanswered: they fail, unchecked.
+      if (!output) return [step, { ok: false, missingValidator: false, message: redact(`the check did not finish: ${(result.stderr.trim() || `exit code ${result.code}`).split('\n').slice(-4).join('\n')}`) }];
+      if (output.code === 0) return [step, { ok: true }];
+      return [step, { ok: false, missingValidator: output.code === 127, message: redact(output.stdout.trim().split('\n').slice(-8).join('\n')) }];
+    }),
+  );
+  return steps.map((step) => verdicts.get(step) ?? { ok: true });
 }
 
 async function runStep(runner: CommandRunner, step: RunStep): Promise<void> {

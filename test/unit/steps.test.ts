@@ -2,7 +2,8 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync, readdirSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { checkCandidate, performStep } from '../../src/engine/steps.ts';
+import { checkCandidates, performStep } from '../../src/engine/steps.ts';
+import type { ShellCommand } from '../../src/transport/shell.ts';
 import { localRunner } from '../support/local-runner.ts';
 import { scratchDir } from '../support/scratch.ts';
 
@@ -33,16 +34,48 @@ test('a candidate that fails validation is never installed', async () => {
   assert.equal(readFileSync(path, 'utf8'), 'good\n');
 });
 
-test('the dry-run check validates a candidate and cleans up', async () => {
+test('the dry-run checks validate every candidate in one command, each with its own bytes, and clean up', async () => {
   const d = dir();
-  const path = join(d, 'conf');
-  const bad = await checkCandidate(localRunner, { kind: 'write-file', path, content: 'bad\n', mode: '0644', ...owner, validate: 'grep good %s' });
-  assert.equal(bad.ok, false);
-  const good = await checkCandidate(localRunner, { kind: 'write-file', path, content: 'good\n', mode: '0644', ...owner, validate: 'grep -q good %s' });
-  assert.equal(good.ok, true);
-  const missing = await checkCandidate(localRunner, { kind: 'write-file', path, content: 'x', mode: '0644', ...owner, validate: 'no-such-validator-xyz %s' });
-  assert.deepEqual(missing.ok === false && missing.missingValidator, true);
-  assert.deepEqual(readdirSync(d), []);
+  const path = (name: string) => join(d, name);
+  const step = (name: string, content: string, validate: string, validationScope?: string) =>
+    ({ kind: 'write-file', path: path(name), content, mode: '0644', ...owner, validate, ...(validationScope ? { validationScope } : {}) }) as const;
+  const counter = path('scope-runs');
+  // Counts its runs, and passes while the candidate says "good".
+  const scoped = `sh -c 'echo x >> ${counter}; grep -q good "$1"' check %s`;
+  const commands: string[] = [];
+  const runner = { exec: (command: ShellCommand, options?: { stdin?: string }) => (commands.push(command.text), localRunner.exec(command, options)) };
+  const verdicts = await checkCandidates(runner, [
+    step('bad', 'bad\n', 'grep good %s'),
+    // Its exact bytes (several for one character, no final newline), beside its target: the validator sees both.
+    step('exact', 'größe ✓\n$(id) `x`', `case %s in ${d}/.provision-check-*) printf 'größe ✓\\n$(id) \x60x\x60' | cmp -s - %s ;; *) exit 1 ;; esac`),
+    step('empty', '', 'test ! -s %s'),
+    step('missing', 'x', 'no-such-validator-xyz %s'),
+    step('scoped-a', 'good\n', scoped, 'set 1'),
+    step('scoped-b', 'bad but covered by the set\n', scoped, 'set 1'),
+    step('other-bad', 'bad\n', scoped, 'set 2'),
+    step('other-b', 'good\n', scoped, 'set 2'),
+    { kind: 'write-file', path: path('unchecked'), content: 'no validator', mode: '0644', ...owner },
+    step(join('no-such-dir', 'conf'), 'good\n', 'grep -q good %s'),
+  ]);
+  assert.equal(commands.length, 1, 'one command for every candidate');
+  assert.deepEqual(
+    verdicts.map((verdict) => (verdict.ok ? 'ok' : verdict.missingValidator ? 'missing' : 'fails')),
+    ['fails', 'ok', 'ok', 'missing', 'ok', 'ok', 'fails', 'ok', 'ok', 'ok'],
+  );
+  // A scope that passed skips its other candidates; one that failed has the next one checked.
+  assert.equal(readFileSync(counter, 'utf8'), 'x\nx\nx\n');
+  assert.deepEqual(readdirSync(d), ['scope-runs']);
+});
+
+test('a check that fails names its own output, and checks the command never reached fail unchecked', async () => {
+  const d = dir();
+  const step = (content: string, validate: string) => ({ kind: 'write-file', path: join(d, 'conf'), content, mode: '0644', ...owner, validate }) as const;
+  const [loud, quiet] = await checkCandidates(localRunner, [step('bad\n', 'echo "bad line 3" >&2; exit 2 #%s'), step('x', 'true %s')]);
+  assert.deepEqual(loud, { ok: false, missingValidator: false, message: 'bad line 3' });
+  assert.deepEqual(quiet, { ok: true });
+  // The shell ends at the first check (as if the connection were lost): the second is not taken as passed.
+  const [, second] = await checkCandidates(localRunner, [step('x', 'kill -KILL $$ #%s'), step('x', 'true %s')]);
+  assert.equal(second!.ok, false);
 });
 
 test('a failing command reports its exit code and stderr', async () => {
