@@ -173,18 +173,23 @@ async function measureRepeated(lab: TestHosts, count: number, scenario: string, 
   results.push(medianRun(runs));
 }
 
+/** The median of runs by a duration, and the fastest and slowest (only when there were several). */
+function medianBy<T>(runs: readonly T[], ms: (run: T) => number): { median: T; range?: [number, number] } {
+  const sorted = [...runs].sort((a, b) => ms(a) - ms(b));
+  const median = sorted[Math.floor(sorted.length / 2)]!;
+  return sorted.length === 1 ? { median } : { median, range: [ms(sorted[0]!), ms(sorted.at(-1)!)] };
+}
+
 /** The median run by wall time, with the number of runs and the fastest and slowest wall time. */
 function medianRun(runs: Measurement[]): Measurement {
-  if (runs.length === 1) return runs[0]!;
-  const sorted = [...runs].sort((a, b) => a.wallMs - b.wallMs);
-  return { ...sorted[Math.floor(sorted.length / 2)]!, runs: sorted.length, wallRangeMs: [sorted[0]!.wallMs, sorted.at(-1)!.wallMs] };
+  const { median, range } = medianBy(runs, (run) => run.wallMs);
+  return range ? { ...median, runs: runs.length, wallRangeMs: range } : median;
 }
 
 /** The median of yardstick runs by wall time (its CPU time with it), and the fastest and slowest. */
 function medianTiming(runs: { ms: number; cpuMs?: number }[]): { ms: number; cpuMs?: number; rangeMs?: [number, number] } {
-  const sorted = [...runs].sort((a, b) => a.ms - b.ms);
-  const median = sorted[Math.floor(sorted.length / 2)]!;
-  return sorted.length === 1 ? median : { ...median, rangeMs: [sorted[0]!.ms, sorted.at(-1)!.ms] };
+  const { median, range } = medianBy(runs, (run) => run.ms);
+  return range ? { ...median, rangeMs: range } : median;
 }
 
 /**

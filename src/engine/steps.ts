@@ -96,16 +96,16 @@ export async function checkCandidates(runner: CommandRunner, steps: readonly Wri
   const marker = `--provision-check-${randomBytes(8).toString('hex')}--`;
   const result = await runner.exec(validateCandidatesScript(checked, marker), { stdin: checked.map((step) => step.content).join('') });
   const outputs = splitMarkedOutput(result.stdout, checked.length, marker);
-  const verdicts = new Map(
-    checked.map((step, index): [WriteFileStep, ValidationResult] => {
-      const output = outputs[index];
-      // A script that stopped early (the connection went, say) leaves later checks unanswered: they fail, unchecked.
-      if (!output) return [step, { ok: false, missingValidator: false, message: redact(`the check did not finish: ${(result.stderr.trim() || `exit code ${result.code}`).split('\n').slice(-4).join('\n')}`) }];
-      if (output.code === 0) return [step, { ok: true }];
-      return [step, { ok: false, missingValidator: output.code === 127, message: redact(output.stdout.trim().split('\n').slice(-8).join('\n')) }];
-    }),
-  );
-  return steps.map((step) => verdicts.get(step) ?? { ok: true });
+  const verdicts = checked.map((_, index): ValidationResult => {
+    const output = outputs[index];
+    // A script that stopped early (the connection went, say) leaves later checks unanswered: they fail, unchecked.
+    if (!output) return { ok: false, missingValidator: false, message: redact(`the check did not finish: ${(result.stderr.trim() || `exit code ${result.code}`).split('\n').slice(-4).join('\n')}`) };
+    if (output.code === 0) return { ok: true };
+    return { ok: false, missingValidator: output.code === 127, message: redact(output.stdout.trim().split('\n').slice(-8).join('\n')) };
+  });
+  // `checked` keeps the steps' order: each validated step takes the next verdict.
+  let next = 0;
+  return steps.map((step) => (step.validate ? verdicts[next++]! : { ok: true }));
 }
 
 async function runStep(runner: CommandRunner, step: RunStep): Promise<void> {
