@@ -1,15 +1,17 @@
 /**
  * `npm run bench`: measures the CLI as a whole process on lab hosts (1, 4 and 10; one balancer, the rest nodes):
- * the first converge of the site playbook, then (once the hosts have settled) a no-change re-run and a dry run on
- * converged hosts, each the median of 5 runs. The first converge's yardsticks run on fresh hosts of their own: a bare
+ * the first converge of the site playbook, then (once the hosts have settled) a no-change re-run with fresh logins,
+ * one with the connections kept from the run before (ssh_persist), and a dry run on converged hosts, each the
+ * median of 5 runs. The first converge's yardsticks run on fresh hosts of their own: a bare
  * `apt-get install` of the same packages, and the same job done by a plain script (that install, the same files, the
  * same service actions; no checks, no diffs). With BENCH_CONVERGE_ROUNDS=N the converge and both yardsticks run N
  * times each, alternating, and their medians count. The CPU time the hosts' containers spend is read from their cgroups.
  * Prints a table and writes bench/results.json.
  */
 import { spawnSync } from 'node:child_process';
-import { readFileSync, writeFileSync } from 'node:fs';
-import { cpus, totalmem } from 'node:os';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { cpus, tmpdir, totalmem } from 'node:os';
+import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { ensureTestBed } from '../test/support/engine.ts';
 import { startTestHosts, type TestHosts } from '../test/support/containers.ts';
@@ -18,6 +20,7 @@ import { writeInventory } from '../test/support/inventory.ts';
 import { loadInventory } from '../src/inventory/load.ts';
 import { sh } from '../src/transport/shell.ts';
 import { SshConnection } from '../src/transport/ssh.ts';
+import { KEEPER_PROTOCOL } from '../src/transport/keeper/protocol.ts';
 import { hostVarsSchema } from '../tasks/vars.ts';
 import { installStandInNode } from '../src/lab/node-service.ts';
 import { dockerCommand } from '../src/lab/docker-engine.ts';
@@ -135,10 +138,29 @@ function inventoryOf(lab: TestHosts): string {
 /** A run's JSON report, with the CLI's own figures. */
 type CliRun = ReturnType<typeof parseRun> & { stats: { wallMs: number; peakRssKb: number } };
 
-async function measure(lab: TestHosts, count: number, scenario: string, args: string[]): Promise<{ run: CliRun; figures: Measurement }> {
+/**
+ * The bench's own connection keeper (see src/transport/keeper/): runs keep connections as an operator's do
+ * (ssh_persist's default), unless a scenario asks for fresh logins.
+ */
+const KEEPER_DIR = mkdtempSync(join(tmpdir(), 'provision-bench-keeper-'));
+const KEPT = { PROVISION_KEEPER_DIR: KEEPER_DIR, PROVISION_SSH_PERSIST: '60s' };
+const FRESH = { PROVISION_KEEPER_DIR: KEEPER_DIR, PROVISION_SSH_PERSIST: '0' };
+
+/** Stops the bench's keeper, so that no set's connections outlive it. */
+function stopKeeper(): void {
+  const pidFile = join(KEEPER_DIR, `keeper-${KEEPER_PROTOCOL}.sock.pid`);
+  if (!existsSync(pidFile)) return;
+  try {
+    process.kill(Number(readFileSync(pidFile, 'utf8')), 'SIGTERM');
+  } catch {
+    // Already gone.
+  }
+}
+
+async function measure(lab: TestHosts, count: number, scenario: string, args: string[], env: Record<string, string> = KEPT): Promise<{ run: CliRun; figures: Measurement }> {
   const cpuBefore = setCpuMs(lab);
   const started = performance.now();
-  const result = await runCli(['apply', inventoryOf(lab), '--json', ...args], { timeoutMs: 1_800_000 });
+  const result = await runCli(['apply', inventoryOf(lab), '--json', ...args], { timeoutMs: 1_800_000, env });
   const wallMs = Math.round(performance.now() - started);
   const hostsCpuMs = cpuSpent(cpuBefore, setCpuMs(lab));
   const run = parseRun(result) as CliRun;
@@ -158,7 +180,7 @@ function measurement(run: CliRun, count: number, scenario: string, wallMs: numbe
     engineMs: run.stats.wallMs,
     connectionsPerHost: sum((host) => host.stats.connections) / hosts.length,
     roundTripsPerHost: commands / hosts.length,
-    commandMs: commands ? sum((host) => (host.stats as { commandMs: number }).commandMs) / commands : 0,
+    commandMs: commands ? sum((host) => host.stats.commandMs) / commands : 0,
     peakRssMb: Math.round(run.stats.peakRssKb / 1024),
     changed: run.summary.changed,
   };
@@ -167,9 +189,9 @@ function measurement(run: CliRun, count: number, scenario: string, wallMs: numbe
 /** Times between the runs of one machine vary by 10–15%: a quick scenario runs 5 times, and the median run counts. */
 const REPEATS = 5;
 
-async function measureRepeated(lab: TestHosts, count: number, scenario: string, args: string[]): Promise<void> {
+async function measureRepeated(lab: TestHosts, count: number, scenario: string, args: string[], env: Record<string, string> = KEPT): Promise<void> {
   const runs: Measurement[] = [];
-  for (let run = 0; run < REPEATS; run++) runs.push((await measure(lab, count, scenario, args)).figures);
+  for (let run = 0; run < REPEATS; run++) runs.push((await measure(lab, count, scenario, args, env)).figures);
   results.push(medianRun(runs));
 }
 
@@ -315,6 +337,11 @@ for (const count of sizes) {
     const converge = first.run;
     const convergeAt = results.push(first.figures) - 1;
     await new Promise((resolve) => setTimeout(resolve, SETTLE_MS));
+    // Fresh logins first: a drift check with nothing kept (the first run of the day, or ssh_persist: 0).
+    await measureRepeated(lab, count, 'no-change, fresh logins', ['--yes'], FRESH);
+    // Then as runs go one after another: the converge changed every host, so one run logs in through the keeper
+    // (not counted), and the runs after it find their connections kept.
+    await measure(lab, count, 'no-change re-run', ['--yes']);
     await measureRepeated(lab, count, 'no-change re-run', ['--yes']);
     await measureRepeated(lab, count, 'dry run (converged)', ['--dry-run']);
     latencies.push({ hosts: count, ...(await commandLatency(lab)) });
@@ -365,16 +392,18 @@ for (const count of sizes) {
       serviceActions: [...new Set([...work.values()].flatMap((entry) => entry.actions))],
     });
   } finally {
+    stopKeeper();
     await lab.stop();
   }
 }
+rmSync(KEEPER_DIR, { recursive: true, force: true });
 
 const machine = { cpus: cpus().length, cpuModel: cpus()[0]?.model ?? 'unknown', memoryGb: Math.round(totalmem() / 2 ** 30), node: process.version };
 console.log(`machine: ${machine.cpus} × ${machine.cpuModel}, ${machine.memoryGb} GB, Node ${machine.node}`);
-console.log('hosts  scenario               wall ms  engine ms  hosts CPU ms  conn/host  round trips/host  ms/command  peak RSS MB  changed');
+console.log('hosts  scenario                 wall ms  engine ms  hosts CPU ms  conn/host  round trips/host  ms/command  peak RSS MB  changed');
 for (const r of results) {
   console.log(
-    `${String(r.hosts).padStart(5)}  ${r.scenario.padEnd(21)}  ${String(r.wallMs).padStart(7)}  ${String(r.engineMs).padStart(9)}  ${String(r.hostsCpuMs ?? '?').padStart(12)}  ${r.connectionsPerHost.toFixed(1).padStart(9)}  ${r.roundTripsPerHost.toFixed(1).padStart(16)}  ${r.commandMs.toFixed(1).padStart(10)}  ${String(r.peakRssMb).padStart(11)}  ${String(r.changed).padStart(7)}`,
+    `${String(r.hosts).padStart(5)}  ${r.scenario.padEnd(23)}  ${String(r.wallMs).padStart(7)}  ${String(r.engineMs).padStart(9)}  ${String(r.hostsCpuMs ?? '?').padStart(12)}  ${r.connectionsPerHost.toFixed(1).padStart(9)}  ${r.roundTripsPerHost.toFixed(1).padStart(16)}  ${r.commandMs.toFixed(1).padStart(10)}  ${String(r.peakRssMb).padStart(11)}  ${String(r.changed).padStart(7)}`,
   );
 }
 const over = (ms: number | undefined, yardstick: number) => (ms === undefined ? '?' : `${((ms / yardstick - 1) * 100).toFixed(0)}%`);

@@ -107,6 +107,8 @@ export async function cliBundle() {
     await build({
       entryPoints: [join(ROOT, 'src', 'cli', 'main.ts')],
       outdir: partial,
+      // The same build whatever directory the CLI was started from (the connection keeper starts in /).
+      absWorkingDir: ROOT,
       bundle: true,
       splitting: true,
       platform: 'node',

@@ -11,7 +11,7 @@ const root = fileURLToPath(new URL('..', import.meta.url));
 const only = process.argv.slice(2);
 
 function run(command: string, args: string[]): number {
-  const result = spawnSync(command, args, { cwd: root, stdio: 'inherit', env: { ...process.env, TESTCONTAINERS_RYUK_DISABLED: 'true' } });
+  const result = spawnSync(command, args, { cwd: root, stdio: 'inherit', env: { PROVISION_SSH_PERSIST: '0', ...process.env, TESTCONTAINERS_RYUK_DISABLED: 'true' } });
   return result.status ?? 1;
 }
 

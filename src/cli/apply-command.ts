@@ -12,6 +12,8 @@ import { echoCommands, logToFile } from '../report/run-log.ts';
 import { hostVarsSchema } from '../../tasks/vars.ts';
 import { confirmApply } from './confirm.ts';
 import { loadPlaybook } from './load-playbook.ts';
+import { endKeeperClient } from '../transport/open-connection.ts';
+
 
 /** The flags of `apply`. */
 export interface ApplyFlags {
@@ -86,6 +88,7 @@ export async function applyCommand(flags: ApplyFlags, interrupted: () => boolean
     return exitCodeFor(result, flags);
   } finally {
     await run.close();
+    await endKeeperClient();
     stopEcho?.();
     log?.stop();
   }

@@ -4,7 +4,8 @@ import { selectHosts } from '../inventory/limit.ts';
 import { FactCache } from '../engine/fact-cache.ts';
 import { gatherFacts } from '../engine/gather.ts';
 import { mapLimit } from '../engine/limit-concurrency.ts';
-import { SshConnection } from '../transport/ssh.ts';
+import type { HostConnection } from '../transport/connection.ts';
+import { endKeeperClient, openHostConnection } from '../transport/open-connection.ts';
 import { redact } from '../report/redact.ts';
 import { factsReport, reportFacts, type HostFactsReport } from '../../tasks/host-facts.ts';
 import { hostVarsSchema } from '../../tasks/vars.ts';
@@ -30,18 +31,22 @@ export async function factsCommand(options: { inventory: string; limit?: string;
   const inventory = await loadInventory(options.inventory, { vars: hostVarsSchema });
   const hosts = selectHosts(inventory, options.limit);
   const rows = await mapLimit(hosts, options.forks, async (host): Promise<Row> => {
-    let connection: SshConnection | undefined;
+    let connection: HostConnection | undefined;
+    let read = false;
     try {
-      connection = await SshConnection.open(host.connection);
+      connection = await openHostConnection(host.connection);
       const cache = new FactCache();
       cache.store(await gatherFacts(connection, reportFacts(host)));
+      read = true;
       return { host: host.name, facts: factsReport(host, cache) };
     } catch (error) {
       return { host: host.name, unreachable: redact(error instanceof Error ? error.message : String(error)) };
     } finally {
-      await connection?.close();
+      // Reading facts changes nothing: the connection may serve the next run.
+      await connection?.close({ keep: read });
     }
   });
+  await endKeeperClient();
   if (options.json) {
     write(redact(JSON.stringify(Object.fromEntries(rows.map((row) => [row.host, 'facts' in row ? row.facts : { unreachable: row.unreachable }])), null, 2)));
   } else {

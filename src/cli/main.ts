@@ -139,6 +139,12 @@ async function main(argv: string[]): Promise<number> {
         code = await labCommand(args.action, { nodes: args.nodes, balancers: args.balancers });
       },
     )
+    // Started by a run in the background (see transport/keeper/server.ts); not for typing.
+    .command('keep-connections <socket> <wait>', false, (y) => y.positional('socket', { type: 'string', demandOption: true }).positional('wait', { type: 'number', demandOption: true }), async (args) => {
+      const { runKeeper } = await import('../transport/keeper/server.ts');
+      // It runs on while its socket listens, and exits once it holds nothing.
+      await runKeeper(args.socket, args.wait);
+    })
     .demandCommand(1, 'Name a command: apply, validate, facts, init, tasks, schema or lab.')
     .strict()
     .fail((message, error) => {

@@ -3,6 +3,8 @@ import type { Host, Inventory } from '../inventory/types.ts';
 import { UnreachableError } from '../errors.ts';
 import { redact } from '../report/redact.ts';
 import { SshConnection } from '../transport/ssh.ts';
+import type { HostConnection } from '../transport/connection.ts';
+import { openHostConnection } from '../transport/open-connection.ts';
 import { sh } from '../transport/shell.ts';
 import { FactCache } from './fact-cache.ts';
 import { gatherFacts } from './gather.ts';
@@ -51,7 +53,7 @@ function reportChange(change: Change): ChangeReport {
 
 /** Connects to, plans and applies one host. */
 export class HostSession<Vars> {
-  connection: SshConnection | undefined;
+  connection: HostConnection | undefined;
   /** How this run logged in; tasks that could lock the operator out check it. */
   login: LoginInfo | undefined;
   /** Where new connections go: the inventory's settings, updated when a change moves SSH (port, user). */
@@ -86,7 +88,7 @@ export class HostSession<Vars> {
    */
   async connectAndGather(facts: Fact<unknown>[]): Promise<void> {
     try {
-      this.connection = await SshConnection.open(this.host.connection);
+      this.connection = await openHostConnection(this.host.connection);
     } catch (error) {
       this.markUnreachable(error);
       return;
@@ -358,9 +360,13 @@ export class HostSession<Vars> {
     return this.result;
   }
 
-  /** Closes the connection. */
+  /**
+   * Closes the connection. One may be kept for the next run only when this run changed nothing on the host and
+   * nothing failed: a run after a change always logs in afresh, so that no kept login hides what the change did to
+   * SSH, the firewall or the login user.
+   */
   async close(): Promise<void> {
-    await this.connection?.close();
+    await this.connection?.close({ keep: this.result.status === 'ok' });
   }
 }
 

@@ -1,7 +1,7 @@
 /** Finds out how this run logged in: method, usable public keys, and the controller's address as the host sees it. */
 import { agentPublicKeys, publicKeyOfFile } from '../transport/login-keys.ts';
 import { sh } from '../transport/shell.ts';
-import type { SshConnection } from '../transport/ssh.ts';
+import type { HostConnection } from '../transport/connection.ts';
 import type { Fact, LoginInfo } from './types.ts';
 
 /**
@@ -24,7 +24,7 @@ export function controllerAddressOf(sshConnection: string): string | undefined {
  * Local key lookups, and `$SSH_CONNECTION` as gathered, or else asked by one command as the login user (not through
  * sudo, which drops it).
  */
-export async function discoverLogin(connection: SshConnection, gathered?: Promise<string | undefined>): Promise<LoginInfo> {
+export async function discoverLogin(connection: HostConnection, gathered?: Promise<string | undefined>): Promise<LoginInfo> {
   const settings = connection.settings;
   const asked = async (): Promise<string> => (await gathered) ?? (await connection.exec(sshConnectionFact.command, { asLoginUser: true })).stdout;
   const [sshConnection, keys] = await Promise.all([

@@ -19,6 +19,7 @@ export const CONNECTION_DEFAULTS = {
   connectTimeout: 10,
   commandTimeout: 300,
   connectRetries: 2,
+  persist: 60,
 } as const;
 
 /** Variables whose value is a password: they and the environment values expanded into them are redacted. */
@@ -103,6 +104,7 @@ export function connectionVarsSchema(inventoryDir: string) {
       .min(0, 'expected a whole number of retries from 0 to 10')
       .max(10, 'expected a whole number of retries from 0 to 10')
       .default(CONNECTION_DEFAULTS.connectRetries),
+    ssh_persist: duration.default(CONNECTION_DEFAULTS.persist),
     // Read by the loader from group vars to order groups; accepted (and unused) on hosts.
     ansible_group_priority: z.number({ error: GROUP_PRIORITY_HINT }).int(GROUP_PRIORITY_HINT).optional(),
     // Harmless in inventories shared with Ansible: nothing here runs Python.
@@ -132,6 +134,7 @@ export function toConnectionSettings(hostName: string, vars: ConnectionVars): { 
     connectTimeout: vars.ssh_connect_timeout,
     commandTimeout: vars.ssh_command_timeout,
     connectRetries: vars.ssh_connect_retries,
+    persist: vars.ssh_persist,
   };
   if (vars.ansible_ssh_private_key_file !== undefined) connection.privateKeyFile = vars.ansible_ssh_private_key_file;
   if (vars.ansible_password !== undefined) connection.password = vars.ansible_password;

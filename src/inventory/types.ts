@@ -29,6 +29,8 @@ export interface ConnectionSettings {
   commandTimeout: number;
   /** `ssh_connect_retries`, default 2: further attempts, with backoff, when connecting fails for a passing reason. */
   connectRetries?: number;
+  /** `ssh_persist` in seconds, default 60: how long a connection is kept for the next run after a run with no change on the host; 0: never. */
+  persist?: number;
   /** Ports to try when `port` does not answer: where an earlier run moved sshd (`ssh.port`). */
   fallbackPorts?: number[];
 }

@@ -11,6 +11,7 @@ import { sh, type ShellCommand } from './shell.ts';
 import { recordCommand } from './command-log.ts';
 import { CommandRunner, RunnerEndedError, RunnerTimeoutError } from './command-runner.ts';
 import { killGroupCommand, reportGroup, takeGroupReport } from './process-group.ts';
+import type { HostConnection } from './connection.ts';
 import { checkHostKey, fingerprint, keyType, readKnownHosts, recordHostKey, hostPattern } from './known-hosts.ts';
 
 /** What a remote command returned; stdout and stderr exactly as the host sent them. */
@@ -41,8 +42,8 @@ export interface TransportStats {
 /** A command that ran past its timeout; the channel was closed. */
 export class CommandTimeoutError extends Error {
   constructor(
-    command: string,
-    timeoutMs: number,
+    readonly command: string,
+    readonly timeoutMs: number,
     /** The command's process group on the host, to be stopped; 0 when unknown. */
     readonly processGroup = 0,
   ) {
@@ -67,8 +68,19 @@ function sudoWithPassword(command: string): string {
   return sh`if sudo -k -n true 2>/dev/null; then IFS= read -r _; exec sudo -n -- sh -c ${command}; else exec sudo -S -k -p '' -- sh -c ${command}; fi`.text;
 }
 
+/**
+ * Counts a finished command (`started` from performance.now()) and hands it to the command log, as written (before
+ * sudo wrapping): what the task asked for.
+ */
+export function tallyCommand(stats: TransportStats, settings: ConnectionSettings, command: ShellCommand, result: ExecResult | undefined, started: number): void {
+  const ms = performance.now() - started;
+  stats.commands += 1;
+  stats.commandMs += ms;
+  recordCommand({ target: describe(settings), command: command.text, code: result?.code ?? -1, stdout: result?.stdout ?? '', stderr: result?.stderr ?? '', ms });
+}
+
 /** The address and port string used in messages, e.g. `root@10.0.0.5:22`. */
-function describe(settings: ConnectionSettings): string {
+export function describe(settings: ConnectionSettings): string {
   return `${settings.user}@${settings.address}:${settings.port}`;
 }
 
@@ -110,7 +122,7 @@ function authMethods(settings: ConnectionSettings, privateKey: string | undefine
 }
 
 /** An open, authenticated connection to one host. */
-export class SshConnection {
+export class SshConnection implements HostConnection {
   readonly stats: TransportStats = { connections: 0, commands: 0, commandMs: 0 };
   private constructor(
     private readonly ssh: NodeSSH,
@@ -277,6 +289,11 @@ export class SshConnection {
   /** Set when the transport closes under us (network cut, sshd killed). */
   private lost = false;
 
+  /** False once the transport closed under us, or was closed. */
+  get alive(): boolean {
+    return !this.lost && this.ssh.connection !== null;
+  }
+
   private watchTransport(): void {
     const client = this.ssh.connection;
     const markLost = () => {
@@ -371,11 +388,7 @@ export class SshConnection {
       if (error instanceof CommandTimeoutError) await this.stopGroup(error.processGroup, timeoutMs);
       throw error;
     } finally {
-      const ms = performance.now() - started;
-      this.stats.commands += 1;
-      this.stats.commandMs += ms;
-      // The command as written (before sudo wrapping): what the task asked for.
-      recordCommand({ target: describe(this.settings), command: command.text, code: result?.code ?? -1, stdout: result?.stdout ?? '', stderr: result?.stderr ?? '', ms });
+      tallyCommand(this.stats, this.settings, command, result, started);
     }
   }
 
@@ -449,8 +462,9 @@ export class SshConnection {
     });
   }
 
-  /** Closes the connection. */
-  async close(): Promise<void> {
+  /** Closes the connection (`keep` is for connections kept across runs; this one always closes). */
+  async close(_options?: { keep?: boolean }): Promise<void> {
+    this.lost = true;
     // The connection closes next: no need to wait for the shell's channel (or for a shell still starting).
     if (this.startedRunner?.alive) void this.startedRunner.close();
     this.ssh.dispose();

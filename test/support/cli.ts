@@ -15,7 +15,8 @@ export interface CliResult {
 export function runCli(args: string[], options: { env?: Record<string, string>; timeoutMs?: number } = {}): Promise<CliResult> {
   return new Promise((resolve, reject) => {
     const child = spawn(process.execPath, [BIN, ...args], {
-      env: { ...process.env, NO_COLOR: '1', ...options.env },
+      // Connections are not kept between runs (each test counts its own logins) unless a test asks for it.
+      env: { ...process.env, NO_COLOR: '1', PROVISION_SSH_PERSIST: process.env.PROVISION_SSH_PERSIST ?? '0', ...options.env },
       stdio: ['ignore', 'pipe', 'pipe'],
     });
     let stdout = '';
@@ -36,7 +37,7 @@ export function runCli(args: string[], options: { env?: Record<string, string>; 
 /** Parses the --json document of a run. */
 export function parseRun(result: CliResult): {
   mode: string;
-  hosts: Record<string, { status: string; tasks: { name: string; status: string }[]; handlers: { name: string; status: string }[]; stats: { connections: number; commands: number } }>;
+  hosts: Record<string, { status: string; tasks: { name: string; status: string }[]; handlers: { name: string; status: string }[]; stats: { connections: number; commands: number; commandMs: number } }>;
   summary: { changed: number; failed: number; unreachable: number; ok: number };
 } {
   try {

@@ -119,6 +119,7 @@ describe('connection variables', () => {
       connectTimeout: 10,
       commandTimeout: 300,
       connectRetries: 2,
+      persist: 60,
     });
     assert.equal(host('bare').privateIp, 'bare');
     assert.equal(inventory.file, join(FIXTURES, 'connection.yaml'));
@@ -137,6 +138,7 @@ describe('connection variables', () => {
       connectTimeout: 30,
       commandTimeout: 3600,
       connectRetries: 5,
+      persist: 300,
     });
     assert.equal(host('full').privateIp, '10.0.0.7');
     assert.equal(host('no_become').connection.become, false);

@@ -1,0 +1,108 @@
+/**
+ * Opens a host's connection for a run: through the connection keeper when `ssh_persist` allows (see
+ * keeper/server.ts), else directly. The keeper is a convenience, never a condition: when it is missing, refuses,
+ * or its socket's directory is unsafe, the run connects directly, and starts a keeper for the runs that follow.
+ */
+import { createHash } from 'node:crypto';
+import { spawn } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import type { ConnectionSettings } from '../inventory/types.ts';
+import { parseDuration } from '../inventory/duration.ts';
+import { projectPath } from '../project-root.ts';
+import type { HostConnection } from './connection.ts';
+import { SshConnection } from './ssh.ts';
+import { KeeperClient, KeeperUnavailableError, KeptConnection } from './keeper/client.ts';
+import { keeperSocket } from './keeper/paths.ts';
+
+/**
+ * Seconds a connection may be kept after a run: `PROVISION_SSH_PERSIST` (a duration; 0 turns keeping off) when set,
+ * else the host's `ssh_persist`.
+ */
+export function persistSeconds(settings: ConnectionSettings, env: NodeJS.ProcessEnv = process.env): number {
+  const override = env.PROVISION_SSH_PERSIST;
+  if (override !== undefined && override !== '') {
+    const seconds = parseDuration(override);
+    if (seconds === undefined) throw new Error(`PROVISION_SSH_PERSIST=${override}: expected a duration like 60s or 0`);
+    return seconds;
+  }
+  return settings.persist ?? 0;
+}
+
+/**
+ * What a kept connection must match to serve a run: every setting (the password and sudo's among them, as a hash
+ * only) and the private key's contents, so that a changed key, user, port or password gets a login of its own.
+ */
+export function connectionKey(settings: ConnectionSettings, keyContents: string | undefined): string {
+  const fields = Object.entries({ ...settings, persist: undefined }).filter(([, value]) => value !== undefined).sort(([a], [b]) => a.localeCompare(b));
+  return createHash('sha256').update(JSON.stringify([fields, keyContents ?? null])).digest('hex');
+}
+
+/** The run's client of the keeper, asked for once: undefined when none answers (one is then started). */
+let client: Promise<KeeperClient | undefined> | undefined;
+
+function keeperClient(socketPath: string, persist: number): Promise<KeeperClient | undefined> {
+  client ??= KeeperClient.connect(socketPath).then((found) => {
+    if (!found) startKeeper(socketPath, persist);
+    return found;
+  });
+  return client;
+}
+
+/** Starts a keeper in the background, detached from this run: the next run finds it. */
+function startKeeper(socketPath: string, persist: number): void {
+  try {
+    const child = spawn(process.execPath, [projectPath('bin', 'provision.js'), 'keep-connections', socketPath, String(persist)], {
+      detached: true,
+      stdio: 'ignore',
+      cwd: '/',
+      env: keeperEnvironment(process.env),
+    });
+    child.on('error', () => undefined);
+    child.unref();
+  } catch {
+    // Only the next run's speed depends on it.
+  }
+}
+
+/**
+ * What the keeper inherits of the run's environment: no more than it needs to find programs and the SSH agent. It
+ * outlives the run, and the run's environment may hold the secrets an inventory names as `${NAME}`.
+ */
+export function keeperEnvironment(env: NodeJS.ProcessEnv): NodeJS.ProcessEnv {
+  const kept: NodeJS.ProcessEnv = {};
+  for (const name of ['PATH', 'HOME', 'LANG', 'TZ', 'SSH_AUTH_SOCK', 'XDG_RUNTIME_DIR', 'PROVISION_KEEPER_DIR']) {
+    if (env[name] !== undefined) kept[name] = env[name];
+  }
+  return kept;
+}
+
+/** Ends this run's socket to the keeper, if it has one (connections still leased close with it). */
+export async function endKeeperClient(): Promise<void> {
+  const found = await client;
+  found?.end();
+  client = undefined;
+}
+
+/** The host's connection for this run. */
+export async function openHostConnection(settings: ConnectionSettings): Promise<HostConnection> {
+  const persist = persistSeconds(settings);
+  const socketPath = persist > 0 ? keeperSocket() : undefined;
+  const keeper = socketPath ? await keeperClient(socketPath, persist) : undefined;
+  if (!keeper?.usable) return SshConnection.open(settings);
+  const keyContents = settings.privateKeyFile ? readKey(settings.privateKeyFile) : undefined;
+  try {
+    return await KeptConnection.open(keeper, { ...settings, persist }, connectionKey(settings, keyContents));
+  } catch (error) {
+    if (error instanceof KeeperUnavailableError || (error instanceof Error && error.constructor === Error)) return SshConnection.open(settings);
+    throw error;
+  }
+}
+
+function readKey(file: string): string | undefined {
+  try {
+    return readFileSync(file, 'utf8');
+  } catch {
+    // SshConnection.open names the unreadable key.
+    return undefined;
+  }
+}

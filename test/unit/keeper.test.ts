@@ -1,0 +1,129 @@
+/** The connection keeper's pure parts: what a kept connection must match, its socket's directory, its messages. */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import net from 'node:net';
+import { chmodSync, mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type { ConnectionSettings } from '../../src/inventory/types.ts';
+import { UnreachableError } from '../../src/errors.ts';
+import { CommandTimeoutError, PortUnansweredError } from '../../src/transport/ssh.ts';
+import { connectionKey, keeperEnvironment, persistSeconds } from '../../src/transport/open-connection.ts';
+import { keeperDir, keeperSocket, unsafeKeeperDir } from '../../src/transport/keeper/paths.ts';
+import { decodeError, encodeError, readMessages, sendMessage } from '../../src/transport/keeper/protocol.ts';
+
+const settings: ConnectionSettings = {
+  address: '10.0.0.5',
+  port: 22,
+  user: 'root',
+  become: false,
+  knownHostsFile: '/home/op/.ssh/known_hosts',
+  hostKeyChecking: 'strict',
+  connectTimeout: 10,
+  commandTimeout: 300,
+  connectRetries: 2,
+  persist: 60,
+};
+
+test('a kept connection serves only the same settings and the same private key', () => {
+  const key = connectionKey(settings, 'KEY A');
+  assert.equal(connectionKey({ ...settings }, 'KEY A'), key);
+  assert.equal(connectionKey({ ...settings, persist: 5 }, 'KEY A'), key, 'how long it is kept is not what it logged in with');
+  assert.equal(connectionKey(Object.fromEntries(Object.entries(settings).reverse()) as unknown as ConnectionSettings, 'KEY A'), key, 'field order does not matter');
+  for (const other of [
+    connectionKey(settings, 'KEY B'),
+    connectionKey(settings, undefined),
+    connectionKey({ ...settings, port: 2222 }, 'KEY A'),
+    connectionKey({ ...settings, user: 'deploy' }, 'KEY A'),
+    connectionKey({ ...settings, address: '10.0.0.6' }, 'KEY A'),
+    connectionKey({ ...settings, become: true }, 'KEY A'),
+    connectionKey({ ...settings, password: 'hunter2' }, 'KEY A'),
+    connectionKey({ ...settings, becomePassword: 'hunter2' }, 'KEY A'),
+    connectionKey({ ...settings, hostKeyChecking: 'accept-new' }, 'KEY A'),
+  ]) {
+    assert.notEqual(other, key);
+  }
+  assert.match(connectionKey({ ...settings, password: 'hunter2' }, 'KEY A'), /^[0-9a-f]{64}$/, 'a hash: no setting is readable in it');
+});
+
+test('PROVISION_SSH_PERSIST overrides ssh_persist; 0 keeps nothing; a bad value is an error', () => {
+  assert.equal(persistSeconds(settings, {}), 60);
+  assert.equal(persistSeconds({ ...settings, persist: undefined }, {}), 0);
+  assert.equal(persistSeconds(settings, { PROVISION_SSH_PERSIST: '0' }), 0);
+  assert.equal(persistSeconds(settings, { PROVISION_SSH_PERSIST: '5m' }), 300);
+  assert.equal(persistSeconds(settings, { PROVISION_SSH_PERSIST: '' }), 60);
+  assert.throws(() => persistSeconds(settings, { PROVISION_SSH_PERSIST: 'soon' }), /PROVISION_SSH_PERSIST=soon: expected a duration/);
+});
+
+test("the keeper's socket lives only in a directory of this user's that no one else can enter", () => {
+  const dir = mkdtempSync(join(tmpdir(), 'provision-keeper-unit-'));
+  try {
+    assert.equal(keeperDir({ PROVISION_KEEPER_DIR: '/x/y' }), '/x/y');
+    assert.equal(keeperDir({ XDG_RUNTIME_DIR: '/run/user/1000' }), '/run/user/1000/provision');
+    const fresh = join(dir, 'fresh', 'provision');
+    assert.equal(unsafeKeeperDir(fresh), undefined, 'made when missing');
+    assert.match(keeperSocket({ PROVISION_KEEPER_DIR: fresh }) ?? '', /\/fresh\/provision\/keeper-\d+\.sock$/);
+    const open = join(dir, 'open');
+    mkdirSync(open);
+    chmodSync(open, 0o755);
+    assert.match(unsafeKeeperDir(open) ?? '', /open to other users \(mode 755; 700 is needed\)/);
+    assert.equal(keeperSocket({ PROVISION_KEEPER_DIR: open }), undefined);
+    const link = join(dir, 'link');
+    symlinkSync(fresh, link);
+    assert.match(unsafeKeeperDir(link) ?? '', /is not a directory/, 'a symlink is not followed');
+    const file = join(dir, 'file');
+    writeFileSync(file, '');
+    assert.match(unsafeKeeperDir(file) ?? '', /cannot make|is not a directory/);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('errors cross the socket as the classes they were thrown as', () => {
+  const timeout = decodeError(JSON.parse(JSON.stringify(encodeError(new CommandTimeoutError('apt-get install -y haproxy', 300_000, 4242)))));
+  assert.ok(timeout instanceof CommandTimeoutError);
+  assert.equal(timeout.message, 'command timed out after 300s: apt-get install -y haproxy');
+  assert.equal(timeout.processGroup, 4242);
+  const port = decodeError(encodeError(new PortUnansweredError('cannot connect to root@10.0.0.5:22: ECONNREFUSED')));
+  assert.ok(port instanceof PortUnansweredError);
+  assert.equal(port.message, 'cannot connect to root@10.0.0.5:22: ECONNREFUSED');
+  const unreachable = decodeError(encodeError(new UnreachableError('authentication failed')));
+  assert.ok(unreachable instanceof UnreachableError && !(unreachable instanceof PortUnansweredError));
+  const plain = decodeError(encodeError(new TypeError('boom')));
+  assert.equal(plain.constructor, Error);
+  assert.equal(plain.message, 'boom');
+});
+
+test('messages arrive whole, whatever the chunks, newlines in strings included', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'provision-keeper-unit-'));
+  const path = join(dir, 's.sock');
+  const received: unknown[] = [];
+  const server = net.createServer((socket) => readMessages(socket, (message) => received.push(message)));
+  await new Promise<void>((resolve) => server.listen(path, resolve));
+  try {
+    const client = net.connect(path);
+    await new Promise((resolve) => client.once('connect', resolve));
+    const big = 'x'.repeat(200_000);
+    sendMessage(client, { id: 1, ok: true, value: { stdout: 'line one\nline two\n', stderr: 'é€😀' } });
+    sendMessage(client, { id: 2, ok: true, value: big });
+    // A message cut in the middle of a character and of a line.
+    const text = `${JSON.stringify({ id: 3, ok: true, value: 'é€😀' })}\n`;
+    const bytes = Buffer.from(text);
+    client.write(bytes.subarray(0, 12));
+    await new Promise((resolve) => setTimeout(resolve, 20));
+    client.end(bytes.subarray(12));
+    const deadline = Date.now() + 5_000;
+    while (received.length < 3 && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 10));
+    assert.deepEqual(received[0], { id: 1, ok: true, value: { stdout: 'line one\nline two\n', stderr: 'é€😀' } });
+    assert.equal((received[1] as { value: string }).value.length, big.length);
+    assert.deepEqual(received[2], { id: 3, ok: true, value: 'é€😀' });
+  } finally {
+    server.close();
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('the keeper, which outlives the run, inherits none of its secrets', () => {
+  const env = keeperEnvironment({ PATH: '/usr/bin', HOME: '/home/op', SSH_AUTH_SOCK: '/run/agent', SUDO_PASSWORD: 'hunter2', HAPROXY_TOKEN: 't0ken', AWS_SECRET_ACCESS_KEY: 'x' });
+  assert.deepEqual(env, { PATH: '/usr/bin', HOME: '/home/op', SSH_AUTH_SOCK: '/run/agent' });
+});
