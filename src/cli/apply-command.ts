@@ -12,7 +12,7 @@ import { echoCommands, logToFile } from '../report/run-log.ts';
 import { hostVarsSchema } from '../../tasks/vars.ts';
 import { confirmApply } from './confirm.ts';
 import { loadPlaybook } from './load-playbook.ts';
-import { endKeeperClient } from '../transport/open-connection.ts';
+import { endKeeperClient, persistSeconds } from '../transport/open-connection.ts';
 
 
 /** The flags of `apply`. */
@@ -50,6 +50,8 @@ export async function applyCommand(flags: ApplyFlags, interrupted: () => boolean
   const stopEcho = flags.verbose ? echoCommands((line) => process.stderr.write(`${line}\n`)) : undefined;
   const log = flags.log ? logToFile(flags.log) : undefined;
   const hosts = selectHosts(inventory, flags.limit);
+  // A bad PROVISION_SSH_PERSIST is the operator's input: refused before any host is touched.
+  for (const host of hosts) persistSeconds(host.connection);
   for (const host of hosts) {
     // After a run moved sshd to ssh.port, the next run still finds the host when the inventory lags behind.
     const moved = host.vars.ssh.port;

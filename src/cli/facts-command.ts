@@ -5,7 +5,7 @@ import { FactCache } from '../engine/fact-cache.ts';
 import { gatherFacts } from '../engine/gather.ts';
 import { mapLimit } from '../engine/limit-concurrency.ts';
 import type { HostConnection } from '../transport/connection.ts';
-import { endKeeperClient, openHostConnection } from '../transport/open-connection.ts';
+import { endKeeperClient, openHostConnection, persistSeconds } from '../transport/open-connection.ts';
 import { redact } from '../report/redact.ts';
 import { factsReport, reportFacts, type HostFactsReport } from '../../tasks/host-facts.ts';
 import { hostVarsSchema } from '../../tasks/vars.ts';
@@ -30,6 +30,7 @@ function nodeCell(report: HostFactsReport): string {
 export async function factsCommand(options: { inventory: string; limit?: string; json: boolean; forks: number }, write: (text: string) => void): Promise<number> {
   const inventory = await loadInventory(options.inventory, { vars: hostVarsSchema });
   const hosts = selectHosts(inventory, options.limit);
+  for (const host of hosts) persistSeconds(host.connection);
   const rows = await mapLimit(hosts, options.forks, async (host): Promise<Row> => {
     let connection: HostConnection | undefined;
     let read = false;

@@ -7,6 +7,7 @@ import { createHash } from 'node:crypto';
 import { spawn } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import type { ConnectionSettings } from '../inventory/types.ts';
+import { InputError } from '../errors.ts';
 import { parseDuration } from '../inventory/duration.ts';
 import { projectPath } from '../project-root.ts';
 import type { HostConnection } from './connection.ts';
@@ -22,7 +23,7 @@ export function persistSeconds(settings: ConnectionSettings, env: NodeJS.Process
   const override = env.PROVISION_SSH_PERSIST;
   if (override !== undefined && override !== '') {
     const seconds = parseDuration(override);
-    if (seconds === undefined) throw new Error(`PROVISION_SSH_PERSIST=${override}: expected a duration like 60s or 0`);
+    if (seconds === undefined) throw new InputError(`PROVISION_SSH_PERSIST=${override}: expected a duration like 60s or 0`);
     return seconds;
   }
   return settings.persist ?? 0;

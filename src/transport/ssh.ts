@@ -304,6 +304,29 @@ export class SshConnection implements HostConnection {
     client?.on('error', markLost);
   }
 
+  /**
+   * True when sshd answers on this connection within `timeoutMs`. The question is a global request that changes
+   * nothing, the cancel of a port forward never asked for: sshd answers it (with a refusal) from the connection's own
+   * process, without starting anything on the host, as it does OpenSSH's keepalives.
+   */
+  answers(timeoutMs: number): Promise<boolean> {
+    const client = this.ssh.connection;
+    if (!client || this.lost) return Promise.resolve(false);
+    return new Promise((resolve) => {
+      const timer = setTimeout(() => resolve(false), timeoutMs);
+      const answered = () => {
+        clearTimeout(timer);
+        resolve(true);
+      };
+      try {
+        client.unforwardIn('127.0.0.1', 0, answered);
+      } catch {
+        clearTimeout(timer);
+        resolve(false);
+      }
+    });
+  }
+
   /** True when commands go through sudo. */
   get usesSudo(): boolean {
     return this.settings.become && this.settings.user !== 'root';

@@ -107,8 +107,8 @@ describe('connections kept between runs', () => {
     assert.deepEqual(await apply('two\n', { PROVISION_SSH_PERSIST: '0' }), { changed: false, connections: 1 });
     assert.equal(await loginsSettled(start + 2), start + 2);
     const bad = await runCli(['apply', lab.inventoryFile, '--playbook', WRITE, '--yes'], { env: { PROVISION_SSH_PERSIST: 'soon', SSH_AUTH_SOCK: '' } });
-    assert.notEqual(bad.code, 0);
-    assert.match(bad.stdout + bad.stderr, /PROVISION_SSH_PERSIST=soon: expected a duration/);
+    assert.equal(bad.code, 2, 'refused as input, before any host is touched');
+    assert.match(bad.stderr, /^error: PROVISION_SSH_PERSIST=soon: expected a duration like 60s or 0$/m);
   });
 
   test('a socket directory that other users can enter is never used', async () => {

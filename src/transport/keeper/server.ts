@@ -10,7 +10,7 @@
  */
 import net from 'node:net';
 import { chmodSync, rmSync, writeFileSync } from 'node:fs';
-import { ShellCommand, sh } from '../shell.ts';
+import { ShellCommand } from '../shell.ts';
 import { SshConnection } from '../ssh.ts';
 import { encodeError, readMessages, sendMessage, type KeeperRequest, type OpenedLease } from './protocol.ts';
 
@@ -64,7 +64,7 @@ export async function runKeeper(socketPath: string, firstWait: number): Promise<
 
   /**
    * An idle connection for `key` that still answers, taken out of the idle list. A host that went away without a word
-   * (no reset) leaves a connection that looks open: a small command, within the connect timeout, tells.
+   * (no reset) leaves a connection that looks open: a question to sshd, answered within the connect timeout, tells.
    */
   const takeIdle = async (key: string, answerMs: number): Promise<SshConnection | undefined> => {
     for (;;) {
@@ -73,17 +73,7 @@ export async function runKeeper(socketPath: string, firstWait: number): Promise<
       if (list.length === 0) idle.delete(key);
       if (!entry) return undefined;
       clearTimeout(entry.timer);
-      if (entry.connection.alive) {
-        // Raced, not only timed out: a command's timeout starts once its channel opens, which a silent host never does.
-        const answered = await Promise.race([
-          entry.connection.exec(sh`true`, { timeoutMs: answerMs }).then(
-            (result) => result.code === 0,
-            () => false,
-          ),
-          new Promise<boolean>((resolve) => setTimeout(resolve, answerMs, false)),
-        ]);
-        if (answered) return entry.connection;
-      }
+      if (entry.connection.alive && (await entry.connection.answers(answerMs))) return entry.connection;
       void entry.connection.close();
     }
   };
