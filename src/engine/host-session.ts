@@ -4,7 +4,7 @@ import { UnreachableError } from '../errors.ts';
 import { redact } from '../report/redact.ts';
 import { SshConnection } from '../transport/ssh.ts';
 import type { HostConnection } from '../transport/connection.ts';
-import { openHostConnection } from '../transport/open-connection.ts';
+import { openHostConnection, releaseHostConnection } from '../transport/open-connection.ts';
 import { sh } from '../transport/shell.ts';
 import { FactCache } from './fact-cache.ts';
 import { gatherFacts } from './gather.ts';
@@ -366,7 +366,7 @@ export class HostSession<Vars> {
    * SSH, the firewall or the login user.
    */
   async close(): Promise<void> {
-    await this.connection?.close({ keep: this.result.status === 'ok' });
+    if (this.connection) await releaseHostConnection(this.connection, this.result.status === 'ok');
   }
 }
 

@@ -5,7 +5,7 @@
  */
 import { createHash } from 'node:crypto';
 import { spawn } from 'node:child_process';
-import { readFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import type { ConnectionSettings } from '../inventory/types.ts';
 import { InputError } from '../errors.ts';
 import { parseDuration } from '../inventory/duration.ts';
@@ -14,6 +14,7 @@ import type { HostConnection } from './connection.ts';
 import { SshConnection } from './ssh.ts';
 import { KeeperClient, KeeperUnavailableError, KeptConnection } from './keeper/client.ts';
 import { keeperSocket } from './keeper/paths.ts';
+import { targetOf } from './keeper/protocol.ts';
 
 /**
  * Seconds a connection may be kept after a run: `PROVISION_SSH_PERSIST` (a duration; 0 turns keeping off) when set,
@@ -31,11 +32,12 @@ export function persistSeconds(settings: ConnectionSettings, env: NodeJS.Process
 
 /**
  * What a kept connection must match to serve a run: every setting (the password and sudo's among them, as a hash
- * only) and the private key's contents, so that a changed key, user, port or password gets a login of its own.
+ * only), the private key's contents and the known_hosts file's, so that a changed key, user, port or password, or
+ * a host key removed or revoked since, gets a login (and a host key check) of its own.
  */
-export function connectionKey(settings: ConnectionSettings, keyContents: string | undefined): string {
+export function connectionKey(settings: ConnectionSettings, keyContents: string | undefined, knownHosts: string | undefined): string {
   const fields = Object.entries({ ...settings, persist: undefined }).filter(([, value]) => value !== undefined).sort(([a], [b]) => a.localeCompare(b));
-  return createHash('sha256').update(JSON.stringify([fields, keyContents ?? null])).digest('hex');
+  return createHash('sha256').update(JSON.stringify([fields, keyContents ?? null, knownHosts ?? null])).digest('hex');
 }
 
 /** The run's client of the keeper, asked for once: undefined when none answers (one is then started). */
@@ -90,20 +92,36 @@ export async function openHostConnection(settings: ConnectionSettings): Promise<
   const socketPath = persist > 0 ? keeperSocket() : undefined;
   const keeper = socketPath ? await keeperClient(socketPath, persist) : undefined;
   if (!keeper?.usable) return SshConnection.open(settings);
-  const keyContents = settings.privateKeyFile ? readKey(settings.privateKeyFile) : undefined;
+  const keyContents = settings.privateKeyFile ? readText(settings.privateKeyFile) : undefined;
+  const knownHosts = settings.hostKeyChecking === 'off' ? undefined : readText(settings.knownHostsFile);
   try {
-    return await KeptConnection.open(keeper, { ...settings, persist }, connectionKey(settings, keyContents));
+    return await KeptConnection.open(keeper, { ...settings, persist }, connectionKey(settings, keyContents, knownHosts));
   } catch (error) {
     if (error instanceof KeeperUnavailableError || (error instanceof Error && error.constructor === Error)) return SshConnection.open(settings);
     throw error;
   }
 }
 
-function readKey(file: string): string | undefined {
+/**
+ * Ends the run's use of a host's connection. A kept connection goes back to the keeper (kept only with `keep`); after a
+ * run that changed the host over a connection of its own, a keeper that holds connections to it is told to close them.
+ */
+export async function releaseHostConnection(connection: HostConnection, keep: boolean): Promise<void> {
+  await connection.close({ keep });
+  if (keep || connection instanceof KeptConnection) return;
+  const socketPath = keeperSocket();
+  if (!socketPath || !existsSync(socketPath)) return;
+  const keeper = await KeeperClient.connect(socketPath);
+  if (!keeper) return;
+  await keeper.request({ op: 'forget', target: targetOf(connection.settings) }, 10_000).catch(() => undefined);
+  keeper.end();
+}
+
+function readText(file: string): string | undefined {
   try {
     return readFileSync(file, 'utf8');
   } catch {
-    // SshConnection.open names the unreadable key.
+    // SshConnection.open names an unreadable key; a missing known_hosts file is one with no entries.
     return undefined;
   }
 }

@@ -314,9 +314,10 @@ export class SshConnection implements HostConnection {
     if (!client || this.lost) return Promise.resolve(false);
     return new Promise((resolve) => {
       const timer = setTimeout(() => resolve(false), timeoutMs);
+      // ssh2 also calls back, with an error, when the connection closes first: then the answer is no.
       const answered = () => {
         clearTimeout(timer);
-        resolve(true);
+        resolve(!this.lost && this.ssh.connection !== null);
       };
       try {
         client.unforwardIn('127.0.0.1', 0, answered);

@@ -166,4 +166,28 @@ describe('connections kept between runs', () => {
     assert.equal(back.code, 0, back.stdout + back.stderr);
     assert.equal(parseRun(back).hosts.h1!.stats.connections, 1, 'the silent connection was dropped, not kept');
   });
+
+  test('a change made with other settings, or without the keeper, drops the connections kept for the host', async () => {
+    const other = writeInventory(lab, { vars: { ssh_connect_timeout: 9 } });
+    const env = { PROVISION_KEEPER_DIR: keeperDir, PROVISION_SSH_PERSIST: '30s', SSH_AUTH_SOCK: '' };
+    const runWith = async (inventory: string, content: string, extra: Record<string, string> = {}) => {
+      const result = await runCli(['apply', inventory, '--playbook', WRITE, '--yes', '--json'], { env: { ...env, PROVISION_TRANSPORT_CONTENT: content, ...extra } });
+      assert.equal(result.code, 0, result.stdout + result.stderr);
+      const host = parseRun(result).hosts.h1!;
+      return { changed: host.status === 'changed', connections: host.stats.connections };
+    };
+    // Until a connection for the inventory's settings is kept.
+    await runWith(lab.inventoryFile, 'three\n');
+    await waitFor('the keeper to listen', () => existsSync(socket) && running(keeperPid()));
+    await runWith(lab.inventoryFile, 'three\n');
+    assert.deepEqual(await runWith(lab.inventoryFile, 'three\n'), { changed: false, connections: 0 });
+    // Other settings log in on their own, and change the host.
+    assert.deepEqual(await runWith(other, 'four\n'), { changed: true, connections: 1 });
+    // The first settings' kept login went with that change.
+    assert.deepEqual(await runWith(lab.inventoryFile, 'four\n'), { changed: false, connections: 1 });
+    assert.deepEqual(await runWith(lab.inventoryFile, 'four\n'), { changed: false, connections: 0 });
+    // A run that keeps nothing, and changes the host, tells the keeper too.
+    assert.deepEqual(await runWith(lab.inventoryFile, 'five\n', { PROVISION_SSH_PERSIST: '0' }), { changed: true, connections: 1 });
+    assert.deepEqual(await runWith(lab.inventoryFile, 'five\n'), { changed: false, connections: 1 });
+  });
 });

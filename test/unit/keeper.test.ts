@@ -25,25 +25,27 @@ const settings: ConnectionSettings = {
   persist: 60,
 };
 
-test('a kept connection serves only the same settings and the same private key', () => {
-  const key = connectionKey(settings, 'KEY A');
-  assert.equal(connectionKey({ ...settings }, 'KEY A'), key);
-  assert.equal(connectionKey({ ...settings, persist: 5 }, 'KEY A'), key, 'how long it is kept is not what it logged in with');
-  assert.equal(connectionKey(Object.fromEntries(Object.entries(settings).reverse()) as unknown as ConnectionSettings, 'KEY A'), key, 'field order does not matter');
+test('a kept connection serves only the same settings, private key and known_hosts', () => {
+  const key = connectionKey(settings, 'KEY A', 'KNOWN');
+  assert.equal(connectionKey({ ...settings }, 'KEY A', 'KNOWN'), key);
+  assert.equal(connectionKey({ ...settings, persist: 5 }, 'KEY A', 'KNOWN'), key, 'how long it is kept is not what it logged in with');
+  assert.equal(connectionKey(Object.fromEntries(Object.entries(settings).reverse()) as unknown as ConnectionSettings, 'KEY A', 'KNOWN'), key, 'field order does not matter');
   for (const other of [
-    connectionKey(settings, 'KEY B'),
-    connectionKey(settings, undefined),
-    connectionKey({ ...settings, port: 2222 }, 'KEY A'),
-    connectionKey({ ...settings, user: 'deploy' }, 'KEY A'),
-    connectionKey({ ...settings, address: '10.0.0.6' }, 'KEY A'),
-    connectionKey({ ...settings, become: true }, 'KEY A'),
-    connectionKey({ ...settings, password: 'hunter2' }, 'KEY A'),
-    connectionKey({ ...settings, becomePassword: 'hunter2' }, 'KEY A'),
-    connectionKey({ ...settings, hostKeyChecking: 'accept-new' }, 'KEY A'),
+    connectionKey(settings, 'KEY B', 'KNOWN'),
+    connectionKey(settings, undefined, 'KNOWN'),
+    connectionKey(settings, 'KEY A', 'KNOWN, one key revoked since'),
+    connectionKey(settings, 'KEY A', undefined),
+    connectionKey({ ...settings, port: 2222 }, 'KEY A', 'KNOWN'),
+    connectionKey({ ...settings, user: 'deploy' }, 'KEY A', 'KNOWN'),
+    connectionKey({ ...settings, address: '10.0.0.6' }, 'KEY A', 'KNOWN'),
+    connectionKey({ ...settings, become: true }, 'KEY A', 'KNOWN'),
+    connectionKey({ ...settings, password: 'hunter2' }, 'KEY A', 'KNOWN'),
+    connectionKey({ ...settings, becomePassword: 'hunter2' }, 'KEY A', 'KNOWN'),
+    connectionKey({ ...settings, hostKeyChecking: 'accept-new' }, 'KEY A', 'KNOWN'),
   ]) {
     assert.notEqual(other, key);
   }
-  assert.match(connectionKey({ ...settings, password: 'hunter2' }, 'KEY A'), /^[0-9a-f]{64}$/, 'a hash: no setting is readable in it');
+  assert.match(connectionKey({ ...settings, password: 'hunter2' }, 'KEY A', 'KNOWN'), /^[0-9a-f]{64}$/, 'a hash: no setting is readable in it');
 });
 
 test('PROVISION_SSH_PERSIST overrides ssh_persist; 0 keeps nothing; a bad value is an error', () => {

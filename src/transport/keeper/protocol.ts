@@ -17,7 +17,9 @@ export type KeeperRequest =
   | { id: number; op: 'open'; key: string; settings: ConnectionSettings; persist: number; authSock: string | null }
   | { id: number; op: 'exec'; lease: number; command: string; options: ExecOptions }
   /** The run is done with the connection: kept for `persist` seconds when `keep`, else closed. */
-  | { id: number; op: 'release'; lease: number; keep: boolean };
+  | { id: number; op: 'release'; lease: number; keep: boolean }
+  /** A run changed the host at `target` (`address:port`) without the keeper: what is kept for it is closed. */
+  | { id: number; op: 'forget'; target: string };
 
 export interface OpenedLease {
   lease: number;
@@ -35,6 +37,11 @@ export interface WireError {
   command?: string;
   timeoutMs?: number;
   processGroup?: number;
+}
+
+/** The host a connection goes to, as `address:port`: what a change on it drops. */
+export function targetOf(settings: ConnectionSettings): string {
+  return `${settings.address}:${settings.port}`;
 }
 
 /** An error as it crosses the socket. */

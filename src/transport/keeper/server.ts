@@ -9,25 +9,46 @@
  * a run's own connection would be.
  */
 import net from 'node:net';
-import { chmodSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { ShellCommand } from '../shell.ts';
 import { SshConnection } from '../ssh.ts';
-import { encodeError, readMessages, sendMessage, type KeeperRequest, type OpenedLease } from './protocol.ts';
+import { encodeError, readMessages, sendMessage, targetOf, type KeeperRequest, type OpenedLease } from './protocol.ts';
 
-interface Lease {
+/** A connection as the keeper holds it. */
+interface Held {
+  /** What a run's settings must match to lease it (see connectionKey). */
   key: string;
-  persist: number;
+  /** `address:port`: a run that changed the host drops every connection to it. */
+  target: string;
   connection: SshConnection;
+  /** When it logged in (performance.now()). */
+  born: number;
+}
+
+interface Lease extends Held {
+  persist: number;
   running: number;
 }
 
-interface Idle {
-  connection: SshConnection;
+interface Idle extends Held {
   timer: NodeJS.Timeout;
+}
+
+/** A run's socket: the leases it holds, and whether it went away. */
+interface Client {
+  owned: Set<number>;
+  gone: boolean;
 }
 
 /** How long the keeper waits, holding nothing and serving no run, before it exits. */
 const EMPTY_GRACE_MS = 2_000;
+
+/**
+ * The longest a connection is kept from its login, and a keeper serves new runs from its start: a change made
+ * outside the keeper's view (another run at the same time, a run without it) is hidden no longer than this, and a
+ * keeper of an older build gives way to the current one.
+ */
+const MAX_AGE_MS = 10 * 60_000;
 
 /**
  * Serves runs on `socketPath`. The run that started the keeper connected directly; the keeper waits `firstWait`
@@ -39,6 +60,7 @@ export async function runKeeper(socketPath: string, firstWait: number): Promise<
   const clients = new Set<net.Socket>();
   let nextLease = 1;
   let exitTimer: NodeJS.Timeout | undefined;
+  let retired = false;
 
   const checkEmpty = (waitMs = EMPTY_GRACE_MS) => {
     clearTimeout(exitTimer);
@@ -46,55 +68,73 @@ export async function runKeeper(socketPath: string, firstWait: number): Promise<
     exitTimer = setTimeout(() => shutDown(), waitMs);
   };
 
-  const keep = (key: string, connection: SshConnection, persist: number) => {
-    const list = idle.get(key) ?? [];
+  /** Takes an idle connection out of the list (its timer stopped). */
+  const unlist = (entry: Idle) => {
+    clearTimeout(entry.timer);
+    const left = (idle.get(entry.key) ?? []).filter((other) => other !== entry);
+    if (left.length > 0) idle.set(entry.key, left);
+    else idle.delete(entry.key);
+  };
+
+  const keep = (held: Held, persist: number) => {
     const entry: Idle = {
-      connection,
+      ...held,
       timer: setTimeout(() => {
-        const left = (idle.get(key) ?? []).filter((other) => other !== entry);
-        if (left.length > 0) idle.set(key, left);
-        else idle.delete(key);
-        void connection.close();
+        unlist(entry);
+        void held.connection.close();
         checkEmpty();
-      }, persist * 1000),
+      }, Math.min(persist * 1000, MAX_AGE_MS - (performance.now() - held.born))),
     };
-    list.push(entry);
-    idle.set(key, list);
+    idle.set(held.key, [...(idle.get(held.key) ?? []), entry]);
+  };
+
+  /** Closes every idle connection to `target`, whatever settings it logged in with. */
+  const dropTarget = (target: string) => {
+    for (const list of [...idle.values()]) {
+      for (const entry of list.filter((candidate) => candidate.target === target)) {
+        unlist(entry);
+        void entry.connection.close();
+      }
+    }
   };
 
   /**
    * An idle connection for `key` that still answers, taken out of the idle list. A host that went away without a word
    * (no reset) leaves a connection that looks open: a question to sshd, answered within the connect timeout, tells.
    */
-  const takeIdle = async (key: string, answerMs: number): Promise<SshConnection | undefined> => {
+  const takeIdle = async (key: string, answerMs: number): Promise<Idle | undefined> => {
     for (;;) {
-      const list = idle.get(key) ?? [];
-      const entry = list.pop();
-      if (list.length === 0) idle.delete(key);
+      const entry = idle.get(key)?.at(-1);
       if (!entry) return undefined;
-      clearTimeout(entry.timer);
-      if (entry.connection.alive && (await entry.connection.answers(answerMs))) return entry.connection;
+      unlist(entry);
+      if (entry.connection.alive && (await entry.connection.answers(answerMs))) return entry;
       void entry.connection.close();
     }
   };
 
-  const handle = async (request: KeeperRequest, owned: Set<number>): Promise<unknown> => {
+  const handle = async (request: KeeperRequest, client: Client): Promise<unknown> => {
     switch (request.op) {
       case 'open': {
         if ((request.authSock ?? null) !== (process.env.SSH_AUTH_SOCK ?? null)) {
           throw new Error('the keeper was started with another SSH agent');
         }
-        let connection = await takeIdle(request.key, request.settings.connectTimeout * 1000);
-        const opened = connection === undefined;
-        connection ??= await SshConnection.open(request.settings);
+        const target = targetOf(request.settings);
+        const kept = await takeIdle(request.key, request.settings.connectTimeout * 1000);
+        const held: Held = kept ?? { key: request.key, target, connection: await SshConnection.open(request.settings), born: performance.now() };
+        if (client.gone) {
+          // The run went away while its connection was being opened: nobody will hand it back.
+          void held.connection.close();
+          throw new Error('the run went away');
+        }
         const lease = nextLease++;
-        leases.set(lease, { key: request.key, persist: request.persist, connection, running: 0 });
-        owned.add(lease);
-        return { lease, authenticatedWith: connection.authenticatedWith, usesSudo: connection.usesSudo, opened } satisfies OpenedLease;
+        leases.set(lease, { ...held, persist: request.persist, running: 0 });
+        client.owned.add(lease);
+        const { connection } = held;
+        return { lease, authenticatedWith: connection.authenticatedWith, usesSudo: connection.usesSudo, opened: !kept } satisfies OpenedLease;
       }
       case 'exec': {
         const lease = leases.get(request.lease);
-        if (!lease || !owned.has(request.lease)) throw new Error(`no lease ${request.lease}`);
+        if (!lease || !client.owned.has(request.lease)) throw new Error(`no lease ${request.lease}`);
         lease.running += 1;
         try {
           return await lease.connection.exec(ShellCommand.fromQuoted(request.command), request.options);
@@ -104,11 +144,23 @@ export async function runKeeper(socketPath: string, firstWait: number): Promise<
       }
       case 'release': {
         const lease = leases.get(request.lease);
-        if (!lease || !owned.has(request.lease)) return undefined;
+        if (!lease || !client.owned.has(request.lease)) return undefined;
         leases.delete(request.lease);
-        owned.delete(request.lease);
-        if (request.keep && lease.persist > 0 && lease.running === 0 && lease.connection.alive) keep(lease.key, lease.connection, lease.persist);
-        else await lease.connection.close();
+        client.owned.delete(request.lease);
+        const young = performance.now() - lease.born < MAX_AGE_MS;
+        if (request.keep && !retired && young && lease.persist > 0 && lease.running === 0 && lease.connection.alive) {
+          keep(lease, lease.persist);
+          return undefined;
+        }
+        // A run that changed the host (or failed on it): no connection to it, of this run or another, is kept.
+        if (!request.keep) dropTarget(lease.target);
+        await lease.connection.close();
+        checkEmpty();
+        return undefined;
+      }
+      case 'forget': {
+        dropTarget(request.target);
+        checkEmpty();
         return undefined;
       }
     }
@@ -117,10 +169,10 @@ export async function runKeeper(socketPath: string, firstWait: number): Promise<
   const server = net.createServer((socket) => {
     clients.add(socket);
     clearTimeout(exitTimer);
-    const owned = new Set<number>();
+    const client: Client = { owned: new Set(), gone: false };
     readMessages(socket, (message) => {
       const request = message as KeeperRequest;
-      handle(request, owned).then(
+      handle(request, client).then(
         (value) => sendMessage(socket, { id: request.id, ok: true, value }),
         (error: unknown) => sendMessage(socket, { id: request.id, ok: false, error: encodeError(error) }),
       );
@@ -128,9 +180,10 @@ export async function runKeeper(socketPath: string, firstWait: number): Promise<
     socket.on('error', () => socket.destroy());
     socket.on('close', () => {
       clients.delete(socket);
+      client.gone = true;
       // A run that went away without handing its connections back: they close, and commands still running on them
       // end as they would had the run's own connection dropped.
-      for (const id of owned) {
+      for (const id of client.owned) {
         const lease = leases.get(id);
         leases.delete(id);
         void lease?.connection.close();
@@ -139,14 +192,32 @@ export async function runKeeper(socketPath: string, firstWait: number): Promise<
     });
   });
 
+  /** Removes the socket and pid files, unless another keeper has taken the socket over since. */
+  const removeFiles = () => {
+    if (!ownsSocket(socketPath)) return;
+    rmSync(socketPath, { force: true });
+    rmSync(`${socketPath}.pid`, { force: true });
+  };
+
   const shutDown = () => {
     server.close();
     for (const list of idle.values()) for (const entry of list) void entry.connection.close();
     for (const lease of leases.values()) void lease.connection.close();
-    rmSync(socketPath, { force: true });
-    rmSync(`${socketPath}.pid`, { force: true });
+    removeFiles();
     process.exit(0);
   };
+
+  // Past its age the keeper takes no new runs: the next run starts a new one. It exits once its leases are back.
+  setTimeout(() => {
+    retired = true;
+    server.close();
+    removeFiles();
+    for (const list of [...idle.values()]) for (const entry of list) {
+      unlist(entry);
+      void entry.connection.close();
+    }
+    checkEmpty();
+  }, MAX_AGE_MS).unref();
   process.on('SIGTERM', shutDown);
   process.on('SIGINT', shutDown);
 
@@ -154,6 +225,15 @@ export async function runKeeper(socketPath: string, firstWait: number): Promise<
   chmodSync(socketPath, 0o600);
   writeFileSync(`${socketPath}.pid`, `${process.pid}\n`, { mode: 0o600 });
   checkEmpty(Math.max(firstWait * 1000, EMPTY_GRACE_MS));
+}
+
+/** True when the pid file beside the socket names this process. */
+function ownsSocket(socketPath: string): boolean {
+  try {
+    return Number(readFileSync(`${socketPath}.pid`, 'utf8')) === process.pid;
+  } catch {
+    return false;
+  }
 }
 
 /**
