@@ -2,7 +2,7 @@
 import type { Host, Inventory } from '../inventory/types.ts';
 import { UnreachableError } from '../errors.ts';
 import { redact } from '../report/redact.ts';
-import { SshConnection } from '../transport/ssh.ts';
+import type { SshConnection } from '../transport/ssh.ts';
 import type { HostConnection } from '../transport/connection.ts';
 import { openHostConnection, releaseHostConnection } from '../transport/open-connection.ts';
 import { sh } from '../transport/shell.ts';
@@ -107,6 +107,7 @@ export class HostSession<Vars> {
     delete settings.password;
     let probe: SshConnection | undefined;
     try {
+      const { SshConnection } = await import('../transport/ssh.ts');
       probe = await SshConnection.open(settings);
       this.extraConnections += 1;
       const result = await probe.exec(sh`true`);

@@ -1,5 +1,4 @@
 /** Finds out how this run logged in: method, usable public keys, and the controller's address as the host sees it. */
-import { agentPublicKeys, publicKeyOfFile } from '../transport/login-keys.ts';
 import { sh } from '../transport/shell.ts';
 import type { HostConnection } from '../transport/connection.ts';
 import type { Fact, LoginInfo } from './types.ts';
@@ -26,6 +25,8 @@ export function controllerAddressOf(sshConnection: string): string | undefined {
  */
 export async function discoverLogin(connection: HostConnection, gathered?: Promise<string | undefined>): Promise<LoginInfo> {
   const settings = connection.settings;
+  // Loaded here, while the gather runs: the SSH library it uses is not needed before (a kept connection needs none).
+  const { agentPublicKeys, publicKeyOfFile } = await import('../transport/login-keys.ts');
   const asked = async (): Promise<string> => (await gathered) ?? (await connection.exec(sshConnectionFact.command, { asLoginUser: true })).stdout;
   const [sshConnection, keys] = await Promise.all([
     asked(),

@@ -1,7 +1,7 @@
 /** What the engine needs of a host's connection, whether this run opened it or it was kept from an earlier run. */
 import type { ConnectionSettings } from '../inventory/types.ts';
 import type { ShellCommand } from './shell.ts';
-import type { ExecOptions, ExecResult, TransportStats } from './ssh.ts';
+import type { ExecOptions, ExecResult, TransportStats } from './remote-command.ts';
 
 export interface HostConnection {
   readonly settings: ConnectionSettings;

@@ -8,55 +8,14 @@ import type { ConnectionSettings } from '../inventory/types.ts';
 import { UnreachableError } from '../errors.ts';
 import { redact } from '../report/redact.ts';
 import { sh, type ShellCommand } from './shell.ts';
-import { recordCommand } from './command-log.ts';
+import { CommandTimeoutError, PortUnansweredError, describe, tallyCommand, type ExecOptions, type ExecResult, type TransportStats } from './remote-command.ts';
 import { CommandRunner, RunnerEndedError, RunnerTimeoutError } from './command-runner.ts';
 import { killGroupCommand, reportGroup, takeGroupReport } from './process-group.ts';
 import type { HostConnection } from './connection.ts';
 import { checkHostKey, fingerprint, keyType, readKnownHosts, recordHostKey, hostPattern } from './known-hosts.ts';
 
-/** What a remote command returned; stdout and stderr exactly as the host sent them. */
-export interface ExecResult {
-  stdout: string;
-  stderr: string;
-  code: number;
-}
-
-/** Per-command options. */
-export interface ExecOptions {
-  /** Fed to the command's stdin; the only way secrets travel to a host. */
-  stdin?: string;
-  /** Overrides the connection's command timeout, in milliseconds. */
-  timeoutMs?: number;
-  /** Run as the login user even when `ansible_become` is set (sudo would drop the SSH session's environment). */
-  asLoginUser?: boolean;
-}
-
-/** Counters for the recap and the benchmark. */
-export interface TransportStats {
-  connections: number;
-  commands: number;
-  /** Sum of command wall times, in milliseconds. */
-  commandMs: number;
-}
-
-/** A command that ran past its timeout; the channel was closed. */
-export class CommandTimeoutError extends Error {
-  constructor(
-    readonly command: string,
-    readonly timeoutMs: number,
-    /** The command's process group on the host, to be stopped; 0 when unknown. */
-    readonly processGroup = 0,
-  ) {
-    super(`command timed out after ${Math.round(timeoutMs / 1000)}s: ${redact(command)}`);
-    this.name = 'CommandTimeoutError';
-  }
-}
-
 /** sshd refused a new session channel (its MaxSessions, say) on a connection that is still up. */
 class ChannelRefusedError extends UnreachableError {}
-
-/** Nothing answered on the port (refused or timed out): another port may still work. */
-export class PortUnansweredError extends UnreachableError {}
 
 /**
  * A command run through a sudo that asked for a password when the connection opened; the password is the first line
@@ -66,22 +25,6 @@ export class PortUnansweredError extends UnreachableError {}
  */
 function sudoWithPassword(command: string): string {
   return sh`if sudo -k -n true 2>/dev/null; then IFS= read -r _; exec sudo -n -- sh -c ${command}; else exec sudo -S -k -p '' -- sh -c ${command}; fi`.text;
-}
-
-/**
- * Counts a finished command (`started` from performance.now()) and hands it to the command log, as written (before
- * sudo wrapping): what the task asked for.
- */
-export function tallyCommand(stats: TransportStats, settings: ConnectionSettings, command: ShellCommand, result: ExecResult | undefined, started: number): void {
-  const ms = performance.now() - started;
-  stats.commands += 1;
-  stats.commandMs += ms;
-  recordCommand({ target: describe(settings), command: command.text, code: result?.code ?? -1, stdout: result?.stdout ?? '', stderr: result?.stderr ?? '', ms });
-}
-
-/** The address and port string used in messages, e.g. `root@10.0.0.5:22`. */
-export function describe(settings: ConnectionSettings): string {
-  return `${settings.user}@${settings.address}:${settings.port}`;
 }
 
 /** Opens a TCP socket with Nagle's algorithm off: ssh2 leaves it on, costing ~40 ms per command. */
@@ -342,9 +285,13 @@ export class SshConnection implements HostConnection {
   /** Set at the first small command: the shell starts at the second, so a one-command connection (a login check) starts none. */
   private smallCommandSeen = false;
 
-  /** A command as the user commands run as: through sudo when become applies, with sudo's password as stdin's first line. */
+  /**
+   * A command as the user commands run as: through sudo when become applies, with sudo's password as stdin's first
+   * line. Either way it runs under /bin/sh, as through sudo: the same shell whatever the login shell is (bash for root
+   * on Debian, zsh for some), and dash's forks cost half of bash's, which a fact batch makes dozens of.
+   */
   private asCommandUser(text: string): { command: string; firstLine?: string } {
-    if (!this.usesSudo) return { command: text };
+    if (!this.usesSudo) return { command: sh`exec /bin/sh -c ${text}`.text };
     // Only a sudo that checkSudo saw asking for a password gets one, and only while it still asks (sudoWithPassword).
     if (this.sudoNeedsPassword && this.settings.becomePassword !== undefined) {
       return { command: sudoWithPassword(text), firstLine: `${this.settings.becomePassword}\n` };

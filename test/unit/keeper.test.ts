@@ -7,7 +7,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { ConnectionSettings } from '../../src/inventory/types.ts';
 import { UnreachableError } from '../../src/errors.ts';
-import { CommandTimeoutError, PortUnansweredError } from '../../src/transport/ssh.ts';
+import { CommandTimeoutError, PortUnansweredError } from '../../src/transport/remote-command.ts';
 import { connectionKey, keeperEnvironment, persistSeconds } from '../../src/transport/open-connection.ts';
 import { keeperDir, keeperSocket, unsafeKeeperDir } from '../../src/transport/keeper/paths.ts';
 import { decodeError, encodeError, readMessages, sendMessage } from '../../src/transport/keeper/protocol.ts';

@@ -5,7 +5,7 @@ import { UnreachableError } from '../../errors.ts';
 import { redact } from '../../report/redact.ts';
 import type { HostConnection } from '../connection.ts';
 import type { ShellCommand } from '../shell.ts';
-import { describe, tallyCommand, type ExecOptions, type ExecResult, type TransportStats } from '../ssh.ts';
+import { describe, tallyCommand, type ExecOptions, type ExecResult, type TransportStats } from '../remote-command.ts';
 import { decodeError, readMessages, sendMessage, type KeeperReply, type KeeperRequest, type OpenedLease } from './protocol.ts';
 
 type RequestBody = KeeperRequest extends infer R ? (R extends KeeperRequest ? Omit<R, 'id'> : never) : never;

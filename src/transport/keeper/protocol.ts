@@ -7,7 +7,7 @@
 import type { Socket } from 'node:net';
 import type { ConnectionSettings } from '../../inventory/types.ts';
 import { UnreachableError } from '../../errors.ts';
-import { CommandTimeoutError, PortUnansweredError, type ExecOptions } from '../ssh.ts';
+import { CommandTimeoutError, PortUnansweredError, type ExecOptions } from '../remote-command.ts';
 
 /** Bumped whenever a message changes: the socket's name carries it, so a CLI never talks to a keeper of another build. */
 export const KEEPER_PROTOCOL = 1;
