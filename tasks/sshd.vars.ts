@@ -1,17 +1,24 @@
 /** `ssh.*`: key-only SSH. Every key is documented with its default; paths resolve against the inventory's directory. */
 import { readFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
 import { z } from 'zod';
-import ssh2 from 'ssh2';
 import { yamlBoolean } from '../src/inventory/connection.ts';
 import { duration } from '../src/inventory/duration.ts';
 import { resolveInventoryPath } from '../src/inventory/paths.ts';
 
 const KEY_LINE = /^(ssh-|ecdsa-|sk-)/;
 
+/** ssh2's key parser, loaded at the first key to check: an inventory that lists none starts without the SSH library. */
+let keyParser: typeof import('ssh2').utils.parseKey | undefined;
+function parseKey(text: string): ReturnType<typeof import('ssh2').utils.parseKey> {
+  keyParser ??= (createRequire(import.meta.url)('ssh2') as typeof import('ssh2')).utils.parseKey;
+  return keyParser(text);
+}
+
 /** Parses one authorized key line; returns `type base64 [comment]` normalised, or an error message. */
 export function parseAuthorizedKey(line: string): { key: string } | { error: string } {
   const [type = '', data = '', ...comment] = line.trim().split(/\s+/);
-  const parsed = ssh2.utils.parseKey(`${type} ${data}`);
+  const parsed = parseKey(`${type} ${data}`);
   if (parsed instanceof Error || (Array.isArray(parsed) && parsed.length === 0)) {
     return { error: `not a valid public key: ${type} ${data.slice(0, 16)}…` };
   }
