@@ -222,10 +222,32 @@ function medianTiming(runs: { ms: number; cpuMs?: number }[]): { ms: number; cpu
 const CONVERGE_ROUNDS = Math.max(1, Number(process.env.BENCH_CONVERGE_ROUNDS ?? 1));
 
 /**
- * After a converge the hosts are still busy for a while (services starting, fail2ban reading its logs): the everyday
- * drift check runs on settled hosts.
+ * After a converge the hosts are still busy for a while (services starting, fail2ban reading its logs, haproxy's
+ * health checks finding the nodes): the everyday drift check runs on settled hosts. The bench waits until the set's
+ * containers spend at most 2% of a CPU each over a 2-second window (a settled host spends ~0.5%), 10 s at least and
+ * 2 minutes at most; where their CPU time cannot be read, it waits a fixed 15 s.
  */
-const SETTLE_MS = 15_000;
+const SETTLE = { minMs: 10_000, maxMs: 120_000, windowMs: 2_000, cpuShare: 0.02, fixedMs: 15_000 };
+
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+/** Waits for the set to settle (see SETTLE); returns how long that took. */
+async function settle(set: TestHosts): Promise<number> {
+  const started = performance.now();
+  if (setCpuMs(set) === undefined) {
+    await sleep(SETTLE.fixedMs);
+    return SETTLE.fixedMs;
+  }
+  await sleep(SETTLE.minMs - SETTLE.windowMs);
+  const quiet = SETTLE.windowMs * SETTLE.cpuShare * set.hosts.length;
+  while (performance.now() - started < SETTLE.maxMs) {
+    const before = setCpuMs(set);
+    await sleep(SETTLE.windowMs);
+    const spent = cpuSpent(before, setCpuMs(set));
+    if (spent === undefined || spent <= quiet) break;
+  }
+  return Math.round(performance.now() - started);
+}
 
 type RunReport = ReturnType<typeof parseRun>;
 interface ChangeReport {
@@ -336,7 +358,7 @@ for (const count of sizes) {
     const first = await measure(lab, count, 'first converge', ['--yes']);
     const converge = first.run;
     const convergeAt = results.push(first.figures) - 1;
-    await new Promise((resolve) => setTimeout(resolve, SETTLE_MS));
+    console.error(`[bench] ${count} host(s): settled ${(await settle(lab)) / 1000}s after the converge`);
     // Fresh logins first: a drift check with nothing kept (the first run of the day, or ssh_persist: 0).
     await measureRepeated(lab, count, 'no-change, fresh logins', ['--yes'], FRESH);
     // Then as runs go one after another: the converge changed every host, so one run logs in through the keeper

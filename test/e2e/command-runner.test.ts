@@ -53,6 +53,21 @@ describe('the connection\'s command shell', () => {
     assert.equal(unicode.stdout, `größe ✓ ${'x'.repeat(3000)}`);
   });
 
+  test('every command runs under /bin/sh (dash), not root\'s login shell (bash): in a channel of its own, in the shared shell, with stdin', async () => {
+    const fresh = await open();
+    try {
+      const shellOf = sh`readlink /proc/$$/exe`;
+      const own = await fresh.exec(shellOf);
+      const shared = await fresh.exec(shellOf);
+      const withStdin = await fresh.exec(sh`cat >/dev/null; readlink /proc/$$/exe`, { stdin: 'x' });
+      const login = await lab.exec('h1', ['sh', '-c', 'getent passwd root | cut -d: -f7']);
+      assert.equal(login.stdout.trim(), '/bin/bash', 'root logs in with bash on the test image');
+      for (const result of [own, shared, withStdin]) assert.deepEqual(result, { stdout: '/usr/bin/dash\n', stderr: '', code: 0 });
+    } finally {
+      await fresh.close();
+    }
+  });
+
   test('a command reads an empty stdin, and leaves nothing behind for the next one', async () => {
     const reader = await connection.exec(sh`cat; echo "read done"`);
     assert.deepEqual(reader, { stdout: 'read done\n', stderr: '', code: 0 });
