@@ -80,3 +80,22 @@ test('the bundle carries zod\'s English messages and none of its other translati
     rmSync(dir, { recursive: true, force: true });
   }
 });
+
+test('the CLI starts without the SSH libraries: only modules loaded on demand import ssh2 or node-ssh', async () => {
+  const entry = (await (cliBundle as () => Promise<string | undefined>)()) ?? '';
+  const dir = dirname(entry);
+  const source = (name: string) => readFileSync(join(dir, name), 'utf8');
+  const importsSsh = (text: string) => /(?:from|import)\s*["'](?:ssh2|node-ssh)["']/.test(text);
+  // What main.js loads at start: its static imports, and theirs (dynamic import() calls are left out).
+  const loaded = new Set<string>();
+  const visit = (name: string) => {
+    if (loaded.has(name)) return;
+    loaded.add(name);
+    for (const match of source(name).matchAll(/^(?:import|export)\b[^;]*?["']\.\/([\w.-]+\.js)["']/gm)) visit(match[1]!);
+  };
+  visit('main.js');
+  assert.ok(loaded.size > 3, `the start loads main.js and its chunks (found ${[...loaded].join(', ')})`);
+  assert.deepEqual([...loaded].filter((name) => importsSsh(source(name))), []);
+  const onDemand = readdirSync(dir).filter((name) => name.endsWith('.js') && !loaded.has(name) && importsSsh(source(name)));
+  assert.ok(onDemand.length > 0, 'the SSH libraries are still in the build, in chunks loaded on demand');
+});
