@@ -7,6 +7,7 @@ import { sh } from '../src/transport/shell.ts';
 import type { Fact, FactOutput } from '../src/engine/types.ts';
 import type { Host } from '../src/inventory/types.ts';
 import type { NodeVars } from './node.vars.ts';
+import { mainProcessFact } from './systemd.facts.ts';
 
 /** The tightest CPU quota found on the cgroup paths of PID 1 and of the node's process. */
 export interface CpuQuota {
@@ -106,15 +107,15 @@ export function describeCpuSources(cpus: UsableCpus): string {
  * `awk` hands the loop each cgroup mount point once, three short fields a line: a shell reading /proc/self/mounts
  * itself has the kernel regenerate the table for every line (it seeks back after each), a shell reading a pipe reads
  * a byte per call, and a container's table can hold hundreds of entries, its cgroup mounts stacked twenty deep.
- * `procfs` is where /proc is: a unit test points it at a made-up one.
+ * `$pid` is the service's main process, from the host's `systemctl show` (see mainProcessFact). `procfs` is where
+ * /proc is: a unit test points it at a made-up one.
  */
 export function usableCpus(service: string, procfs = '/proc'): Fact<UsableCpus> {
-  return {
-    key: `node:usable-cpus:${service}`,
-    command: sh`procfs=${procfs}
+  return mainProcessFact(
+    service,
+    `node:usable-cpus:${service}`,
+    sh`procfs=${procfs}
 while read -r key list; do [ "$key" = Cpus_allowed_list: ] && { echo "affinity $list"; break; }; done <"$procfs/self/status"
-pid=$(systemctl show -p MainPID --value ${service} 2>/dev/null)
-case "$pid" in ''|0|*[!0-9]*) pid= ;; esac
 if [ -n "$pid" ]; then
   while read -r key list; do [ "$key" = Cpus_allowed_list: ] && { echo "service-cpus $list"; break; }; done <"$procfs/$pid/status"
 fi
@@ -144,8 +145,8 @@ awk '($3 == "cgroup" || $3 == "cgroup2") && !seen[$2]++ { print $2, $3, $4 }' "$
     done <"$procfs/$proc/cgroup"
   done
 done`,
-    parse: parseUsableCpus,
-  };
+    parseUsableCpus,
+  );
 }
 
 /** The usable-CPUs fact of a node host, for its own tasks and for other hosts' `peerFacts` (the balancer's weights). */

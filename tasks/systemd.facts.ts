@@ -1,5 +1,5 @@
 /** Facts about systemd units: loaded, enabled, active. */
-import { sh, type ShellCommand } from '../src/transport/shell.ts';
+import { ShellCommand, join, sh } from '../src/transport/shell.ts';
 import type { Fact, FactOutput } from '../src/engine/types.ts';
 
 /** A unit's state as `systemctl show` reports it. */
@@ -22,9 +22,14 @@ export function parseUnitState(output: FactOutput): UnitState {
   return { load: values.get('LoadState') ?? 'not-found', active: values.get('ActiveState') ?? 'inactive', unitFile: values.get('UnitFileState') ?? '' };
 }
 
+/** A unit name as systemctl knows it: a name without a suffix means `.service`. */
+function unitName(unit: string): string {
+  return unit.includes('.') ? unit : `${unit}.service`;
+}
+
 /** The state of one unit; a name without a suffix means `.service`. */
 export function unitState(unit: string): Fact<UnitState> {
-  const name = unit.includes('.') ? unit : `${unit}.service`;
+  const name = unitName(unit);
   return {
     key: `systemd:${name}`,
     command: unitStatesCommand([name]),
@@ -33,13 +38,88 @@ export function unitState(unit: string): Fact<UnitState> {
   };
 }
 
-/** Every unit's state in one `systemctl show`: one block per unit, in the order asked, blank lines between. */
-export function unitStatesCommand(units: readonly string[]): ShellCommand {
-  return sh`systemctl show ${units} -p LoadState -p ActiveState -p UnitFileState`;
+/**
+ * A fact about a unit's main process: `probe` is shell code that runs with `$pid` set to the unit's MainPID (empty
+ * when none runs). Its own command asks systemctl for the PID; in a batch the PID comes from the units' one
+ * `systemctl show`, since each systemctl costs a host ~20 ms (it links the whole of systemd's shared library).
+ */
+export function mainProcessFact<T>(unit: string, key: string, probe: ShellCommand, parse: (output: FactOutput) => T): Fact<T> {
+  const name = unitName(unit);
+  return {
+    key,
+    command: sh`pid=$(systemctl show -p MainPID --value ${name} 2>/dev/null)
+case "$pid" in ''|0|*[!0-9]*) pid= ;; esac
+${probe}`,
+    parse,
+    batch: { kind: 'unit-state', item: `${name}\n${probe.text}`, command: unitStatesCommand, split: splitUnitStates },
+  };
 }
 
-/** Splits `systemctl show` output for several units into each unit's block (pure). */
-export function splitUnitStates(output: FactOutput, units: readonly string[]): FactOutput[] {
-  const blocks = output.stdout.split(/\n\n/);
-  return units.map((_, index) => ({ stdout: blocks[index] ?? '', code: output.code }));
+/** A batch item: a unit's state (the unit's name), or a probe of its main process (the name, a newline, the probe). */
+function readItem(item: string): { unit: string; probe?: string } {
+  const at = item.indexOf('\n');
+  return at < 0 ? { unit: item } : { unit: item.slice(0, at), probe: item.slice(at + 1) };
+}
+
+/** The units a batch shows, each once, in order: `systemctl show` prints one block per unit asked. */
+function shownUnits(items: readonly string[]): string[] {
+  return [...new Set(items.map((item) => readItem(item).unit))];
+}
+
+/** Marks the start of a probe's output in a batch's (followed by the probe's index). */
+const PROBE_MARKER = '--provision-main-process--';
+
+/**
+ * Every unit's state in one `systemctl show`: one block per unit, in the order asked, blank lines between. With
+ * probes, the MainPID is asked too, and each probe follows, after a marker line, with `$pid` read from its unit's
+ * block by the shell itself (no process: blocks are counted by their blank lines).
+ */
+export function unitStatesCommand(items: readonly string[]): ShellCommand {
+  const units = shownUnits(items);
+  const probes = items.map(readItem).filter((item) => item.probe !== undefined);
+  if (probes.length === 0) return sh`systemctl show ${units} -p LoadState -p ActiveState -p UnitFileState`;
+  const runs = probes.map(
+    (item, index) => sh`printf '\n%s %d\n' ${PROBE_MARKER} ${index}
+main_pid ${units.indexOf(item.unit) + 1}
+( ${ShellCommand.fromQuoted(item.probe!)}
+) </dev/null 2>/dev/null`,
+  );
+  return sh`shown=$(systemctl show ${units} -p LoadState -p ActiveState -p UnitFileState -p MainPID)
+status=$?
+printf '%s\n' "$shown"
+main_pid() {
+  block=1; pid=
+  while IFS= read -r line; do
+    case "$line" in
+      '') block=$((block + 1)) ;;
+      MainPID=*) [ "$block" = "$1" ] && pid=\${line#MainPID=} ;;
+    esac
+  done <<EOF
+$shown
+EOF
+  case "$pid" in ''|0|*[!0-9]*) pid= ;; esac
+}
+${join(runs, '\n')}
+exit "$status"`;
+}
+
+/** Splits a batch's output into each item's: its unit's block of `systemctl show`, or its probe's output (pure). */
+export function splitUnitStates(output: FactOutput, items: readonly string[]): FactOutput[] {
+  const units = shownUnits(items);
+  const marker = (index: number) => `\n${PROBE_MARKER} ${index}\n`;
+  const probeAt = output.stdout.indexOf(marker(0));
+  const blocks = (probeAt < 0 ? output.stdout : output.stdout.slice(0, probeAt)).split(/\n\n/);
+  const probes: string[] = [];
+  let rest = probeAt < 0 ? '' : output.stdout.slice(probeAt);
+  for (let index = 0; rest !== ''; index++) {
+    const next = rest.indexOf(marker(index + 1), marker(index).length);
+    probes.push(rest.slice(marker(index).length, next < 0 ? undefined : next));
+    rest = next < 0 ? '' : rest.slice(next);
+  }
+  let probeIndex = 0;
+  return items.map((item) => {
+    const { unit, probe } = readItem(item);
+    if (probe !== undefined) return { stdout: probes[probeIndex++] ?? '', code: output.code };
+    return { stdout: blocks[units.indexOf(unit)] ?? '', code: output.code };
+  });
 }

@@ -66,7 +66,7 @@ test('CPU lists are counted as the kernel writes them', () => {
 test('the fact is keyed by service, quotes the service name, and reads PID 1’s and the service’s cgroups', () => {
   const fact = usableCpus("hornet'; reboot");
   assert.equal(fact.key, "node:usable-cpus:hornet'; reboot");
-  assert.match(fact.command.text, /systemctl show -p MainPID --value 'hornet'\\''; reboot'/);
+  assert.match(fact.command.text, /systemctl show -p MainPID --value 'hornet'\\''; reboot.service'/);
   assert.match(fact.command.text, /for proc in 1 \$pid/);
   assert.match(fact.command.text, /cpu\.cfs_quota_us/);
   assert.match(fact.command.text, /cpu\.max/);
@@ -110,6 +110,58 @@ test('the fact reads a stacked mount table once per mount point, under sh and ba
       // init.scope has no file of its own here: the walk goes on up to the root, one line per level that has one.
       assert.deepEqual(quotaLines, ['quota v1 /docker/abc 150000 100000', 'quota v1 /docker -1 100000', 'quota v1 / -1 100000'], shell);
       assert.deepEqual(parseUsableCpus({ stdout, code: 0 }), { usable: 1, nproc: 2, quota: { version: 'v1', path: '/docker/abc', cpus: 1.5 } });
+    }
+  } finally {
+    rmSync(root, { recursive: true, force: true });
+  }
+});
+
+test('in a batch with unit states, the fact takes its unit\'s MainPID from the one systemctl show (sh and bash, a stand-in systemctl)', async () => {
+  const { questionsFor } = await import('../../src/engine/gather.ts');
+  const { unitState } = await import('../../tasks/systemd.facts.ts');
+  const root = mkdtempSync(join(tmpdir(), 'provision-main-pid-'));
+  try {
+    const proc = join(root, 'proc');
+    for (const [pid, cpus] of [['self', '0-3'], ['111', '0-3'], ['222', '1']]) {
+      mkdirSync(join(proc, pid!), { recursive: true });
+      writeFileSync(join(proc, pid!, 'status'), `Name:\tx\nCpus_allowed_list:\t${cpus}\n`);
+    }
+    writeFileSync(join(proc, 'self', 'mounts'), 'overlay / overlay rw 0 0\n');
+    // systemctl as the batch calls it: one block per unit, in the order asked, MainPID before the states (its order).
+    const bin = join(root, 'bin');
+    mkdirSync(bin);
+    const calls = join(root, 'calls');
+    writeFileSync(
+      join(bin, 'systemctl'),
+      `#!/bin/sh
+printf '%s\\n' "$*" >>${calls}
+first=1
+for unit; do
+  case "$unit" in show|-p|LoadState|ActiveState|UnitFileState|MainPID) continue ;; esac
+  [ "$first" = 1 ] || echo
+  first=0
+  case "$unit" in
+    ssh.service) printf 'MainPID=111\\nLoadState=loaded\\nActiveState=active\\nUnitFileState=enabled\\n' ;;
+    hornet.service) printf 'MainPID=222\\nLoadState=loaded\\nActiveState=active\\nUnitFileState=enabled\\n' ;;
+    *) printf 'MainPID=0\\nLoadState=not-found\\nActiveState=inactive\\nUnitFileState=\\n' ;;
+  esac
+done
+`,
+      { mode: 0o755 },
+    );
+    const facts = [unitState('ssh'), usableCpus('hornet', proc), unitState('fail2ban')];
+    const questions = questionsFor(facts);
+    assert.equal(questions.length, 1, 'the units and the probe make one question');
+    for (const shell of ['sh', 'bash']) {
+      rmSync(calls, { force: true });
+      const stdout = execFileSync(shell, ['-c', questions[0]!.command.text], { encoding: 'utf8', env: { ...process.env, PATH: `${bin}:${process.env.PATH}` } });
+      assert.equal(readFileSync(calls, 'utf8').trim().split('\n').length, 1, `${shell}: one systemctl`);
+      const values = new Map<string, unknown>();
+      questions[0]!.answer({ stdout, code: 0 }, values);
+      assert.deepEqual(values.get('systemd:ssh.service'), { load: 'loaded', active: 'active', unitFile: 'enabled' }, shell);
+      assert.deepEqual(values.get('systemd:fail2ban.service'), { load: 'not-found', active: 'inactive', unitFile: '' }, shell);
+      // hornet's process (222) may run on one CPU; ssh's (111, the block before) on four.
+      assert.deepEqual(values.get('node:usable-cpus:hornet'), { usable: 1, nproc: 4, serviceCpus: 1 }, shell);
     }
   } finally {
     rmSync(root, { recursive: true, force: true });
