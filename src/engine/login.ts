@@ -25,21 +25,18 @@ export function controllerAddressOf(sshConnection: string): string | undefined {
  */
 export async function discoverLogin(connection: HostConnection, gathered?: Promise<string | undefined>): Promise<LoginInfo> {
   const settings = connection.settings;
-  // Loaded here, while the gather runs: the SSH library it uses is not needed before (a kept connection needs none).
-  const { agentPublicKeys, publicKeyOfFile } = await import('../transport/login-keys.ts');
   const asked = async (): Promise<string> => (await gathered) ?? (await connection.exec(sshConnectionFact.command, { asLoginUser: true })).stdout;
-  const [sshConnection, keys] = await Promise.all([
-    asked(),
-    settings.privateKeyFile
-      ? publicKeyOfFile(settings.privateKeyFile).then((key) => (key ? [key] : []))
-      : agentPublicKeys(process.env.SSH_AUTH_SOCK),
-  ]);
+  // A kept connection comes with its keys (the keeper read them); else they are read here, while the gather runs,
+  // with the SSH library loaded only now.
+  const keys = async (): Promise<readonly string[]> =>
+    connection.loginPublicKeys ?? (await import('../transport/login-keys.ts')).loginPublicKeys(settings, process.env.SSH_AUTH_SOCK);
+  const [sshConnection, publicKeys] = await Promise.all([asked(), keys()]);
   const controllerAddress = controllerAddressOf(sshConnection);
   return {
     user: settings.user,
     port: settings.port,
     method: connection.authenticatedWith,
-    publicKeys: keys,
+    publicKeys: [...publicKeys],
     ...(controllerAddress ? { controllerAddress } : {}),
   };
 }

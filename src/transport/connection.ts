@@ -9,6 +9,8 @@ export interface HostConnection {
   readonly authenticatedWith: 'publickey' | 'agent' | 'password';
   /** True when commands go through sudo. */
   readonly usesSudo: boolean;
+  /** The public keys this login can use (see login-keys.ts), when the connection knows them already: a kept one does. */
+  readonly loginPublicKeys?: readonly string[];
   /** This run's counters: `connections` is 0 for a connection kept from an earlier run. */
   readonly stats: TransportStats;
   /** Runs a command (through sudo when `ansible_become` is set); never throws on a non-zero exit. */

@@ -129,3 +129,22 @@ test('the keeper, which outlives the run, inherits none of its secrets', () => {
   const env = keeperEnvironment({ PATH: '/usr/bin', HOME: '/home/op', SSH_AUTH_SOCK: '/run/agent', SUDO_PASSWORD: 'hunter2', HAPROXY_TOKEN: 't0ken', AWS_SECRET_ACCESS_KEY: 'x' });
   assert.deepEqual(env, { PATH: '/usr/bin', HOME: '/home/op', SSH_AUTH_SOCK: '/run/agent' });
 });
+
+test('a kept connection\'s login keys come from the keeper: the run reads no key file of its own', async () => {
+  const { discoverLogin } = await import('../../src/engine/login.ts');
+  const missing = join(tmpdir(), `provision-no-such-key-${process.pid}`);
+  const connection = {
+    settings: { ...settings, privateKeyFile: missing },
+    authenticatedWith: 'publickey' as const,
+    usesSudo: false,
+    stats: { connections: 0, commands: 0, commandMs: 0 },
+    exec: async () => ({ stdout: '', stderr: '', code: 0 }),
+    close: async () => {},
+  };
+  const gathered = Promise.resolve('192.0.2.7 50000 10.0.0.5 22\n');
+  const kept = await discoverLogin({ ...connection, loginPublicKeys: ['ssh-ed25519 AAAAkeeper'] }, gathered);
+  assert.deepEqual(kept.publicKeys, ['ssh-ed25519 AAAAkeeper']);
+  assert.equal(kept.controllerAddress, '192.0.2.7');
+  // Without them, the run reads the key file itself (here missing: the error a run meets, unchanged).
+  await assert.rejects(discoverLogin(connection, gathered), /ENOENT/);
+});

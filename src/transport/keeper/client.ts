@@ -99,6 +99,7 @@ export class KeptConnection implements HostConnection {
     readonly authenticatedWith: 'publickey' | 'agent' | 'password',
     readonly usesSudo: boolean,
     opened: boolean,
+    readonly loginPublicKeys: readonly string[] | undefined,
   ) {
     this.stats = { connections: opened ? 1 : 0, commands: 0, commandMs: 0 };
   }
@@ -111,7 +112,7 @@ export class KeptConnection implements HostConnection {
     const ports = 1 + (settings.fallbackPorts?.length ?? 0);
     const openMs = (2 * settings.connectTimeout * (retries + 1) * ports + 2 ** retries + 2 * settings.commandTimeout + settings.connectTimeout + 10) * 1000;
     const lease = await client.request<OpenedLease>({ op: 'open', key, settings, persist: settings.persist ?? 0, authSock: process.env.SSH_AUTH_SOCK ?? null }, openMs);
-    return new KeptConnection(client, lease.lease, settings, lease.authenticatedWith, lease.usesSudo, lease.opened);
+    return new KeptConnection(client, lease.lease, settings, lease.authenticatedWith, lease.usesSudo, lease.opened, lease.publicKeys);
   }
 
   async exec(command: ShellCommand, options: ExecOptions = {}): Promise<ExecResult> {

@@ -12,6 +12,7 @@ import net from 'node:net';
 import { chmodSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { ShellCommand } from '../shell.ts';
 import { SshConnection } from '../ssh.ts';
+import { loginPublicKeys } from '../login-keys.ts';
 import { encodeError, readMessages, sendMessage, targetOf, type KeeperRequest, type OpenedLease } from './protocol.ts';
 
 /** A connection as the keeper holds it. */
@@ -119,6 +120,8 @@ export async function runKeeper(socketPath: string, firstWait: number): Promise<
           throw new Error('the keeper was started with another SSH agent');
         }
         const target = targetOf(request.settings);
+        // Read while the connection is found or opened; a failure is the run's to meet and report, reading them itself.
+        const publicKeys = loginPublicKeys(request.settings, process.env.SSH_AUTH_SOCK).catch(() => undefined);
         const kept = await takeIdle(request.key, request.settings.connectTimeout * 1000);
         const held: Held = kept ?? { key: request.key, target, connection: await SshConnection.open(request.settings), born: performance.now() };
         if (client.gone) {
@@ -130,7 +133,8 @@ export async function runKeeper(socketPath: string, firstWait: number): Promise<
         leases.set(lease, { ...held, persist: request.persist, running: 0 });
         client.owned.add(lease);
         const { connection } = held;
-        return { lease, authenticatedWith: connection.authenticatedWith, usesSudo: connection.usesSudo, opened: !kept } satisfies OpenedLease;
+        const keys = await publicKeys;
+        return { lease, authenticatedWith: connection.authenticatedWith, usesSudo: connection.usesSudo, opened: !kept, ...(keys ? { publicKeys: keys } : {}) } satisfies OpenedLease;
       }
       case 'exec': {
         const lease = leases.get(request.lease);
