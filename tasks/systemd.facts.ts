@@ -1,6 +1,7 @@
 /** Facts about systemd units: loaded, enabled, active. */
 import { ShellCommand, join, sh } from '../src/transport/shell.ts';
 import type { Fact, FactOutput } from '../src/engine/types.ts';
+import { splitMarkedOutput } from '../src/engine/gather.ts';
 
 /** A unit's state as `systemctl show` reports it. */
 export interface UnitState {
@@ -66,27 +67,26 @@ function shownUnits(items: readonly string[]): string[] {
   return [...new Set(items.map((item) => readItem(item).unit))];
 }
 
-/** Marks the start of a probe's output in a batch's (followed by the probe's index). */
+/** Ends each part of a batch with probes, as the gather's own marker ends each fact (see splitMarkedOutput). */
 const PROBE_MARKER = '--provision-main-process--';
 
 /**
  * Every unit's state in one `systemctl show`: one block per unit, in the order asked, blank lines between. With
- * probes, the MainPID is asked too, and each probe follows, after a marker line, with `$pid` read from its unit's
- * block by the shell itself (no process: blocks are counted by their blank lines).
+ * probes, the MainPID is asked too, and each probe follows, with `$pid` read from its unit's block by the shell
+ * itself (no process: blocks are counted by their blank lines); a marker line ends each part.
  */
 export function unitStatesCommand(items: readonly string[]): ShellCommand {
   const units = shownUnits(items);
   const probes = items.map(readItem).filter((item) => item.probe !== undefined);
   if (probes.length === 0) return sh`systemctl show ${units} -p LoadState -p ActiveState -p UnitFileState`;
   const runs = probes.map(
-    (item, index) => sh`printf '\n%s %d\n' ${PROBE_MARKER} ${index}
-main_pid ${units.indexOf(item.unit) + 1}
+    (item, index) => sh`main_pid ${units.indexOf(item.unit) + 1}
 ( ${ShellCommand.fromQuoted(item.probe!)}
-) </dev/null 2>/dev/null`,
+) </dev/null 2>/dev/null; printf '\n%s %d %d\n' ${PROBE_MARKER} ${index + 1} "$?"`,
   );
   return sh`shown=$(systemctl show ${units} -p LoadState -p ActiveState -p UnitFileState -p MainPID)
 status=$?
-printf '%s\n' "$shown"
+printf '%s\n\n%s 0 %d\n' "$shown" ${PROBE_MARKER} "$status"
 main_pid() {
   block=1; pid=
   while IFS= read -r line; do
@@ -106,20 +106,14 @@ exit "$status"`;
 /** Splits a batch's output into each item's: its unit's block of `systemctl show`, or its probe's output (pure). */
 export function splitUnitStates(output: FactOutput, items: readonly string[]): FactOutput[] {
   const units = shownUnits(items);
-  const marker = (index: number) => `\n${PROBE_MARKER} ${index}\n`;
-  const probeAt = output.stdout.indexOf(marker(0));
-  const blocks = (probeAt < 0 ? output.stdout : output.stdout.slice(0, probeAt)).split(/\n\n/);
-  const probes: string[] = [];
-  let rest = probeAt < 0 ? '' : output.stdout.slice(probeAt);
-  for (let index = 0; rest !== ''; index++) {
-    const next = rest.indexOf(marker(index + 1), marker(index).length);
-    probes.push(rest.slice(marker(index).length, next < 0 ? undefined : next));
-    rest = next < 0 ? '' : rest.slice(next);
-  }
+  const probeCount = items.filter((item) => readItem(item).probe !== undefined).length;
+  // With probes: the units' part, then one part per probe, each with its own exit code.
+  const [shown = { stdout: '', code: output.code }, ...probes] = probeCount === 0 ? [output] : splitMarkedOutput(output.stdout, probeCount + 1, PROBE_MARKER);
+  const blocks = shown.stdout.split(/\n\n/);
   let probeIndex = 0;
   return items.map((item) => {
     const { unit, probe } = readItem(item);
-    if (probe !== undefined) return { stdout: probes[probeIndex++] ?? '', code: output.code };
-    return { stdout: blocks[units.indexOf(unit)] ?? '', code: output.code };
+    if (probe !== undefined) return probes[probeIndex++] ?? { stdout: '', code: output.code };
+    return { stdout: blocks[units.indexOf(unit)] ?? '', code: shown.code };
   });
 }
