@@ -1,6 +1,7 @@
 /** The operator's public keys in a user's ~/.ssh/authorized_keys; existing keys stay unless `exclusive`. */
+import { SafetyError } from '../src/errors.ts';
 import { sh } from '../src/transport/shell.ts';
-import type { Change, Task } from '../src/engine/types.ts';
+import type { Change, PlanContext, Task } from '../src/engine/types.ts';
 import { account, type Account } from './accounts.facts.ts';
 
 const KEY_TYPE = /^(ssh-(rsa|dss|ed25519)|ecdsa-sha2-nistp\d+|sk-(ssh-ed25519|ecdsa-sha2-nistp256)@openssh\.com)$/;
@@ -32,6 +33,11 @@ export interface AuthorizedKeysOptions {
   exclusive?: boolean;
   /** The account is created earlier in this run (its home is /home/USER until the facts say otherwise). */
   createdInRun?: boolean;
+  /**
+   * This run logs in as `user`, now or once sshd is hardened: a change that removes keys must leave one of the run's
+   * own authorized, and proves it with a new login (or puts the old file back).
+   */
+  guardsLogin?: boolean;
 }
 
 /** `keys` are authorized for `user`. */
@@ -41,7 +47,8 @@ export function authorizedKeys(user: string, keys: readonly string[], options: A
     kind: 'ssh.authorized_keys',
     target: user,
     facts: () => [fact],
-    plan: ({ facts }) => {
+    plan: (context) => {
+      const { facts } = context;
       const gathered = facts.get(fact);
       // A user created earlier in this run: a dry run plans on the home and group useradd will give it.
       const state: Account = !gathered.exists && facts.isStale(fact) ? newAccount(user) : gathered;
@@ -52,8 +59,44 @@ export function authorizedKeys(user: string, keys: readonly string[], options: A
         return { status: 'ok', reason: `${keys.length} key${keys.length === 1 ? ' is' : 's are'} authorized for ${user}` };
       }
       if (state.authorizedKeys === null && keys.length === 0) return { status: 'ok', reason: `no keys to authorize for ${user}` };
-      return { status: 'change', changes: [keysChange(user, state, current, next)] };
+      const change = keysChange(user, state, current, next);
+      if (!options.guardsLogin || !removesKeys(current, next)) return { status: 'change', changes: [change] };
+      checkRunKeysKept(context, user, next);
+      return { status: 'change', changes: [guarded(change, user, state)] };
     },
+  };
+}
+
+function removesKeys(current: string, next: string): boolean {
+  const kept = new Set(next.split('\n').map(keyIdentity));
+  return current.split('\n').some((line) => {
+    const id = keyIdentity(line);
+    return id !== null && !kept.has(id);
+  });
+}
+
+/** Refuses a removal that leaves none of this run's keys authorized for a user it logs in as. */
+function checkRunKeysKept(context: PlanContext, user: string, next: string): void {
+  const runKeys = (context.login?.publicKeys ?? []).map(keyIdentity).filter((id): id is string => id !== null);
+  if (runKeys.length === 0) return;
+  const kept = new Set(next.split('\n').map(keyIdentity));
+  if (runKeys.some((id) => kept.has(id))) return;
+  throw new SafetyError(
+    `refusing to rewrite ${user}'s authorized_keys on ${context.host.name}: ssh.exclusive_keys would remove every key this run logs in with ` +
+      `(${runKeys.map((id) => `${id.slice(0, 28)}…`).join(', ')}). List that key in ssh.authorized_keys.`,
+  );
+}
+
+/** The change, proven by a new key login as `user` once written, or undone. */
+function guarded(change: Change, user: string, state: Extract<Account, { exists: true }>): Change {
+  const path = `${state.home}/.ssh/authorized_keys`;
+  const restore = state.authorizedKeys === null
+    ? { kind: 'run' as const, command: sh`rm -f ${path}` }
+    : { kind: 'write-file' as const, path, content: state.authorizedKeys, mode: '0600', ...ownership(user, state) };
+  return {
+    ...change,
+    steps: [...change.steps, { kind: 'verify-login', user }],
+    rollback: [restore],
   };
 }
 

@@ -22,6 +22,12 @@ export const STATE_DIR = '/var/lib/provision/firewall';
  */
 export const LOAD_RECORD = `${STATE_DIR}/loaded`;
 
+/**
+ * Present from the moment a change is armed until it is confirmed or rolled back: at boot it means the file holds
+ * rules nobody confirmed, so the boot unit restores the previous ones instead of loading it.
+ */
+export const PENDING_MARKER = `${STATE_DIR}/pending`;
+
 /** The transient systemd unit (timer + service) that restores the previous table unless a change is confirmed. */
 export const ROLLBACK_UNIT = 'provision-firewall-rollback';
 

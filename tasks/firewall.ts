@@ -10,7 +10,7 @@ import type { Host, Inventory } from '../src/inventory/types.ts';
 import { aptPackages } from './apt.ts';
 import { directory, planFileWrite } from './files.ts';
 import { pathState } from './files.facts.ts';
-import { CONFIG_PATH, LOAD_RECORD, NO_ROLLBACK, STATE_DIR, ROLLBACK_UNIT, rollbackPending, rollbackTimer, tableState, type TableState } from './firewall.facts.ts';
+import { CONFIG_PATH, LOAD_RECORD, NO_ROLLBACK, PENDING_MARKER, STATE_DIR, ROLLBACK_UNIT, rollbackPending, rollbackTimer, tableState, type TableState } from './firewall.facts.ts';
 import { TABLE, describeOpenings, firewallInputs, inputRules, openings, renderConfigFile, renderTable } from './firewall.render.ts';
 import { effectiveSshdConfig, type EffectiveConfig } from './sshd.facts.ts';
 import { service, unitFile } from './systemd.ts';
@@ -41,9 +41,12 @@ export type ContentSource = (context: PlanContext<HostVars>) => TableContent;
  * The unit that loads the file at boot. A unit of its own rather than nftables.service: Debian's stock
  * /etc/nftables.conf begins with `flush ruleset`, and that unit's ExecStop is `nft flush ruleset`; either would
  * delete fail2ban's and Docker's tables with ours. No ExecStop: stopping the unit must not open the host.
+ * A boot while a change waits for its confirming login (the rollback timer died with the old boot) restores the last
+ * confirmed rules instead: unconfirmed rules never become permanent by a reboot.
  */
 export function renderBootUnit(): string {
-  return `# Managed by provision (firewall.*): loads ${CONFIG_PATH} at boot.
+  return `# Managed by provision (firewall.*): loads ${CONFIG_PATH} at boot, or, while a change is still
+# unconfirmed (${PENDING_MARKER} exists), restores the rules that were confirmed before it.
 # Not nftables.service: its stock /etc/nftables.conf starts with \`flush ruleset\` and its ExecStop runs
 # \`nft flush ruleset\`, which would delete fail2ban's and Docker's tables too. This file replaces only table ${TABLE}.
 [Unit]
@@ -54,13 +57,14 @@ Wants=network-pre.target
 Before=network-pre.target shutdown.target
 After=nftables.service
 Conflicts=shutdown.target
-ConditionPathExists=${CONFIG_PATH}
+ConditionPathExists=|${CONFIG_PATH}
+ConditionPathExists=|${PENDING_MARKER}
 
 [Service]
 Type=oneshot
 RemainAfterExit=yes
 StandardInput=null
-ExecStart=/usr/sbin/nft -f ${CONFIG_PATH}
+ExecStart=/bin/sh -c 'if [ -e ${PENDING_MARKER} ]; then exec /bin/sh ${RESTORE_SCRIPT} boot; fi; exec /usr/sbin/nft -f ${CONFIG_PATH}'
 ExecReload=/usr/sbin/nft -f ${CONFIG_PATH}
 
 [Install]
@@ -80,6 +84,7 @@ if [ -f ${PREVIOUS_CONFIG} ]; then
 else
   rm -f ${CONFIG_PATH}
 fi
+rm -f ${PENDING_MARKER}
 echo "\${1:-timer}" > ${ROLLED_BACK_MARKER}
 echo "restored the previous table ${TABLE} (rolled back by \${1:-timer})"
 `;
@@ -112,7 +117,8 @@ tables=$(nft list tables)
 } > ${`${PREVIOUS_RULESET}.new`}
 nft -c -f ${`${PREVIOUS_RULESET}.new`}
 mv -f ${`${PREVIOUS_RULESET}.new`} ${PREVIOUS_RULESET}
-if [ -f ${CONFIG_PATH} ]; then cp -p ${CONFIG_PATH} ${PREVIOUS_CONFIG}; else rm -f ${PREVIOUS_CONFIG}; fi`;
+if [ -f ${CONFIG_PATH} ]; then cp -p ${CONFIG_PATH} ${PREVIOUS_CONFIG}; else rm -f ${PREVIOUS_CONFIG}; fi
+: > ${PENDING_MARKER}`;
   const arm = sh`systemctl stop ${`${ROLLBACK_UNIT}.timer`} 2>/dev/null || true
 systemctl reset-failed ${`${ROLLBACK_UNIT}.timer`} ${`${ROLLBACK_UNIT}.service`} 2>/dev/null || true
 systemd-run --quiet --unit=${ROLLBACK_UNIT} --description=${`restore table ${TABLE} unless provision confirms the change`} --on-active=${seconds} --timer-property=AccuracySec=1s /bin/sh ${RESTORE_SCRIPT} timer`;
@@ -135,7 +141,8 @@ while [ "$i" -lt 20 ] && systemctl is-active --quiet ${`${ROLLBACK_UNIT}.service
 if [ -e ${ROLLED_BACK_MARKER} ]; then
   echo ${`the rollback timer fired before the new rules were confirmed (firewall.rollback_after is ${seconds}s): the previous table is back`} >&2
   exit 1
-fi`;
+fi
+rm -f ${PENDING_MARKER}`;
   return { kind: 'run', command, description: 'confirm the new rules: disarm the rollback timer' };
 }
 
@@ -235,7 +242,9 @@ export function firewallTable(host: Host<HostVars>, content: ContentSource): Tas
         steps: [
           ...(changes.length === 0 ? armRollback(seconds) : []),
           { kind: 'run', command: loadAndRecord, description: `load ${CONFIG_PATH}` },
-          { kind: 'verify-login' },
+          // What the rules must let through is a new connection of this run's: on a host that does not have the
+          // key yet (first contact by password), the password is the way in, and the SSH play proves the key later.
+          { kind: 'verify-login', with: 'run' },
           confirm(seconds),
         ],
         rollback: restoreNow,
@@ -270,7 +279,7 @@ export function firewallRemoved(): Task<HostVars> {
       if (live === null && fileState.type === 'absent' && !pending) return { status: 'ok', reason: `table ${TABLE} is not loaded and ${CONFIG_PATH} is absent` };
       const remove = sh`systemctl stop ${`${ROLLBACK_UNIT}.timer`} 2>/dev/null || true
 if command -v nft >/dev/null 2>&1 && nft list tables | grep -qxF 'table inet provision'; then nft delete table inet provision; fi
-rm -f ${CONFIG_PATH} ${LOAD_RECORD}`;
+rm -f ${CONFIG_PATH} ${LOAD_RECORD} ${PENDING_MARKER}`;
       return {
         status: 'change',
         changes: [
@@ -309,4 +318,13 @@ export function firewall(host: Host<HostVars>, inventory: Inventory<HostVars>, o
     firewallBootUnit(),
     service('provision-firewall'),
   ];
+}
+
+/**
+ * The table once more, after the SSH play: when that play moved sshd to `ssh.port`, the firewall kept the old port
+ * open for the logins that proved the move, and closes it here, in the same run. Otherwise it is in place already.
+ */
+export function firewallAfterSshMove(host: Host<HostVars>, inventory: Inventory<HostVars>): Task<HostVars>[] {
+  if (!host.vars.firewall.enabled || host.vars.ssh.port === undefined) return [];
+  return [firewallTable(host, standardContent(host, inventory))];
 }

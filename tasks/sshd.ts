@@ -12,6 +12,7 @@ import { keyIdentity } from './authorized-keys.ts';
 import { pathState, type PathState } from './files.facts.ts';
 import { effectiveSshdConfig, knowsKbdInteractive, opensshVersion } from './sshd.facts.ts';
 import { effectiveDifferences, expectedEffective, hardeningSettings, removeManagedBlock, renderBlock, withManagedBlock } from './sshd.render.ts';
+import { armSshdRollback, confirmSshd, disarmSshdRollback } from './sshd.rollback.ts';
 import { commentOutLines, findConflicts, parseDropIns, type ConfigFile } from './sshd.scan.ts';
 import { unitState } from './systemd.facts.ts';
 import type { HostVars } from './vars.ts';
@@ -60,6 +61,19 @@ function checkKeyAccess(context: PlanContext<HostVars>, user: string, target: Ac
   if (!allowedByUser || !allowedByGroup) {
     throw new SafetyError(`refusing to apply ssh.allow_users/allow_groups on ${name}: they would not let ${user} (this run's login) in`);
   }
+}
+
+/**
+ * Refuses an admin user that could not become root once root's own logins end: it has no password (logins are
+ * key-only), so without the NOPASSWD rule only a sudo password the operator gave can work.
+ */
+function checkBecomeRoot(host: Host<HostVars>): void {
+  const { admin_user: admin, admin_sudo_nopasswd: nopasswd } = host.vars.ssh;
+  if (admin === undefined || nopasswd || host.connection.user !== 'root' || host.connection.becomePassword !== undefined) return;
+  throw new SafetyError(
+    `refusing to end root's SSH logins on ${host.name}: ${admin} would be the only way in, and with ssh.admin_sudo_nopasswd: false ` +
+      `it could not become root (it has no password). Set ssh.admin_sudo_nopasswd: true, or give ${admin} a password and set ansible_become_password.`,
+  );
 }
 
 /** The account the plan sees for `user`; a user created earlier in this run counts as existing with the sudo group. */
@@ -112,6 +126,7 @@ export function sshdHardening(host: Host<HostVars>): Task<HostVars> {
         );
       }
       checkKeyAccess(context, user, plannedAccount(context, target, user));
+      checkBecomeRoot(host);
       return { status: 'change', changes: [hardeningChange(context, mainState, nextMain, settings, differences, effective.values)] };
     },
   };
@@ -126,6 +141,8 @@ export function sshdHardening(host: Host<HostVars>): Task<HostVars> {
   ): Change {
     const vars = host.vars.ssh;
     const { facts } = context;
+    // The admin user will be the way in, and root is reached through its sudo.
+    const becomesRoot = vars.admin_user !== undefined && user !== 'root';
     const currentPort = context.login?.port ?? host.connection.port;
     const newPort = vars.port ?? currentPort;
     const socketState = facts.get(socket);
@@ -167,16 +184,21 @@ export function sshdHardening(host: Host<HostVars>): Task<HostVars> {
         : ['effective settings: unchanged (the managed block makes them independent of other files)'],
       services: [{ name: 'ssh', action: serviceActive ? 'reload' : 'none (socket-activated)' }],
       steps: [
-        // First prove the key works for the user we will log in as, before passwords go.
-        { kind: 'verify-login', user },
+        // First prove the key works for the user we will log in as, before passwords go (and, when that is the admin
+        // user, that it can become root, before root's own logins end).
+        { kind: 'verify-login', user, ...(becomesRoot ? { sudo: true } : {}) },
+        // From here on, should this run's session die, the host restores the old configuration by itself.
+        ...armSshdRollback({ main: MAIN_CONFIG, socketOverride: SOCKET_OVERRIDE }, vars.rollback_after),
         // sshd -t needs its privilege separation directory, which systemd removes while ssh.service is stopped.
         { kind: 'write-file', path: MAIN_CONFIG, content: nextMain, mode: mainState.mode, owner: mainState.owner, group: mainState.group, validate: VALIDATE },
         ...(moveSocket ? socketSteps(newPort) : []),
         ...reload,
         { kind: 'run', command: verifyEffective, description: 'check the hardened values in sshd -T' },
-        { kind: 'verify-login', user, port: newPort },
+        { kind: 'verify-login', user, port: newPort, ...(becomesRoot ? { sudo: true } : {}) },
+        confirmSshd(vars.rollback_after),
       ],
       rollback: [
+        disarmSshdRollback,
         { kind: 'write-file', path: MAIN_CONFIG, content: mainState.content, mode: mainState.mode, owner: mainState.owner, group: mainState.group },
         ...(moveSocket ? socketSteps(null) : []),
         ...reload,

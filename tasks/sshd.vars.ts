@@ -79,6 +79,10 @@ export function sshVars(inventoryDir: string) {
       max_auth_tries: z.number().int().min(1).max(100).default(3),
       /** LoginGraceTime. Default 30s. */
       login_grace_time: duration.default(30),
+      /** Without a confirming new login in this time (10s–1h) after sshd reloads, the host restores the previous configuration. Default 60s. */
+      rollback_after: duration
+        .refine((seconds) => seconds >= 10 && seconds <= 3600, 'expected a duration from 10s to 1h')
+        .default(60),
     })
     .strict();
 }
@@ -87,7 +91,7 @@ export function sshVars(inventoryDir: string) {
 export type SshVars = z.output<ReturnType<typeof sshVars>>;
 
 /** The defaults of `ssh`, for hosts that do not set it. */
-export const SSH_DEFAULTS = { authorized_keys: [], exclusive_keys: false, admin_sudo_nopasswd: true, max_auth_tries: 3, login_grace_time: 30 };
+export const SSH_DEFAULTS = { authorized_keys: [], exclusive_keys: false, admin_sudo_nopasswd: true, max_auth_tries: 3, login_grace_time: 30, rollback_after: 60 };
 
 /** The port sshd listens on after this run: `ssh.port`, else the port the inventory connects to. */
 export function sshPort(vars: { ssh: SshVars }, connectionPort: number): number {

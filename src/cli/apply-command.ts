@@ -56,6 +56,9 @@ export async function applyCommand(flags: ApplyFlags, interrupted: () => boolean
     // After a run moved sshd to ssh.port, the next run still finds the host when the inventory lags behind.
     const moved = host.vars.ssh.port;
     if (moved !== undefined && moved !== host.connection.port) host.connection.fallbackPorts = [moved];
+    // After a run ended root's logins, the next one finds the host as the admin user, until the inventory says so.
+    const admin = host.vars.ssh.admin_user;
+    if (admin !== undefined && host.connection.user === 'root' && admin !== 'root') host.connection.fallbackUser = admin;
   }
   const playbook = await loadPlaybook(flags.playbook);
   const colors = palette(!flags.json && colorWanted(process.stdout, flags.color));

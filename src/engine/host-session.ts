@@ -93,6 +93,9 @@ export class HostSession<Vars> {
       this.markUnreachable(error);
       return;
     }
+    // New logins (the lock-out guards') go where this one landed: a fallback port or user, after an earlier run moved SSH.
+    const { user, port, become } = this.connection.settings;
+    this.loginSettings = { ...this.loginSettings, user, port, become };
     const probeInGather = !this.connection.usesSudo;
     const gathering = this.gather(probeInGather ? [...facts, sshConnectionFact] : facts);
     const gathered = probeInGather ? gathering.then(() => (this.gathered.has(sshConnectionFact.key) ? this.gathered.get(sshConnectionFact) : undefined)) : undefined;
@@ -101,19 +104,26 @@ export class HostSession<Vars> {
     else if (!this.failed) this.markUnreachable(login.reason);
   }
 
-  /** Opens a second, independent connection with a key only, runs `true`, and closes it. */
+  /**
+   * Opens a second, independent connection and runs `true` on it, through sudo when the run uses sudo or the step asks
+   * to prove it (the connection checks sudo as it opens). Resets before sshd's banner are retried for a while: the
+   * change may just have made sshd re-execute.
+   */
   private async verifyLogin(step: VerifyLoginStep): Promise<void> {
     const settings: ConnectionSettings = { ...this.loginSettings, ...(step.user ? { user: step.user } : {}), ...(step.port ? { port: step.port } : {}) };
-    delete settings.password;
+    const withKey = (step.with ?? 'key') === 'key';
+    if (withKey) delete settings.password;
+    if (step.sudo) settings.become = true;
+    const what = `a new SSH login as ${settings.user} on port ${settings.port} ${withKey ? 'with the key' : 'as this run logged in'}${step.sudo && settings.user !== 'root' ? ', then sudo,' : ''}`;
     let probe: SshConnection | undefined;
     try {
       const { SshConnection } = await import('../transport/ssh.ts');
-      probe = await SshConnection.open(settings);
+      probe = await SshConnection.open(settings, { retryWindowMs: VERIFY_LOGIN_WINDOW_MS });
       this.extraConnections += 1;
       const result = await probe.exec(sh`true`);
       if (result.code !== 0) throw new Error(`exit code ${result.code}`);
     } catch (error) {
-      throw new Error(`a new SSH login as ${settings.user} on port ${settings.port} with the key failed: ${errorText(error)}`);
+      throw new Error(`${what} failed: ${errorText(error)}`);
     } finally {
       await probe?.close();
     }
@@ -370,6 +380,9 @@ export class HostSession<Vars> {
     if (this.connection) await releaseHostConnection(this.connection, this.result.status === 'ok');
   }
 }
+
+/** How long a fresh-login check keeps trying while sshd, just reloaded or restarted, resets connections before its banner. */
+const VERIFY_LOGIN_WINDOW_MS = 10_000;
 
 /** Shown on dry-run tasks whose facts an earlier change (such as a package install) alters first. */
 const PROVISIONAL_NOTE = 'planned on the current state; an earlier change in this run (e.g. a package install) may alter it before this task runs';

@@ -75,13 +75,21 @@ export interface RunStep {
 }
 
 /**
- * Prove that a NEW SSH connection still logs in, with a key only (never the password): the guard after a change
- * that could lock the operator out. `user` and `port` default to the run's own.
+ * Prove that a NEW SSH connection still logs in: the guard after a change that could lock the operator out. `user`
+ * and `port` default to the run's own. What it may log in with depends on what the change must prove (see `with`).
  */
 export interface VerifyLoginStep {
   kind: 'verify-login';
   user?: string;
   port?: number;
+  /**
+   * `key` (the default): a key only, never the password; for changes to how sshd authenticates, which must prove the
+   * way in that is left once passwords are off. `run`: the credentials this run logged in with (the key first, then
+   * the password); for changes to the path (the firewall), on a host that may not have the key yet.
+   */
+  with?: 'key' | 'run';
+  /** Also prove that the new login can become root (`sudo -n true`): before root's own logins end. */
+  sudo?: boolean;
 }
 
 /** One effectful step of a change; the engine is the only code that performs it. */

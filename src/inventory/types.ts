@@ -33,6 +33,11 @@ export interface ConnectionSettings {
   persist?: number;
   /** Ports to try when `port` does not answer: where an earlier run moved sshd (`ssh.port`). */
   fallbackPorts?: number[];
+  /**
+   * A user to log in as, with the key and through sudo, when `user` is refused: the admin user an earlier run made
+   * when it ended root's logins (`ssh.admin_user`).
+   */
+  fallbackUser?: string;
 }
 
 /** One host of the inventory, with vars merged (all < parent group < child group < host) and validated. */

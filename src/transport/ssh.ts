@@ -14,6 +14,23 @@ import { killGroupCommand, reportGroup, takeGroupReport } from './process-group.
 import type { HostConnection } from './connection.ts';
 import { checkHostKey, fingerprint, keyType, readKnownHosts, recordHostKey, hostPattern } from './known-hosts.ts';
 
+/** Options of SshConnection.open. */
+export interface OpenOptions {
+  /**
+   * Retry for up to this long while the port does not answer or closes before sshd's banner, instead of
+   * `connectRetries` times: for logins right after sshd was reloaded or restarted.
+   */
+  retryWindowMs?: number;
+}
+
+/** How a connection that sshd never greeted ends: reset, broken pipe, or closed (ssh2's words for an EOF). */
+const PRE_BANNER_ENDS = /ECONNRESET|EPIPE|ECONNABORTED|connection lost before handshake|socket hang up/i;
+
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+/** sshd refused every credential this run has: never retried on the same login. */
+export class AuthenticationFailedError extends UnreachableError {}
+
 /** sshd refused a new session channel (its MaxSessions, say) on a connection that is still up. */
 class ChannelRefusedError extends UnreachableError {}
 
@@ -42,7 +59,10 @@ function openSocket(settings: ConnectionSettings): Promise<net.Socket> {
     });
     socket.once('error', (error: NodeJS.ErrnoException) => {
       clearTimeout(timer);
-      reject(new PortUnansweredError(`cannot connect to ${describe(settings)}: ${error.code ?? error.message}`, { cause: error }));
+      const why = error.code ?? error.message;
+      // A reset while connecting is a proxy that accepted and dropped it: for the operator, the same as one after.
+      const message = PRE_BANNER_ENDS.test(why) ? `${describe(settings)} closed the connection before sshd's banner (${why})` : `cannot connect to ${describe(settings)}: ${why}`;
+      reject(new PortUnansweredError(message, { cause: error }));
     });
   });
 }
@@ -80,7 +100,8 @@ export class SshConnection implements HostConnection {
    * Connects, verifies the host key against known_hosts, and authenticates. When the port does not answer, tries
    * `fallbackPorts` (sshd moved by an earlier run), trusting there the key known for the inventory's port.
    */
-  static async open(settings: ConnectionSettings): Promise<SshConnection> {
+  static async open(settings: ConnectionSettings, options: OpenOptions = {}): Promise<SshConnection> {
+    if (options.retryWindowMs !== undefined) return SshConnection.openWithin(settings, options.retryWindowMs);
     const retries = settings.connectRetries ?? 0;
     for (let attempt = 0; ; attempt++) {
       try {
@@ -88,12 +109,54 @@ export class SshConnection implements HostConnection {
       } catch (error) {
         // Only a port that did not answer (refused, timed out, reset) is worth another try; auth and host keys are not.
         if (!(error instanceof PortUnansweredError) || attempt >= retries) throw error;
-        await new Promise((resolve) => setTimeout(resolve, 500 * 2 ** attempt));
+        await sleep(500 * 2 ** attempt);
+      }
+    }
+  }
+
+  /**
+   * Tries until `windowMs` has passed, with backoff, while the port does not answer or sshd closes the connection
+   * before its banner: what a reload or restart looks like for a few seconds, behind a port proxy (Docker's, a cloud
+   * load balancer) as a reset after the TCP connect. An authentication failure or a host key problem ends it at once.
+   */
+  private static async openWithin(settings: ConnectionSettings, windowMs: number): Promise<SshConnection> {
+    const started = performance.now();
+    for (let attempt = 1; ; attempt++) {
+      try {
+        return await SshConnection.openWithFallback(settings);
+      } catch (error) {
+        if (!(error instanceof PortUnansweredError)) throw error;
+        const elapsed = performance.now() - started;
+        const pause = Math.min(100 * 2 ** (attempt - 1), 2000);
+        if (elapsed + pause > windowMs) {
+          const tried = attempt === 1 ? 'once' : `${attempt} times over ${(elapsed / 1000).toFixed(1)} s`;
+          throw new PortUnansweredError(`${error.message} (tried ${tried}, retrying for up to ${Math.round(windowMs / 1000)} s)`, { cause: error });
+        }
+        await sleep(pause);
       }
     }
   }
 
   private static async openWithFallback(settings: ConnectionSettings): Promise<SshConnection> {
+    try {
+      return await SshConnection.openOnPorts(settings);
+    } catch (error) {
+      const user = settings.fallbackUser;
+      if (!(error instanceof AuthenticationFailedError) || user === undefined || user === settings.user) throw error;
+      // Root's logins ended in an earlier run: its admin user, with the key, becomes root through sudo.
+      const asAdmin: ConnectionSettings = { ...settings, user, become: true };
+      delete asAdmin.password;
+      delete asAdmin.fallbackUser;
+      try {
+        return await SshConnection.openOnPorts(asAdmin);
+      } catch (fallbackError) {
+        if (fallbackError instanceof AuthenticationFailedError) throw new AuthenticationFailedError(`${error.message}; also tried ${describe(asAdmin)} (ssh.admin_user) with the key`);
+        throw fallbackError;
+      }
+    }
+  }
+
+  private static async openOnPorts(settings: ConnectionSettings): Promise<SshConnection> {
     try {
       return await SshConnection.openOn(settings, settings.port);
     } catch (error) {
@@ -175,11 +238,19 @@ export class SshConnection implements HostConnection {
         }) as never,
       });
     } catch (error) {
+      // Read before destroy: a connection that ended with nothing received never saw sshd's banner.
+      const beforeBanner = socket.bytesRead === 0;
       socket.destroy();
       if (hostKeyProblem) throw new UnreachableError(hostKeyProblem);
       const message = error instanceof Error ? error.message : String(error);
-      if (/authentication methods failed/i.test(message)) {
-        throw new UnreachableError(`authentication failed for ${describe(settings)} (tried: ${methods.map((m) => m.type).join(', ') || 'nothing'})`);
+      if (beforeBanner && PRE_BANNER_ENDS.test(message)) {
+        // Accepted, then reset or closed without a word from sshd: a port proxy in front of a listener that is being
+        // reopened (sshd re-executes on reload) or is not there yet. Worth another try, as a refused port is.
+        throw new PortUnansweredError(`${describe(settings)} closed the connection before sshd's banner (${redact(message)})`);
+      }
+      // sshd ends the connection itself once MaxAuthTries methods failed, before the client runs out of them.
+      if (/authentication methods failed|too many authentication failures/i.test(message)) {
+        throw new AuthenticationFailedError(`authentication failed for ${describe(settings)} (tried: ${methods.map((m) => m.type).join(', ') || 'nothing'})`);
       }
       if (/connection lost before handshake/i.test(message)) {
         // The port answered and sshd closed it at once: it is re-executing itself after a reload (SIGHUP closes and

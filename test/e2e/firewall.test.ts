@@ -275,6 +275,35 @@ describe('a default-deny firewall that opens only the ports in use, applied with
     assert.equal(await tryLogin({ port: node.sshPort, user: 'root', privateKey: readFileSync(lab.keyFile, 'utf8') }), 'accepted');
   });
 
+  test('a reboot before the new rules were confirmed brings back the confirmed ones, not the unconfirmed file', async () => {
+    const tableBefore = await liveTable(lab, 'node1');
+    const fileBefore = (await mustExec(lab, 'node1', ['cat', CONFIG])).stdout;
+    const slow = writeInventory(lab, {
+      only: ['node1'],
+      vars: { ssh_connect_timeout: '3s', firewall: { ssh_from: ['192.0.2.0/24'], rollback_after: '10m' } },
+    });
+    const abort = new AbortController();
+    const run = runCli(['apply', slow, '--yes', '--json', '--playbook', CUT_OFF], { env: { PROVISION_TEST_CUT_OFF: 'all' }, signal: abort.signal, timeoutMs: 150_000 });
+    try {
+      const cutAt = await waitFor(async () => (await liveTable(lab, 'node1')).includes(CUT_OFF_COMMENT), 60_000);
+      assert.ok(cutAt, 'the cutting rules were loaded');
+      assert.match((await mustExec(lab, 'node1', ['cat', CONFIG])).stdout, new RegExp(CUT_OFF_COMMENT), 'the unconfirmed rules are in the file');
+    } finally {
+      abort.abort();
+      await run;
+    }
+    // What a reboot does: the transient rollback timer and the kernel's table are gone, and the boot unit runs.
+    await mustExec(lab, 'node1', ['sh', '-c', 'systemctl stop provision-firewall-rollback.timer; nft delete table inet provision; systemctl restart provision-firewall']);
+    assert.equal(await liveTable(lab, 'node1'), tableBefore, 'the confirmed rules are loaded');
+    assert.equal((await mustExec(lab, 'node1', ['cat', CONFIG])).stdout, fileBefore, 'the file holds the confirmed rules again');
+    assert.equal((await mustExec(lab, 'node1', ['cat', '/var/lib/provision/firewall/rolled-back'])).stdout.trim(), 'boot');
+    assert.equal((await lab.exec('node1', ['test', '-e', '/var/lib/provision/firewall/pending'])).exitCode, 1, 'nothing is pending any more');
+    // A second boot loads the file as usual.
+    await mustExec(lab, 'node1', ['sh', '-c', 'nft delete table inet provision; systemctl restart provision-firewall']);
+    assert.equal(await liveTable(lab, 'node1'), tableBefore);
+    assert.equal(await tryLogin({ port: node.sshPort, user: 'root', privateKey: readFileSync(lab.keyFile, 'utf8') }), 'accepted');
+  });
+
   test('firewall.enabled: false deletes only provision\'s table; fail2ban\'s stays', async () => {
     const off = writeInventory(lab, { only: ['node1'], vars: { firewall: { enabled: false } } });
     const applied = await runCli(['apply', off, '--yes', '--json', '--playbook', PLAYBOOK]);

@@ -6,6 +6,7 @@ import { startTestHosts, type TestHosts } from '../support/containers.ts';
 import { parseRun, runCli } from '../support/cli.ts';
 import { writeInventory } from '../support/inventory.ts';
 import { tryLogin } from '../support/ssh-probe.ts';
+import { startResetProxy } from '../support/reset-proxy.ts';
 
 const PLAYBOOK = 'test/fixtures/playbooks/ssh.ts';
 const PASSWORD = 'correct horse battery staple';
@@ -19,6 +20,14 @@ const HARDENED = [
   'logingracetime 30',
   'x11forwarding no',
 ];
+
+/** Polls `check` every 250 ms until it is true or `limitMs` passes; returns the time it became true, or null. */
+async function waitFor(check: () => Promise<boolean>, limitMs: number): Promise<number | null> {
+  for (const started = Date.now(); Date.now() - started < limitMs; await new Promise((resolve) => setTimeout(resolve, 250))) {
+    if (await check()) return Date.now();
+  }
+  return null;
+}
 
 async function sshdT(lab: TestHosts, name: string): Promise<string[]> {
   return (await lab.exec(name, ['/usr/sbin/sshd', '-T'])).stdout.split('\n');
@@ -188,5 +197,82 @@ describe('moving sshd to another port', () => {
     assert.match(listening, /:2222\b/);
     assert.doesNotMatch(listening, /:22\b/);
     assert.equal(await tryLogin({ host: host.privateIp, port: 2222, user: 'root', privateKey: readFileSync(lab.keyFile, 'utf8') }), 'accepted');
+  });
+});
+
+describe('fresh logins behind a port proxy while sshd re-executes', () => {
+  let lab: TestHosts;
+  before(async () => {
+    lab = await startTestHosts([{ name: 'proxied', group: 'nodes' }]);
+  });
+  after(async () => lab?.stop());
+
+  /** An inventory that reaches the host through the proxy on `port`. */
+  function throughProxy(port: number, ssh: Record<string, unknown> = {}): string {
+    return writeInventory(lab, {
+      vars: { ssh_host_key_checking: 'accept-new', ssh_known_hosts_file: `${lab.knownHostsFile}.proxied`, ssh },
+      hosts: { proxied: { ansible_port: port } },
+    });
+  }
+
+  test('resets before sshd\'s banner, right before and after the reload, are retried and the change goes through', async () => {
+    const sshPort = lab.hosts[0]!.sshPort;
+    // 1 is the run's own connection; the proof logins before (2-5) and after the reload (7-10) are reset first: more
+    // times than ssh_connect_retries would try.
+    const proxy = await startResetProxy(sshPort, (n) => ([2, 3, 4, 5, 7, 8, 9, 10].includes(n) ? 'reset' : 'forward'));
+    try {
+      const result = await runCli(['apply', throughProxy(proxy.port), '--yes', '--playbook', PLAYBOOK]);
+      assert.equal(result.code, 0, result.stdout + result.stderr);
+      assert.equal(proxy.resets, 8);
+      assert.ok((await sshdT(lab, 'proxied')).includes('passwordauthentication no'));
+    } finally {
+      await proxy.close();
+    }
+  });
+
+  test('when every new login is reset, the guard gives up after its window, restores the old configuration and says what it tried', async () => {
+    const sshPort = lab.hosts[0]!.sshPort;
+    const before = (await lab.exec('proxied', ['cat', '/etc/ssh/sshd_config'])).stdout;
+    // The run's connection and the proof before the change get through; every login after the reload is reset.
+    const proxy = await startResetProxy(sshPort, (n) => (n <= 2 ? 'forward' : 'reset'));
+    try {
+      const started = Date.now();
+      const result = await runCli(['apply', throughProxy(proxy.port, { max_auth_tries: 4 }), '--yes', '--playbook', PLAYBOOK]);
+      const elapsed = Date.now() - started;
+      assert.equal(result.code, 1, result.stdout + result.stderr);
+      assert.match(result.stdout, /a new SSH login as root on port \d+ with the key failed: .*closed the connection before sshd's banner \((read )?ECONNRESET\) \(tried \d+ times over \d+\.\d s, retrying for up to 10 s\)/);
+      assert.match(result.stdout, /the previous state was restored/);
+      assert.ok(proxy.resets >= 4, `retried: ${proxy.resets} resets`);
+      assert.ok(elapsed >= 9_000, `kept trying for the window (${elapsed} ms)`);
+      assert.equal((await lab.exec('proxied', ['cat', '/etc/ssh/sshd_config'])).stdout, before);
+      assert.ok((await sshdT(lab, 'proxied')).includes('maxauthtries 3'));
+      assert.equal((await lab.exec('proxied', ['systemctl', 'is-active', 'provision-ssh-rollback.timer'])).stdout.trim(), 'inactive', 'the host timer was disarmed');
+    } finally {
+      await proxy.close();
+    }
+  });
+
+  test('when the run dies after sshd reloaded, the host restores the previous configuration by itself', async () => {
+    const sshPort = lab.hosts[0]!.sshPort;
+    const before = (await lab.exec('proxied', ['cat', '/etc/ssh/sshd_config'])).stdout;
+    // The proof after the reload never gets through, so the run is still waiting for it when it is killed.
+    const proxy = await startResetProxy(sshPort, (n) => (n <= 2 ? 'forward' : 'reset'));
+    const abort = new AbortController();
+    try {
+      const run = runCli(['apply', throughProxy(proxy.port, { max_auth_tries: 5, rollback_after: '10s' }), '--yes', '--playbook', PLAYBOOK], { signal: abort.signal });
+      const written = await waitFor(async () => (await lab.exec('proxied', ['cat', '/etc/ssh/sshd_config'])).stdout.includes('MaxAuthTries 5'), 60_000);
+      assert.ok(written, 'the new configuration was written');
+      abort.abort();
+      await run;
+      // The script writes its marker last, after the file is back and sshd has read it.
+      const restored = await waitFor(async () => (await lab.exec('proxied', ['cat', '/var/lib/provision/ssh/rolled-back'])).stdout.trim() === 'timer', 25_000);
+      assert.ok(restored, 'the host\'s timer restored the previous configuration');
+      assert.ok(restored - written <= 20_000, `restored ${restored - written} ms after the write (timer 10 s)`);
+      assert.equal((await lab.exec('proxied', ['cat', '/etc/ssh/sshd_config'])).stdout, before);
+      assert.ok((await sshdT(lab, 'proxied')).includes('maxauthtries 3'), 'sshd was reloaded with it');
+    } finally {
+      abort.abort();
+      await proxy.close();
+    }
   });
 });

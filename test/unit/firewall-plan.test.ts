@@ -151,7 +151,8 @@ test('the boot unit is its own, never flushes, has no ExecStop, and is made know
   const unit = renderBootUnit();
   assert.ok(!/^Exec\w+=.*flush/m.test(unit));
   assert.ok(!/^ExecStop=/m.test(unit));
-  assert.match(unit, /^ExecStart=\/usr\/sbin\/nft -f \/etc\/nftables\.d\/provision\.nft$/m);
+  // The file at boot, unless a change was never confirmed: then the rules confirmed before it.
+  assert.match(unit, /^ExecStart=\/bin\/sh -c 'if \[ -e \/var\/lib\/provision\/firewall\/pending \]; then exec \/bin\/sh \/var\/lib\/provision\/firewall\/restore\.sh boot; fi; exec \/usr\/sbin\/nft -f \/etc\/nftables\.d\/provision\.nft'$/m);
   assert.match(unit, /^WantedBy=sysinit\.target$/m);
   const { plan } = setup();
   const unitFileFact = `file:/etc/systemd/system/${BOOT_UNIT}`;

@@ -112,7 +112,9 @@ export class KeptConnection implements HostConnection {
     const ports = 1 + (settings.fallbackPorts?.length ?? 0);
     const openMs = (2 * settings.connectTimeout * (retries + 1) * ports + 2 ** retries + 2 * settings.commandTimeout + settings.connectTimeout + 10) * 1000;
     const lease = await client.request<OpenedLease>({ op: 'open', key, settings, persist: settings.persist ?? 0, authSock: process.env.SSH_AUTH_SOCK ?? null }, openMs);
-    return new KeptConnection(client, lease.lease, settings, lease.authenticatedWith, lease.usesSudo, lease.opened, lease.publicKeys);
+    // Where the keeper's login landed, which a fallback port or user may have moved from what was asked.
+    const landed: ConnectionSettings = { ...settings, user: lease.login.user, port: lease.login.port, become: lease.login.become };
+    return new KeptConnection(client, lease.lease, landed, lease.authenticatedWith, lease.usesSudo, lease.opened, lease.publicKeys);
   }
 
   async exec(command: ShellCommand, options: ExecOptions = {}): Promise<ExecResult> {

@@ -10,7 +10,7 @@ import { UnreachableError } from '../../errors.ts';
 import { CommandTimeoutError, PortUnansweredError, type ExecOptions } from '../remote-command.ts';
 
 /** Bumped whenever a message changes: the socket's name carries it, so a CLI never talks to a keeper of another build. */
-export const KEEPER_PROTOCOL = 2;
+export const KEEPER_PROTOCOL = 3;
 
 export type KeeperRequest =
   /** A connection for `settings`: a kept one for the same `key` if one is idle and alive, else a new login. */
@@ -29,6 +29,8 @@ export interface OpenedLease {
   opened: boolean;
   /** The public keys the login can use, read as the run would (see loginPublicKeys); absent when they could not be. */
   publicKeys?: string[];
+  /** Where the login landed: the port and user it logged in on (a fallback may differ from what was asked), and sudo. */
+  login: { user: string; port: number; become: boolean };
 }
 
 export type KeeperReply = { id: number; ok: true; value?: unknown } | { id: number; ok: false; error: WireError };

@@ -134,7 +134,8 @@ export async function runKeeper(socketPath: string, firstWait: number): Promise<
         client.owned.add(lease);
         const { connection } = held;
         const keys = await publicKeys;
-        return { lease, authenticatedWith: connection.authenticatedWith, usesSudo: connection.usesSudo, opened: !kept, ...(keys ? { publicKeys: keys } : {}) } satisfies OpenedLease;
+        const login = { user: connection.settings.user, port: connection.settings.port, become: connection.settings.become };
+        return { lease, authenticatedWith: connection.authenticatedWith, usesSudo: connection.usesSudo, opened: !kept, login, ...(keys ? { publicKeys: keys } : {}) } satisfies OpenedLease;
       }
       case 'exec': {
         const lease = leases.get(request.lease);
