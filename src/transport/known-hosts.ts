@@ -52,6 +52,29 @@ export function checkHostKey(content: string, host: string, port: number, keyBlo
   return { status: 'mismatch', knownTypes, line };
 }
 
+/** The keys of the `@cert-authority` lines for this host, with their line numbers: CAs whose host certificates it trusts. */
+export function certificateAuthorities(content: string, host: string, port: number): { key: Buffer; type: string; line: number }[] {
+  const names = candidateNames(host, port);
+  const found: { key: Buffer; type: string; line: number }[] = [];
+  const lines = content.split('\n');
+  for (let index = 0; index < lines.length; index++) {
+    const entry = parseLine(lines[index] ?? '');
+    if (entry?.marker === 'cert-authority' && hostsMatch(entry.hosts, names)) found.push({ key: entry.key, type: entry.type, line: index + 1 });
+  }
+  return found;
+}
+
+/** The line of a `@revoked` entry for this host that names the key, if any: such a key (or CA) is never trusted. */
+export function revokedAt(content: string, host: string, port: number, keyBlob: Buffer): number | undefined {
+  const names = candidateNames(host, port);
+  const lines = content.split('\n');
+  for (let index = 0; index < lines.length; index++) {
+    const entry = parseLine(lines[index] ?? '');
+    if (entry?.marker === 'revoked' && entry.key.equals(keyBlob) && hostsMatch(entry.hosts, names)) return index + 1;
+  }
+  return undefined;
+}
+
 /** A missing file is the normal first-run state, not an error. */
 export async function readKnownHosts(file: string): Promise<string> {
   try {

@@ -12,7 +12,8 @@ import { CommandTimeoutError, PortUnansweredError, describe, tallyCommand, type 
 import { CommandRunner, RunnerEndedError, RunnerTimeoutError } from './command-runner.ts';
 import { killGroupCommand, reportGroup, takeGroupReport } from './process-group.ts';
 import type { HostConnection } from './connection.ts';
-import { checkHostKey, fingerprint, keyType, readKnownHosts, recordHostKey, hostPattern } from './known-hosts.ts';
+import { readKnownHosts } from './known-hosts.ts';
+import { verifyHostKey } from './verify-host-key.ts';
 
 /** sshd refused a new session channel (its MaxSessions, say) on a connection that is still up. */
 class ChannelRefusedError extends UnreachableError {}
@@ -118,7 +119,7 @@ export class SshConnection implements HostConnection {
       );
     }
     const knownHosts = settings.hostKeyChecking === 'off' ? '' : await readKnownHosts(settings.knownHostsFile);
-    let hostKeyProblem: string | undefined;
+    let hostKeyProblem: UnreachableError | undefined;
     let lastMethod: 'publickey' | 'agent' | 'password' = 'publickey';
     const socket = await openSocket(settings);
     const ssh = new NodeSSH();
@@ -138,45 +139,22 @@ export class SshConnection implements HostConnection {
           next(method ?? false);
         }) as never,
         hostVerifier: ((key: Buffer, verify: (ok: boolean) => void) => {
-          if (settings.hostKeyChecking === 'off') return verify(true);
-          const verdict = checkHostKey(knownHosts, settings.address, settings.port, key);
-          const where = hostPattern(settings.address, settings.port);
-          switch (verdict.status) {
-            case 'match':
-              return verify(true);
-            case 'unknown':
-              if (trustedPort !== settings.port && checkHostKey(knownHosts, settings.address, trustedPort, key).status === 'match') {
-                // The same host on the port sshd moved to: its key is already trusted for the inventory's port.
-                recordHostKey(settings.knownHostsFile, settings.address, settings.port, key).then(() => verify(true), () => verify(true));
-                return;
-              }
-              if (settings.hostKeyChecking === 'strict') {
-                hostKeyProblem = `host key for ${where} is not in ${settings.knownHostsFile} (ssh_host_key_checking: strict); ${keyType(key)} ${fingerprint(key)}`;
-                return verify(false);
-              }
-              recordHostKey(settings.knownHostsFile, settings.address, settings.port, key).then(
-                () => verify(true),
-                (error: Error) => {
-                  hostKeyProblem = `cannot record the host key in ${settings.knownHostsFile}: ${error.message}`;
-                  verify(false);
-                },
-              );
-              return;
-            case 'mismatch':
-              hostKeyProblem =
-                `HOST KEY CHANGED for ${where}: the server offered ${keyType(key)} ${fingerprint(key)}, ` +
-                `which does not match ${settings.knownHostsFile} line ${verdict.line} (known: ${verdict.knownTypes.join(', ')}). ` +
-                `This may be an attack; if the host was rebuilt, remove the old entry.`;
-              return verify(false);
-            case 'revoked':
-              hostKeyProblem = `host key for ${where} is marked @revoked in ${settings.knownHostsFile} line ${verdict.line}`;
-              return verify(false);
-          }
+          // Decided before any auth method runs: a refused key has been sent nothing but the key exchange.
+          verifyHostKey(settings, trustedPort, knownHosts, key).then(
+            (problem) => {
+              hostKeyProblem = problem;
+              verify(problem === undefined);
+            },
+            (error: Error) => {
+              hostKeyProblem = new UnreachableError(`cannot check the host key of ${describe(settings)}: ${error.message}`);
+              verify(false);
+            },
+          );
         }) as never,
       });
     } catch (error) {
       socket.destroy();
-      if (hostKeyProblem) throw new UnreachableError(hostKeyProblem);
+      if (hostKeyProblem) throw hostKeyProblem;
       const message = error instanceof Error ? error.message : String(error);
       if (/authentication methods failed/i.test(message)) {
         throw new UnreachableError(`authentication failed for ${describe(settings)} (tried: ${methods.map((m) => m.type).join(', ') || 'nothing'})`);
