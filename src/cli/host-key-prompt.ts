@@ -8,12 +8,11 @@ export function hostKeyQuestion(keys: readonly NewHostKey[]): string {
   const [host, where, type] = [width((key) => key.host), width((key) => key.where), width((key) => key.keyType)];
   const lines = keys.map((key) => `  ${key.host.padEnd(host)}  ${key.where.padEnd(where)}  ${key.keyType.padEnd(type)}  ${key.fingerprint}`);
   const files = [...new Set(keys.map((key) => key.knownHostsFile))];
-  const plural = keys.length === 1 ? 'key is' : 'keys are';
   return [
     `New host ${keys.length === 1 ? 'key' : 'keys'} (first contact: nothing has been sent to ${keys.length === 1 ? 'this host' : 'these hosts'} yet):`,
     ...lines,
     `Compare each fingerprint with the host's own (on its console: ssh-keygen -lf /etc/ssh/ssh_host_ed25519_key.pub).`,
-    `Trust ${keys.length === 1 ? 'this key' : 'these keys'} and connect? Accepted ${plural} recorded in ${files.join(', ')}. [y/N] `,
+    `Trust ${keys.length === 1 ? 'this key and connect? It is' : 'these keys and connect? They are'} recorded in ${files.join(', ')}. [y/N] `,
   ].join('\n');
 }
 
