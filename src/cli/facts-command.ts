@@ -34,7 +34,7 @@ export async function factsCommand(options: { inventory: string; limit?: string;
   const inventory = await loadInventory(options.inventory, { vars: hostVarsSchema });
   const hosts = selectHosts(inventory, options.limit);
   for (const host of hosts) persistSeconds(host.connection);
-  const newKeys: { host: string; error: UnknownHostKeyError }[] = [];
+  const newKeys = new Map<string, UnknownHostKeyError>();
   const readHost = async (host: (typeof hosts)[number]): Promise<Row> => {
     let connection: HostConnection | undefined;
     let read = false;
@@ -45,7 +45,7 @@ export async function factsCommand(options: { inventory: string; limit?: string;
       read = true;
       return { host: host.name, facts: factsReport(host, cache) };
     } catch (error) {
-      if (error instanceof UnknownHostKeyError) newKeys.push({ host: host.name, error });
+      if (error instanceof UnknownHostKeyError) newKeys.set(host.name, error);
       return { host: host.name, unreachable: redact(error instanceof Error ? error.message : String(error)) };
     } finally {
       // Reading facts changes nothing: the connection may serve the next run.
@@ -54,7 +54,8 @@ export async function factsCommand(options: { inventory: string; limit?: string;
   };
   const rows = await mapLimit(hosts, options.forks, readHost);
   // Hosts whose key is new were sent nothing: asked about at once, the accepted ones are read afresh.
-  const settled = await settleNewHostKeys(newKeys, askAboutHostKeys);
+  const found = hosts.flatMap((host) => (newKeys.has(host.name) ? [{ host: host.name, error: newKeys.get(host.name)! }] : []));
+  const settled = await settleNewHostKeys(found, askAboutHostKeys);
   await mapLimit([...rows.entries()], options.forks, async ([index, row]) => {
     if (!settled.has(row.host)) return;
     const problem = settled.get(row.host);

@@ -50,7 +50,7 @@ export class UnknownHostKeyError extends UnreachableError {
     const message =
       `new host key for ${hostPattern(this.address, this.port)}: ${this.keyType} ${this.fingerprint} is not in ${this.knownHostsFile} and was not accepted: ${why}. ` +
       `Nothing was sent to the host. If it is the host's key (on the host: ssh-keygen -lf /etc/ssh/ssh_host_${family}_key.pub), ` +
-      `pin it in the inventory (ssh_host_key: ${this.publicKey}) or run on a terminal to be asked`;
+      `pin it in the inventory (ssh_host_key: ${this.publicKey}) or accept it when a run on a terminal asks`;
     return new UnknownHostKeyError(this.address, this.port, this.publicKey, this.knownHostsFile, message);
   }
 }

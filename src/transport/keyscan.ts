@@ -20,9 +20,12 @@ export function fetchHostCertificates(address: string, port: number, timeoutSeco
           return;
         }
         const certificates: Buffer[] = [];
+        // `-c` prints `TYPE BASE64` (as in a -cert.pub file); some versions put the host first, as for plain keys.
         for (const line of String(stdout).split('\n')) {
-          const [, type, base64] = line.trim().split(/\s+/);
-          if (type && base64 && isCertificateType(type) && /^[A-Za-z0-9+/]+={0,2}$/.test(base64)) certificates.push(Buffer.from(base64, 'base64'));
+          const fields = line.trim().split(/\s+/);
+          const at = fields.findIndex(isCertificateType);
+          const base64 = at >= 0 ? fields[at + 1] : undefined;
+          if (base64 && /^[A-Za-z0-9+/]+={0,2}$/.test(base64)) certificates.push(Buffer.from(base64, 'base64'));
         }
         resolve(certificates.length > 0 ? { certificates } : { problem: 'the server offers no host certificate' });
       },

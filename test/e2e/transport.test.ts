@@ -445,6 +445,33 @@ describe('the SSH transport against real sshd', () => {
       }
     });
 
+    test('a host certificate from a @cert-authority of known_hosts is trusted without a key entry; one from another CA is not', async () => {
+      const CERT_CONF = '/etc/ssh/sshd_config.d/00-cert-test.conf';
+      await mustExec('h2', [
+        'sh',
+        '-c',
+        `rm -f /root/test-ca /root/test-ca.pub && ssh-keygen -q -t ed25519 -N '' -f /root/test-ca && ssh-keygen -q -s /root/test-ca -h -I h2 -n 127.0.0.1 /etc/ssh/ssh_host_ed25519_key.pub && echo 'HostCertificate /etc/ssh/ssh_host_ed25519_key-cert.pub' > ${CERT_CONF} && systemctl reload ssh`,
+      ]);
+      try {
+        const ca = (await mustExec('h2', ['cat', '/root/test-ca.pub'])).stdout.trim().split(' ').slice(0, 2).join(' ');
+        for (const [authority, trusted] of [[ca, true], [foreignHostKey(), false]] as const) {
+          const content = `@cert-authority * ${authority}\n`;
+          const knownHosts = tempFile('known_hosts', content);
+          const inventory = writeInventory(lab, { only: ['h2'], vars: { ssh_known_hosts_file: knownHosts, ssh_host_key_checking: 'strict' } });
+          const result = await runCli(['apply', inventory, '--dry-run', '--json', '--playbook', WRITE], { env: NO_AGENT });
+          if (trusted) {
+            assert.equal(result.code, 0, result.stdout + result.stderr);
+            assert.equal(hostOf(parseRun(result), 'h2').status, 'changed');
+          } else {
+            assert.match(unreachableError(result, 'h2'), /not certified by the @cert-authority in .* line 1 \(it is signed by another CA\)/);
+          }
+          assert.equal(readFileSync(knownHosts, 'utf8'), content, 'a certified host needs no key entry, and gets none');
+        }
+      } finally {
+        await lab.exec('h2', ['sh', '-c', `rm -f ${CERT_CONF} /etc/ssh/ssh_host_ed25519_key-cert.pub /root/test-ca /root/test-ca.pub && systemctl reload ssh`]);
+      }
+    });
+
     test('off connects without any known_hosts file and creates none', async () => {
       const knownHosts = join(dir, 'off', 'known_hosts');
       const inventory = writeInventory(lab, { only: ['h1'], vars: { ssh_known_hosts_file: knownHosts, ssh_host_key_checking: 'off' } });
