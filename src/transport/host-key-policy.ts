@@ -11,7 +11,7 @@
  */
 import type { HostKeyChecking } from '../inventory/types.ts';
 import { UnreachableError } from '../errors.ts';
-import { certificateAuthorities, checkHostKey, fingerprint, hostPattern, keyType, revokedAt, type HostKeyVerdict } from './known-hosts.ts';
+import { certificateAuthorities, checkHostKey, fingerprint, hostPattern, keyType, knownKeyTypes, revokedAt, type HostKeyVerdict } from './known-hosts.ts';
 import { certificateProblem, parseHostCertificate } from './host-certificate.ts';
 
 /** A key refused only because nobody has accepted it yet (`ask`): nothing but the key exchange reached the host. */
@@ -182,4 +182,20 @@ export function decideHostKey(check: HostKeyCheck): HostKeyDecision {
       return { verdict: 'refused', error };
     }
   }
+}
+
+/** The SSH library's host key algorithms, in its own order of preference. */
+const LIBRARY_HOST_KEY_ALGORITHMS = ['ssh-ed25519', 'ecdsa-sha2-nistp256', 'ecdsa-sha2-nistp384', 'ecdsa-sha2-nistp521', 'rsa-sha2-512', 'rsa-sha2-256', 'ssh-rsa'];
+
+/**
+ * The host key algorithms to offer, those of the keys already trusted for the host first (pins, else known_hosts on
+ * the port and the inventory's port), as OpenSSH orders them: a host known by its RSA key is then asked for that key,
+ * not for an ed25519 key that would look like a changed one. Undefined: nothing known, the library's own order.
+ */
+export function preferredHostKeyAlgorithms(check: Pick<HostKeyCheck, 'address' | 'port' | 'trustedPorts' | 'knownHosts' | 'pins'>): string[] | undefined {
+  const pinnedTypes = check.pins.filter((pin) => !pin.startsWith('SHA256:')).map((pin) => pin.split(' ')[0]!);
+  const types = check.pins.length > 0 ? pinnedTypes : [check.port, ...check.trustedPorts].flatMap((port) => knownKeyTypes(check.knownHosts, check.address, port));
+  const first = [...new Set(types.flatMap((type) => (type === 'ssh-rsa' ? ['rsa-sha2-512', 'rsa-sha2-256', 'ssh-rsa'] : [type])))].filter((name) => LIBRARY_HOST_KEY_ALGORITHMS.includes(name));
+  if (first.length === 0) return undefined;
+  return [...first, ...LIBRARY_HOST_KEY_ALGORITHMS.filter((name) => !first.includes(name))];
 }

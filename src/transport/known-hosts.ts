@@ -52,6 +52,17 @@ export function checkHostKey(content: string, host: string, port: number, keyBlo
   return { status: 'mismatch', knownTypes, line };
 }
 
+/** The key types known_hosts lists for this host (not revoked, not CAs), in file order. */
+export function knownKeyTypes(content: string, host: string, port: number): string[] {
+  const names = candidateNames(host, port);
+  const types: string[] = [];
+  for (const raw of content.split('\n')) {
+    const entry = parseLine(raw);
+    if (entry && entry.marker === undefined && !types.includes(entry.type) && hostsMatch(entry.hosts, names)) types.push(entry.type);
+  }
+  return types;
+}
+
 /** The keys of the `@cert-authority` lines for this host, with their line numbers: CAs whose host certificates it trusts. */
 export function certificateAuthorities(content: string, host: string, port: number): { key: Buffer; type: string; line: number }[] {
   const names = candidateNames(host, port);

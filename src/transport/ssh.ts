@@ -13,7 +13,7 @@ import { CommandRunner, RunnerEndedError, RunnerTimeoutError } from './command-r
 import { killGroupCommand, reportGroup, takeGroupReport } from './process-group.ts';
 import type { HostConnection } from './connection.ts';
 import { readKnownHosts } from './known-hosts.ts';
-import { verifyHostKey } from './verify-host-key.ts';
+import { hostKeyAlgorithms, verifyHostKey } from './verify-host-key.ts';
 
 /** sshd refused a new session channel (its MaxSessions, say) on a connection that is still up. */
 class ChannelRefusedError extends UnreachableError {}
@@ -121,6 +121,7 @@ export class SshConnection implements HostConnection {
     const knownHosts = settings.hostKeyChecking === 'off' ? '' : await readKnownHosts(settings.knownHostsFile);
     let hostKeyProblem: UnreachableError | undefined;
     let lastMethod: 'publickey' | 'agent' | 'password' = 'publickey';
+    const serverHostKey = hostKeyAlgorithms(settings, trustedPort, knownHosts);
     const socket = await openSocket(settings);
     const ssh = new NodeSSH();
     const methods = authMethods(settings, privateKey) as unknown as Array<{ type: string }>;
@@ -133,6 +134,8 @@ export class SshConnection implements HostConnection {
         username: settings.user,
         readyTimeout: settings.connectTimeout * 1000,
         keepaliveInterval: 15_000,
+        // The key types already trusted for the host are asked for first, so a known host is never taken for a changed one.
+        ...(serverHostKey ? { algorithms: { serverHostKey: serverHostKey as never } } : {}),
         authHandler: ((_left: unknown, _partial: unknown, next: (method: unknown) => void) => {
           const method = methods[index++];
           if (method) lastMethod = method.type === 'keyboard-interactive' ? 'password' : (method.type as typeof lastMethod);

@@ -1,9 +1,19 @@
 /** The host key check of a connection: the policy's decision (host-key-policy.ts), with the files and fetches it needs. */
 import type { ConnectionSettings } from '../inventory/types.ts';
 import { UnreachableError } from '../errors.ts';
-import { decideHostKey, type HostKeyCheck } from './host-key-policy.ts';
+import { decideHostKey, preferredHostKeyAlgorithms, type HostKeyCheck } from './host-key-policy.ts';
 import { fetchHostCertificates } from './keyscan.ts';
 import { recordHostKey } from './known-hosts.ts';
+
+/** The trusted ports of a connection: its own, the one whose key vouches when sshd moved, and the inventory's. */
+function trustedPorts(settings: ConnectionSettings, trustedPort: number): number[] {
+  return [...new Set([trustedPort, settings.hostKeyPort ?? trustedPort])];
+}
+
+/** The host key algorithms a connection offers: those of the keys already trusted for the host first (see the policy). */
+export function hostKeyAlgorithms(settings: ConnectionSettings, trustedPort: number, knownHosts: string): string[] | undefined {
+  return preferredHostKeyAlgorithms({ address: settings.address, port: settings.port, trustedPorts: trustedPorts(settings, trustedPort), knownHosts, pins: settings.hostKeys ?? [] });
+}
 
 /**
  * Why the key the server offered is not trusted, or undefined when it is (recorded in known_hosts when the policy
@@ -14,7 +24,7 @@ export async function verifyHostKey(settings: ConnectionSettings, trustedPort: n
   const check: HostKeyCheck = {
     address: settings.address,
     port: settings.port,
-    trustedPorts: [...new Set([trustedPort, settings.hostKeyPort ?? trustedPort])],
+    trustedPorts: trustedPorts(settings, trustedPort),
     checking: settings.hostKeyChecking,
     knownHostsFile: settings.knownHostsFile,
     knownHosts,

@@ -472,6 +472,17 @@ describe('the SSH transport against real sshd', () => {
       }
     });
 
+    test('a host known by its ECDSA or RSA key only is asked for that key, not taken for a changed one', async () => {
+      for (const type of ['ecdsa-sha2-nistp256', 'ssh-rsa']) {
+        const key = (await keysOf('h1')).find((line) => line.startsWith(`${type} `));
+        assert.ok(key, `h1 has no ${type} key`);
+        const knownHosts = tempFile('known_hosts', `[127.0.0.1]:${h1Port} ${key}\n`);
+        const inventory = writeInventory(lab, { only: ['h1'], vars: { ssh_known_hosts_file: knownHosts, ssh_host_key_checking: 'strict' } });
+        const result = await runCli(['apply', inventory, '--dry-run', '--json', '--playbook', WRITE], { env: NO_AGENT });
+        assert.equal(result.code, 0, `${type}: ${result.stdout}${result.stderr}`);
+      }
+    });
+
     test('off connects without any known_hosts file and creates none', async () => {
       const knownHosts = join(dir, 'off', 'known_hosts');
       const inventory = writeInventory(lab, { only: ['h1'], vars: { ssh_known_hosts_file: knownHosts, ssh_host_key_checking: 'off' } });

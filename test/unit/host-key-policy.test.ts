@@ -11,7 +11,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import ssh2 from 'ssh2';
 import { UnreachableError } from '../../src/errors.ts';
-import { decideHostKey, UnknownHostKeyError, type HostKeyCheck } from '../../src/transport/host-key-policy.ts';
+import { decideHostKey, preferredHostKeyAlgorithms, UnknownHostKeyError, type HostKeyCheck } from '../../src/transport/host-key-policy.ts';
 import { parseHostCertificate } from '../../src/transport/host-certificate.ts';
 import { fingerprint, keyType } from '../../src/transport/known-hosts.ts';
 import { parseHostKeyPin } from '../../src/inventory/host-key-pin.ts';
@@ -99,6 +99,21 @@ describe('the host key policy', () => {
     assert.match(refusal(decideHostKey(check({ knownHosts: revoked }))).message, /marked @revoked in .* line 1/);
     assert.match(refusal(decideHostKey(check({ knownHosts: revoked, pins: [text(hostKey)] }))).message, /@revoked/);
   });
+});
+
+test('the key types already trusted for a host are asked for first; nothing known leaves the library its order', () => {
+  const rsaLine = 'ssh-rsa AAAAB3NzaC1yc2EAAAADAQABAAAAgQC7';
+  const base = { address: '203.0.113.5', port: 2222, trustedPorts: [22], pins: [] as string[] };
+  assert.equal(preferredHostKeyAlgorithms({ ...base, knownHosts: '' }), undefined);
+  assert.equal(preferredHostKeyAlgorithms({ ...base, knownHosts: `other.example ${rsaLine}\n` }), undefined);
+  // Known for the inventory's port only (sshd moved): still asked for first.
+  assert.deepEqual(preferredHostKeyAlgorithms({ ...base, knownHosts: `203.0.113.5 ${rsaLine}\n` })?.slice(0, 4), ['rsa-sha2-512', 'rsa-sha2-256', 'ssh-rsa', 'ssh-ed25519']);
+  const ecdsa = preferredHostKeyAlgorithms({ ...base, knownHosts: `[203.0.113.5]:2222 ecdsa-sha2-nistp256 AAAA\n@revoked * ssh-ed25519 AAAA\n` });
+  assert.deepEqual(ecdsa?.[0], 'ecdsa-sha2-nistp256');
+  assert.equal(ecdsa?.length, 7, 'every algorithm is still offered, once');
+  // Pins decide alone; a fingerprint pin says no type.
+  assert.deepEqual(preferredHostKeyAlgorithms({ ...base, knownHosts: `203.0.113.5 ${rsaLine}\n`, pins: [text(hostKey)] })?.[0], 'ssh-ed25519');
+  assert.equal(preferredHostKeyAlgorithms({ ...base, knownHosts: `203.0.113.5 ${rsaLine}\n`, pins: [fingerprint(hostKey)] }), undefined);
 });
 
 describe('host certificates (@cert-authority)', () => {
