@@ -195,6 +195,29 @@ describe('host certificates (@cert-authority)', () => {
     }
   });
 
+  test('hostile certificates: 500 mutations of a valid one never throw and are never trusted', { skip: !haveKeygen && 'ssh-keygen not installed' }, () => {
+    const dir3 = mkdtempSync(join(tmpdir(), 'host-cert-fuzz-'));
+    try {
+      const ca = join(dir3, 'ca');
+      const host = join(dir3, 'host');
+      for (const file of [ca, host]) keygen('-q', '-t', 'ed25519', '-N', '', '-f', file);
+      const certificate = certify(ca, host, { principals: '203.0.113.5' });
+      const base = check({ key: parseHostCertificate(certificate).key, knownHosts: caLine(ca) });
+      assert.equal(decideHostKey({ ...base, certificates: [certificate] }).verdict, 'trusted');
+      let state = 12345;
+      const next = () => (state = (Math.imul(state, 1103515245) + 12345) >>> 0) / 4294967296;
+      for (let round = 0; round < 500; round++) {
+        const mutated = Buffer.from(certificate);
+        for (let edits = 1 + Math.floor(next() * 4); edits > 0; edits--) mutated[Math.floor(next() * mutated.length)] = Math.floor(next() * 256);
+        const cut = next() < 0.2 ? mutated.subarray(0, Math.floor(next() * mutated.length)) : mutated;
+        const decision = decideHostKey({ ...base, certificates: [cut] });
+        if (!cut.equals(certificate)) assert.notEqual(decision.verdict, 'trusted', `round ${round} trusted a mutated certificate`);
+      }
+    } finally {
+      rmSync(dir3, { recursive: true, force: true });
+    }
+  });
+
   test('a server without a certificate, or a controller without ssh-keygen, leaves a new key: asked about under ask', () => {
     const ca = `@cert-authority * ${text(otherKey)}\n`;
     const error = refusal(decideHostKey(check({ knownHosts: ca, certificates: { problem: 'the server offers no host certificate' } })));
