@@ -11,6 +11,7 @@ import { renderRun } from '../report/text.ts';
 import { echoCommands, logToFile } from '../report/run-log.ts';
 import { hostVarsSchema } from '../../tasks/vars.ts';
 import { confirmApply } from './confirm.ts';
+import { askAboutHostKeys } from './host-key-prompt.ts';
 import { loadPlaybook } from './load-playbook.ts';
 import { endKeeperClient, persistSeconds } from '../transport/open-connection.ts';
 
@@ -66,7 +67,9 @@ export async function applyCommand(flags: ApplyFlags, interrupted: () => boolean
   const onTerminal = process.stderr.isTTY === true && !flags.json;
   const progress = onTerminal ? listrProgress() : lineProgress((line) => (flags.json ? undefined : process.stderr.write(`${line}\n`)));
 
-  const run = await PlannedRun.prepare({ inventory, hosts, playbook: playbook as never, forks: flags.forks }, progress.events);
+  // New host keys are asked about before anything is sent to those hosts: in the dry run too, which logs in and
+  // validates the run's files there. `--yes` answers the apply question, not this one.
+  const run = await PlannedRun.prepare({ inventory, hosts, playbook: playbook as never, forks: flags.forks, confirmHostKeys: askAboutHostKeys }, progress.events);
   try {
     const plan = run.planResult();
     if (flags.dryRun) {

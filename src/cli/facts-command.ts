@@ -7,6 +7,9 @@ import { mapLimit } from '../engine/limit-concurrency.ts';
 import type { HostConnection } from '../transport/connection.ts';
 import { endKeeperClient, openHostConnection, persistSeconds } from '../transport/open-connection.ts';
 import { redact } from '../report/redact.ts';
+import { UnknownHostKeyError } from '../transport/host-key-policy.ts';
+import { settleNewHostKeys } from '../engine/new-host-keys.ts';
+import { askAboutHostKeys } from './host-key-prompt.ts';
 import { factsReport, reportFacts, type HostFactsReport } from '../../tasks/host-facts.ts';
 import { hostVarsSchema } from '../../tasks/vars.ts';
 
@@ -31,7 +34,8 @@ export async function factsCommand(options: { inventory: string; limit?: string;
   const inventory = await loadInventory(options.inventory, { vars: hostVarsSchema });
   const hosts = selectHosts(inventory, options.limit);
   for (const host of hosts) persistSeconds(host.connection);
-  const rows = await mapLimit(hosts, options.forks, async (host): Promise<Row> => {
+  const newKeys = new Map<string, UnknownHostKeyError>();
+  const readHost = async (host: (typeof hosts)[number]): Promise<Row> => {
     let connection: HostConnection | undefined;
     let read = false;
     try {
@@ -41,11 +45,21 @@ export async function factsCommand(options: { inventory: string; limit?: string;
       read = true;
       return { host: host.name, facts: factsReport(host, cache) };
     } catch (error) {
+      if (error instanceof UnknownHostKeyError) newKeys.set(host.name, error);
       return { host: host.name, unreachable: redact(error instanceof Error ? error.message : String(error)) };
     } finally {
       // Reading facts changes nothing: the connection may serve the next run.
       await connection?.close({ keep: read });
     }
+  };
+  const rows = await mapLimit(hosts, options.forks, readHost);
+  // Hosts whose key is new were sent nothing: asked about at once, the accepted ones are read afresh.
+  const found = hosts.flatMap((host) => (newKeys.has(host.name) ? [{ host: host.name, error: newKeys.get(host.name)! }] : []));
+  const settled = await settleNewHostKeys(found, askAboutHostKeys);
+  await mapLimit([...rows.entries()], options.forks, async ([index, row]) => {
+    if (!settled.has(row.host)) return;
+    const problem = settled.get(row.host);
+    rows[index] = problem ? { host: row.host, unreachable: redact(problem.message) } : await readHost(hosts[index]!);
   });
   await endKeeperClient();
   if (options.json) {

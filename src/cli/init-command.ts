@@ -38,7 +38,6 @@ export function renderStarterInventory(options: Required<Omit<InitOptions, 'forc
       vars: {
         ansible_user: options.user,
         ansible_ssh_private_key_file: options.key,
-        ssh_host_key_checking: 'accept-new',
         ssh: { authorized_keys: [`${options.key}.pub`] },
       },
       children: {

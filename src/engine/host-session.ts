@@ -76,6 +76,9 @@ export class HostSession<Vars> {
     this.loginSettings = { ...host.connection };
   }
 
+  /** Why the connection could not be opened, as thrown (a new host key is settled by the run: see new-host-keys.ts). */
+  connectError: unknown;
+
   /** True once the host is known to be unreachable or failed. */
   get failed(): boolean {
     return this.result.status === 'failed' || this.result.status === 'unreachable';
@@ -91,6 +94,7 @@ export class HostSession<Vars> {
       this.connection = await openHostConnection(this.host.connection);
     } catch (error) {
       this.markUnreachable(error);
+      this.connectError = error;
       return;
     }
     // New logins (the lock-out guards') go where this one landed: a fallback port or user, after an earlier run moved SSH.

@@ -5,6 +5,8 @@ import { HostSession, type HostEvents, type ScheduledTask } from './host-session
 import { mapLimit } from './limit-concurrency.ts';
 import { summarize, type RunResult } from './results.ts';
 import type { Fact, Playbook } from './types.ts';
+import { UnknownHostKeyError } from '../transport/host-key-policy.ts';
+import { settleNewHostKeys, type HostKeyConsent } from './new-host-keys.ts';
 
 /** What a run needs: the inventory, the selected hosts, the playbook and the parallelism. */
 export interface RunOptions<Vars> {
@@ -12,6 +14,8 @@ export interface RunOptions<Vars> {
   hosts: Host<Vars>[];
   playbook: Playbook<Vars>;
   forks: number;
+  /** Asked once about the host keys first seen in this run (`ssh_host_key_checking: ask`); without it they are refused. */
+  confirmHostKeys?: HostKeyConsent;
 }
 
 /** Progress callbacks for the whole run. */
@@ -56,10 +60,32 @@ export class PlannedRun<Vars> {
       }
     }
     events.phase?.('connect and gather facts');
-    await mapLimit(sessions, options.forks, async (session) => {
+    const connect = async (session: HostSession<Vars>, firstContact: boolean) => {
       await session.connectAndGather(wanted.get(session.host.name) ?? []);
+      // A new host key is reported once the operator has been asked about it.
+      if (firstContact && session.connectError instanceof UnknownHostKeyError) return;
       if (session.result.error) events.hostUnreachable?.(session.host.name, session.result.error);
-    });
+    };
+    await mapLimit(sessions, options.forks, (session) => connect(session, true));
+
+    // Hosts whose key is new were sent nothing: asked about all at once, the accepted ones are connected afresh.
+    const newKeys = sessions.flatMap((session) => (session.connectError instanceof UnknownHostKeyError ? [{ host: session.host.name, error: session.connectError }] : []));
+    const settled = await settleNewHostKeys(newKeys, options.confirmHostKeys);
+    const again: HostSession<Vars>[] = [];
+    for (const [index, session] of sessions.entries()) {
+      if (!settled.has(session.host.name)) continue;
+      const problem = settled.get(session.host.name);
+      if (problem) {
+        session.markUnreachable(problem);
+        events.hostUnreachable?.(session.host.name, session.result.error ?? problem.message);
+        continue;
+      }
+      const fresh = new HostSession(session.host, options.inventory, session.schedule);
+      sessions[index] = fresh;
+      byName.set(fresh.host.name, fresh);
+      again.push(fresh);
+    }
+    await mapLimit(again, options.forks, (session) => connect(session, false));
 
     events.phase?.('plan');
     const peers = (name: string) => {

@@ -8,6 +8,21 @@ import type { ConnectionSettings, HostKeyChecking } from './types.ts';
 import { duration } from './duration.ts';
 import { secretString } from './secret.ts';
 import { fileKind, resolveInventoryPath } from './paths.ts';
+import { parseHostKeyPin } from './host-key-pin.ts';
+
+const PIN_HINT = 'expected a host public key `TYPE BASE64` or a fingerprint `SHA256:…`, or a list of them';
+
+/** `ssh_host_key`: one pin or a list, each checked and put in its normal form (see host-key-pin.ts). */
+const hostKeyPins = z.union([z.string(), z.array(z.string())], { error: PIN_HINT }).transform((value, ctx) => {
+  const list = Array.isArray(value) ? value : [value];
+  if (list.length === 0) ctx.issues.push({ code: 'custom', message: `${PIN_HINT}; the list is empty`, input: value });
+  return list.flatMap((item, index) => {
+    const parsed = parseHostKeyPin(item);
+    if ('pin' in parsed) return [parsed.pin];
+    ctx.issues.push({ code: 'custom', message: parsed.problem, input: item, ...(Array.isArray(value) ? { path: [index] } : {}) });
+    return [];
+  });
+});
 
 /** Defaults for every connection variable that has one. */
 export const CONNECTION_DEFAULTS = {
@@ -15,7 +30,7 @@ export const CONNECTION_DEFAULTS = {
   user: 'root',
   become: false,
   knownHostsFile: '~/.ssh/known_hosts',
-  hostKeyChecking: 'accept-new' as HostKeyChecking,
+  hostKeyChecking: 'ask' as HostKeyChecking,
   connectTimeout: 10,
   commandTimeout: 300,
   connectRetries: 2,
@@ -94,8 +109,9 @@ export function connectionVarsSchema(inventoryDir: string) {
       .default(CONNECTION_DEFAULTS.knownHostsFile)
       .transform((path) => resolveInventoryPath(path, inventoryDir)),
     ssh_host_key_checking: z
-      .enum(['strict', 'accept-new', 'off'], { error: 'expected strict, accept-new or off' })
+      .enum(['strict', 'ask', 'accept-new', 'off'], { error: 'expected strict, ask, accept-new or off' })
       .default(CONNECTION_DEFAULTS.hostKeyChecking),
+    ssh_host_key: hostKeyPins.optional(),
     ssh_connect_timeout: duration.default(CONNECTION_DEFAULTS.connectTimeout),
     ssh_command_timeout: duration.default(CONNECTION_DEFAULTS.commandTimeout),
     ssh_connect_retries: z
@@ -131,6 +147,7 @@ export function toConnectionSettings(hostName: string, vars: ConnectionVars): { 
     become: vars.ansible_become,
     knownHostsFile: vars.ssh_known_hosts_file,
     hostKeyChecking: vars.ssh_host_key_checking,
+    hostKeyPort: vars.ansible_port,
     connectTimeout: vars.ssh_connect_timeout,
     commandTimeout: vars.ssh_command_timeout,
     connectRetries: vars.ssh_connect_retries,
@@ -139,5 +156,6 @@ export function toConnectionSettings(hostName: string, vars: ConnectionVars): { 
   if (vars.ansible_ssh_private_key_file !== undefined) connection.privateKeyFile = vars.ansible_ssh_private_key_file;
   if (vars.ansible_password !== undefined) connection.password = vars.ansible_password;
   if (vars.ansible_become_password !== undefined) connection.becomePassword = vars.ansible_become_password;
+  if (vars.ssh_host_key !== undefined) connection.hostKeys = vars.ssh_host_key;
   return { connection, privateIp: vars.private_ip ?? address };
 }

@@ -1,7 +1,10 @@
 /** The inventory as the engine sees it: hosts with their groups, typed vars and connection settings. */
 
-/** How strictly a host key is checked against known_hosts. */
-export type HostKeyChecking = 'strict' | 'accept-new' | 'off';
+/**
+ * How a host key is checked against known_hosts: `strict` refuses keys it does not know, `ask` (the default) asks the
+ * operator on a terminal before trusting a new one, `accept-new` trusts and records new keys, `off` checks nothing.
+ */
+export type HostKeyChecking = 'strict' | 'ask' | 'accept-new' | 'off';
 
 /** Everything needed to open and use the SSH connection to one host. */
 export interface ConnectionSettings {
@@ -21,8 +24,12 @@ export interface ConnectionSettings {
   becomePassword?: string;
   /** `ssh_known_hosts_file`, default ~/.ssh/known_hosts. */
   knownHostsFile: string;
-  /** `ssh_host_key_checking`, default accept-new. */
+  /** `ssh_host_key_checking`, default ask. */
   hostKeyChecking: HostKeyChecking;
+  /** `ssh_host_key`: the host's keys pinned in the inventory (`type base64` or `SHA256:…`); the server's key must be one of them. */
+  hostKeys?: string[];
+  /** The inventory's port: its known_hosts entries vouch for the host on any port sshd moves to. */
+  hostKeyPort?: number;
   /** `ssh_connect_timeout` in seconds, default 10. */
   connectTimeout: number;
   /** `ssh_command_timeout` in seconds, default 300. */

@@ -19,37 +19,80 @@ export function hostPattern(host: string, port: number): string {
   return port === 22 ? name : `[${name}]:${port}`;
 }
 
+/** A known_hosts line that names the host, with its line number. */
+interface HostEntry extends Entry {
+  line: number;
+}
+
+// The entries for a host, per file content: a connection asks several questions of one file (the key types to ask
+// for, then the verdict), and matching hashed names costs an HMAC per line.
+let cachedContent: string | undefined;
+const cachedEntries = new Map<string, HostEntry[]>();
+
+/** The lines of `content` whose host patterns name the host on this port, every marker included, in file order. */
+function entriesFor(content: string, host: string, port: number): HostEntry[] {
+  if (content !== cachedContent) {
+    cachedContent = content;
+    cachedEntries.clear();
+  }
+  const cacheKey = `${port} ${host}`;
+  const cached = cachedEntries.get(cacheKey);
+  if (cached) return cached;
+  const names = candidateNames(host, port);
+  const found: HostEntry[] = [];
+  const lines = content.split('\n');
+  for (let index = 0; index < lines.length; index++) {
+    const entry = parseLine(lines[index] ?? '');
+    if (entry !== undefined && hostsMatch(entry.hosts, names)) found.push({ ...entry, line: index + 1 });
+  }
+  if (cachedEntries.size > 1000) cachedEntries.clear();
+  cachedEntries.set(cacheKey, found);
+  return found;
+}
+
 /** Pure, so callers can test policy without touching the file system. */
 export function checkHostKey(content: string, host: string, port: number, keyBlob: Buffer): HostKeyVerdict {
   const type = keyType(keyBlob);
-  const names = candidateNames(host, port);
   let sameTypeLine: number | undefined;
   let otherTypeLine: number | undefined;
   let matched = false;
   const knownTypes: string[] = [];
 
-  const lines = content.split('\n');
-  for (let index = 0; index < lines.length; index++) {
-    const entry = parseLine(lines[index] ?? '');
-    if (entry === undefined || entry.marker === 'cert-authority') continue;
-    if (!hostsMatch(entry.hosts, names)) continue;
+  for (const entry of entriesFor(content, host, port)) {
+    if (entry.marker === 'cert-authority') continue;
     const sameKey = entry.type === type && entry.key.equals(keyBlob);
-    const lineNumber = index + 1;
     if (entry.marker === 'revoked') {
       // A revoked key must lose even against a line that accepts it, so return at once.
-      if (sameKey) return { status: 'revoked', line: lineNumber };
+      if (sameKey) return { status: 'revoked', line: entry.line };
       continue;
     }
     if (!knownTypes.includes(entry.type)) knownTypes.push(entry.type);
     if (sameKey) matched = true;
-    else if (entry.type === type) sameTypeLine ??= lineNumber;
-    else otherTypeLine ??= lineNumber;
+    else if (entry.type === type) sameTypeLine ??= entry.line;
+    else otherTypeLine ??= entry.line;
   }
 
   if (matched) return { status: 'match' };
   const line = sameTypeLine ?? otherTypeLine;
   if (line === undefined) return { status: 'unknown' };
   return { status: 'mismatch', knownTypes, line };
+}
+
+/** The key types known_hosts lists for this host (not revoked, not CAs), in file order. */
+export function knownKeyTypes(content: string, host: string, port: number): string[] {
+  return [...new Set(entriesFor(content, host, port).filter((entry) => entry.marker === undefined).map((entry) => entry.type))];
+}
+
+/** The keys of the `@cert-authority` lines for this host, with their line numbers: CAs whose host certificates it trusts. */
+export function certificateAuthorities(content: string, host: string, port: number): { key: Buffer; type: string; line: number }[] {
+  return entriesFor(content, host, port)
+    .filter((entry) => entry.marker === 'cert-authority')
+    .map(({ key, type, line }) => ({ key, type, line }));
+}
+
+/** The line of a `@revoked` entry for this host that names the key, if any: such a key (or CA) is never trusted. */
+export function revokedAt(content: string, host: string, port: number, keyBlob: Buffer): number | undefined {
+  return entriesFor(content, host, port).find((entry) => entry.marker === 'revoked' && entry.key.equals(keyBlob))?.line;
 }
 
 /** A missing file is the normal first-run state, not an error. */

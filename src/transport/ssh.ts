@@ -12,7 +12,8 @@ import { CommandTimeoutError, PortUnansweredError, describe, tallyCommand, type 
 import { CommandRunner, RunnerEndedError, RunnerTimeoutError } from './command-runner.ts';
 import { killGroupCommand, reportGroup, takeGroupReport } from './process-group.ts';
 import type { HostConnection } from './connection.ts';
-import { checkHostKey, fingerprint, keyType, readKnownHosts, recordHostKey, hostPattern } from './known-hosts.ts';
+import { readKnownHosts } from './known-hosts.ts';
+import { hostKeyAlgorithms, verifyHostKey } from './verify-host-key.ts';
 
 /** Options of SshConnection.open. */
 export interface OpenOptions {
@@ -181,8 +182,9 @@ export class SshConnection implements HostConnection {
       );
     }
     const knownHosts = settings.hostKeyChecking === 'off' ? '' : await readKnownHosts(settings.knownHostsFile);
-    let hostKeyProblem: string | undefined;
+    let hostKeyProblem: UnreachableError | undefined;
     let lastMethod: 'publickey' | 'agent' | 'password' = 'publickey';
+    const serverHostKey = hostKeyAlgorithms(settings, trustedPort, knownHosts);
     const socket = await openSocket(settings);
     const ssh = new NodeSSH();
     const methods = authMethods(settings, privateKey) as unknown as Array<{ type: string }>;
@@ -195,53 +197,32 @@ export class SshConnection implements HostConnection {
         username: settings.user,
         readyTimeout: settings.connectTimeout * 1000,
         keepaliveInterval: 15_000,
+        // The key types already trusted for the host are asked for first, so a known host is never taken for a changed one.
+        ...(serverHostKey ? { algorithms: { serverHostKey: serverHostKey as never } } : {}),
         authHandler: ((_left: unknown, _partial: unknown, next: (method: unknown) => void) => {
           const method = methods[index++];
           if (method) lastMethod = method.type === 'keyboard-interactive' ? 'password' : (method.type as typeof lastMethod);
           next(method ?? false);
         }) as never,
         hostVerifier: ((key: Buffer, verify: (ok: boolean) => void) => {
-          if (settings.hostKeyChecking === 'off') return verify(true);
-          const verdict = checkHostKey(knownHosts, settings.address, settings.port, key);
-          const where = hostPattern(settings.address, settings.port);
-          switch (verdict.status) {
-            case 'match':
-              return verify(true);
-            case 'unknown':
-              if (trustedPort !== settings.port && checkHostKey(knownHosts, settings.address, trustedPort, key).status === 'match') {
-                // The same host on the port sshd moved to: its key is already trusted for the inventory's port.
-                recordHostKey(settings.knownHostsFile, settings.address, settings.port, key).then(() => verify(true), () => verify(true));
-                return;
-              }
-              if (settings.hostKeyChecking === 'strict') {
-                hostKeyProblem = `host key for ${where} is not in ${settings.knownHostsFile} (ssh_host_key_checking: strict); ${keyType(key)} ${fingerprint(key)}`;
-                return verify(false);
-              }
-              recordHostKey(settings.knownHostsFile, settings.address, settings.port, key).then(
-                () => verify(true),
-                (error: Error) => {
-                  hostKeyProblem = `cannot record the host key in ${settings.knownHostsFile}: ${error.message}`;
-                  verify(false);
-                },
-              );
-              return;
-            case 'mismatch':
-              hostKeyProblem =
-                `HOST KEY CHANGED for ${where}: the server offered ${keyType(key)} ${fingerprint(key)}, ` +
-                `which does not match ${settings.knownHostsFile} line ${verdict.line} (known: ${verdict.knownTypes.join(', ')}). ` +
-                `This may be an attack; if the host was rebuilt, remove the old entry.`;
-              return verify(false);
-            case 'revoked':
-              hostKeyProblem = `host key for ${where} is marked @revoked in ${settings.knownHostsFile} line ${verdict.line}`;
-              return verify(false);
-          }
+          // Decided before any auth method runs: a refused key has been sent nothing but the key exchange.
+          verifyHostKey(settings, trustedPort, knownHosts, key).then(
+            (problem) => {
+              hostKeyProblem = problem;
+              verify(problem === undefined);
+            },
+            (error: Error) => {
+              hostKeyProblem = new UnreachableError(`cannot check the host key of ${describe(settings)}: ${error.message}`);
+              verify(false);
+            },
+          );
         }) as never,
       });
     } catch (error) {
       // Read before destroy: a connection that ended with nothing received never saw sshd's banner.
       const beforeBanner = socket.bytesRead === 0;
       socket.destroy();
-      if (hostKeyProblem) throw new UnreachableError(hostKeyProblem);
+      if (hostKeyProblem) throw hostKeyProblem;
       const message = error instanceof Error ? error.message : String(error);
       if (beforeBanner && PRE_BANNER_ENDS.test(message)) {
         // Accepted, then reset or closed without a word from sshd: a port proxy in front of a listener that is being

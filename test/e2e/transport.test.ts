@@ -16,6 +16,7 @@ import { parseRun, runCli, type CliResult } from '../support/cli.ts';
 import { writeInventory } from '../support/inventory.ts';
 import { addLoginUser, setSudoRule } from '../support/users.ts';
 import { closedPort } from '../support/ports.ts';
+import { KEEPER_PROTOCOL } from '../../src/transport/keeper/protocol.ts';
 
 const WRITE = 'test/fixtures/transport/write.ts';
 const FAIL = 'test/fixtures/transport/fail.ts';
@@ -90,6 +91,33 @@ describe('the SSH transport against real sshd', () => {
     return (await acceptedLogins(name)).slice(seen);
   }
 
+  const keysOf = async (name: string) => parseHostKeys((await mustExec(name, [...HOST_KEYS_COMMAND])).stdout);
+  /** The host's ed25519 key (`type base64`) and its fingerprint as ssh-keygen prints it on the host: what ssh2 negotiates first. */
+  async function ed25519Of(name: string): Promise<{ key: string; fingerprint: string }> {
+    const key = (await keysOf(name)).find((line) => line.startsWith('ssh-ed25519 '));
+    assert.ok(key, `${name} has no ed25519 host key`);
+    const fingerprint = (await mustExec(name, ['ssh-keygen', '-l', '-E', 'sha256', '-f', '/etc/ssh/ssh_host_ed25519_key.pub'])).stdout.split(/\s+/)[1]!;
+    return { key, fingerprint };
+  }
+  const unreachableError = (result: CliResult, name: string) => {
+    assert.equal(result.code, 1, result.stdout + result.stderr);
+    const host = hostOf(parseRun(result), name);
+    assert.equal(host.status, 'unreachable');
+    return host.error ?? '';
+  };
+
+  /** sshd's lines about authentication (accepted, failed or postponed attempts, PAM failures) so far. */
+  async function authLines(name: string): Promise<string[]> {
+    const { stdout } = await mustExec(name, ['sh', '-c', 'journalctl -u ssh --no-pager -o cat | grep -E "^(Accepted|Failed|Postponed) |authentication failure" || true']);
+    return stdout.split('\n').filter(Boolean);
+  }
+
+  /** sshd's `[preauth]` lines so far: connections that ended before any authentication. */
+  async function preauthLines(name: string): Promise<number> {
+    const { stdout } = await mustExec(name, ['sh', '-c', 'journalctl -u ssh --no-pager -o cat | grep -c "\\[preauth\\]" || true']);
+    return Number(stdout.trim());
+  }
+
   async function fileState(name: string, path: string): Promise<{ meta: string; content: string } | undefined> {
     if ((await lab.exec(name, ['test', '-e', path])).exitCode !== 0) return undefined;
     const meta = (await mustExec(name, ['stat', '-c', '%U:%G %a', path])).stdout.trim();
@@ -154,6 +182,34 @@ describe('the SSH transport against real sshd', () => {
       assert.equal(failedText.code, 1, failedText.stdout + failedText.stderr);
       assert.match(failedText.stdout, /failed +command fail with the password in its output/);
       assertAbsent([dry, dryJson, failedJson, failedText], rootPassword);
+    });
+
+    test('first contact without a terminal, ssh_host_key_checking left at its default: refused after the key exchange, nothing recorded, the password never sent', async () => {
+      const knownHosts = join(dir, 'first-contact', 'known_hosts');
+      const inventory = writeInventory(lab, {
+        only: ['h1'],
+        vars: { ansible_ssh_private_key_file: null, ansible_password: '${ROOT_PW}', ssh_known_hosts_file: knownHosts, ssh_host_key_checking: null },
+      });
+      const { key, fingerprint } = await ed25519Of('h1');
+      const authBefore = await authLines('h1');
+      const preauthBefore = await preauthLines('h1');
+      const results: CliResult[] = [];
+      for (const mode of [['--dry-run'], ['--yes']]) {
+        const result = await runCli(['apply', inventory, ...mode, '--json', '--playbook', WRITE], { env: { ...NO_AGENT, ROOT_PW: rootPassword, PROVISION_TRANSPORT_CONTENT: 'never\n' } });
+        const error = unreachableError(result, 'h1');
+        assert.ok(error.startsWith(`new host key for [127.0.0.1]:${h1Port}: ssh-ed25519 ${fingerprint} is not in ${knownHosts} and was not accepted: there is no terminal`), error);
+        assert.match(error, /Nothing was sent to the host/);
+        assert.ok(error.includes(`ssh_host_key: ${key}`), `the error names the pin to write: ${error}`);
+        results.push(result);
+      }
+      assert.equal(existsSync(knownHosts), false, 'nothing is recorded');
+      assert.equal(await fileState('h1', TARGET), undefined);
+      assertAbsent(results, rootPassword);
+      // sshd saw both connections end before authentication, and no login attempt at all: the password never left.
+      const deadline = Date.now() + 5000;
+      while ((await preauthLines('h1')) < preauthBefore + 2 && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 100));
+      assert.ok((await preauthLines('h1')) >= preauthBefore + 2, 'sshd logged the connections as closed before authentication');
+      assert.deepEqual(await authLines('h1'), authBefore);
     });
 
     test('with a valid key and a password, the key is used', async () => {
@@ -249,13 +305,6 @@ describe('the SSH transport against real sshd', () => {
   });
 
   describe('host key checking', () => {
-    const keysOf = async (name: string) => parseHostKeys((await mustExec(name, [...HOST_KEYS_COMMAND])).stdout);
-    const unreachableError = (result: CliResult, name: string) => {
-      assert.equal(result.code, 1, result.stdout + result.stderr);
-      const host = hostOf(parseRun(result), name);
-      assert.equal(host.status, 'unreachable');
-      return host.error ?? '';
-    };
 
     test('accept-new with no known_hosts file records each host under [127.0.0.1]:PORT; a second run still succeeds', async () => {
       const knownHosts = join(dir, 'accept-new', 'missing-dir', 'known_hosts');
@@ -285,12 +334,12 @@ describe('the SSH transport against real sshd', () => {
       assert.equal(readFileSync(knownHosts, 'utf8'), '');
     });
 
-    test('a changed host key is refused even under accept-new, and the file is left as it was; off connects regardless', async () => {
+    test('a changed host key is refused under strict, ask and accept-new, and the file is left as it was; off accepts anything, as documented', async () => {
       const stale = `[127.0.0.1]:${h1Port} ${foreignHostKey()}\n`;
       const knownHosts = tempFile('known_hosts', stale);
       const inventoryWith = (checking: string) =>
         writeInventory(lab, { only: ['h1'], vars: { ssh_known_hosts_file: knownHosts, ssh_host_key_checking: checking } });
-      for (const checking of ['accept-new', 'strict']) {
+      for (const checking of ['accept-new', 'ask', 'strict']) {
         const result = await runCli(['apply', inventoryWith(checking), '--dry-run', '--json', '--playbook', WRITE], { env: NO_AGENT });
         const error = unreachableError(result, 'h1');
         assert.match(error, /HOST KEY CHANGED/, `${checking}: ${error}`);
@@ -301,6 +350,137 @@ describe('the SSH transport against real sshd', () => {
       assert.equal(off.code, 0, off.stdout + off.stderr);
       assert.equal(hostOf(parseRun(off), 'h1').status, 'changed');
       assert.equal(readFileSync(knownHosts, 'utf8'), stale, 'off neither reads nor writes known_hosts');
+    });
+
+    test('a pinned ssh_host_key (a .pub line or its fingerprint) connects without known_hosts; another key is refused, naming the pin', async () => {
+      const knownHosts = tempFile('known_hosts', '');
+      const { key, fingerprint } = await ed25519Of('h1');
+      const pinned = (pin: unknown) =>
+        writeInventory(lab, { only: ['h1'], vars: { ssh_known_hosts_file: knownHosts, ssh_host_key_checking: null }, hosts: { h1: { ssh_host_key: pin } } });
+      for (const pin of [`${key} root@h1`, [fingerprint]]) {
+        const result = await runCli(['apply', pinned(pin), '--dry-run', '--json', '--playbook', WRITE], { env: NO_AGENT });
+        assert.equal(result.code, 0, result.stdout + result.stderr);
+        assert.equal(hostOf(parseRun(result), 'h1').status, 'changed');
+      }
+      const foreign = foreignHostKey();
+      const refused = await runCli(['apply', pinned(foreign), '--dry-run', '--json', '--playbook', WRITE], { env: NO_AGENT });
+      const error = unreachableError(refused, 'h1');
+      assert.match(error, new RegExp(`^HOST KEY MISMATCH for \\[127\\.0\\.0\\.1\\]:${h1Port}: the server offered ssh-ed25519 ${fingerprint.replace(/[+/]/g, '\\$&')}, which is not the key pinned in the inventory \\(ssh_host_key: ssh-ed25519 SHA256:`));
+      assert.equal(readFileSync(knownHosts, 'utf8'), '', 'a pinned host needs no known_hosts entry, and gets none');
+    });
+
+    test('on a fallback port, a key other than the one known for the inventory port is a changed key, even under accept-new', async () => {
+      const inventoryPort = await closedPort();
+      const withKnown = (content: string, checking: string) => {
+        const knownHosts = tempFile('known_hosts', content);
+        // sshd "moved" to the container's published port (ssh.port): the inventory's port no longer answers.
+        const inventory = writeInventory(lab, {
+          only: ['h1'],
+          vars: { ssh_known_hosts_file: knownHosts, ssh_host_key_checking: checking, ssh_connect_retries: 0, ssh: { port: h1Port } },
+          hosts: { h1: { ansible_port: inventoryPort } },
+        });
+        return { knownHosts, inventory };
+      };
+      const stale = `[127.0.0.1]:${inventoryPort} ${foreignHostKey()}\n`;
+      for (const checking of ['accept-new', 'ask']) {
+        const { knownHosts, inventory } = withKnown(stale, checking);
+        const error = unreachableError(await runCli(['apply', inventory, '--dry-run', '--json', '--playbook', WRITE], { env: NO_AGENT }), 'h1');
+        assert.match(error, new RegExp(`^HOST KEY CHANGED for \\[127\\.0\\.0\\.1\\]:${h1Port}: .*the key known for \\[127\\.0\\.0\\.1\\]:${inventoryPort} in `), `${checking}: ${error}`);
+        assert.equal(readFileSync(knownHosts, 'utf8'), stale, `${checking} records nothing`);
+      }
+      // The host's own key, known for the inventory's port, vouches for it on the port it moved to.
+      const { key } = await ed25519Of('h1');
+      const { inventory, knownHosts } = withKnown(`[127.0.0.1]:${inventoryPort} ${key}\n`, 'ask');
+      const moved = await runCli(['apply', inventory, '--dry-run', '--json', '--playbook', WRITE], { env: NO_AGENT });
+      assert.equal(moved.code, 0, moved.stdout + moved.stderr);
+      assert.match(readFileSync(knownHosts, 'utf8'), new RegExp(`^\\[127\\.0\\.0\\.1\\]:${h1Port} ssh-ed25519 `, 'm'));
+    });
+
+    test('on a terminal, the run shows the new key and its fingerprint before connecting: "n" records nothing, "y" records it and goes on', async () => {
+      const { spawnSync } = await import('node:child_process');
+      const knownHosts = join(dir, 'prompt', 'known_hosts');
+      const inventory = writeInventory(lab, { only: ['h1'], vars: { ssh_known_hosts_file: knownHosts, ssh_host_key_checking: null } });
+      const { key, fingerprint } = await ed25519Of('h1');
+      const command = `node bin/provision.js apply ${inventory} --dry-run --playbook ${WRITE}`;
+      const ask = (answer: string) =>
+        spawnSync('script', ['-qec', command, '/dev/null'], { input: `${answer}\n`, encoding: 'utf8', timeout: 120_000, env: { ...process.env, ...NO_AGENT, NO_COLOR: '1', PROVISION_SSH_PERSIST: '0' } });
+      const question = new RegExp(`New host key \\(first contact: nothing has been sent to this host yet\\):\\s+h1 +\\[127\\.0\\.0\\.1\\]:${h1Port} +ssh-ed25519 +${fingerprint.replace(/[+/]/g, '\\$&')}\\s[\\s\\S]*Trust this key and connect\\?`);
+      const no = ask('n');
+      assert.match(no.stdout, question);
+      assert.match(no.stdout, /unreachable: new host key .* was not accepted: the operator declined it/);
+      assert.equal(existsSync(knownHosts), false);
+      const yes = ask('y');
+      assert.match(yes.stdout, question);
+      assert.match(yes.stdout, new RegExp(`would-change +file ${TARGET}`));
+      assert.equal(readFileSync(knownHosts, 'utf8'), `[127.0.0.1]:${h1Port} ${key}\n`);
+      // Known now: no question.
+      const again = ask('');
+      assert.doesNotMatch(again.stdout, /New host key/);
+      assert.match(again.stdout, new RegExp(`would-change +file ${TARGET}`));
+    });
+
+    test('a kept connection trusts no more: through the connection keeper, a new key is refused the same way and nothing is recorded', async () => {
+      const keeperDir = join(dir, 'keeper');
+      const socket = join(keeperDir, `keeper-${KEEPER_PROTOCOL}.sock`);
+      const env = { ...NO_AGENT, PROVISION_KEEPER_DIR: keeperDir, PROVISION_SSH_PERSIST: '30s' };
+      // A run on a host whose key is known starts the keeper for the runs that follow.
+      const first = await runCli(['apply', writeInventory(lab, { only: ['h2'] }), '--dry-run', '--json', '--playbook', WRITE], { env });
+      assert.equal(first.code, 0, first.stdout + first.stderr);
+      const deadline = Date.now() + 15_000;
+      while (!(existsSync(socket) && existsSync(`${socket}.pid`)) && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 100));
+      const keeper = Number(readFileSync(`${socket}.pid`, 'utf8'));
+      try {
+        const knownHosts = join(dir, 'kept', 'known_hosts');
+        const inventory = writeInventory(lab, { only: ['h1'], vars: { ssh_known_hosts_file: knownHosts, ssh_host_key_checking: null } });
+        const { fingerprint } = await ed25519Of('h1');
+        const authBefore = await authLines('h1');
+        const error = unreachableError(await runCli(['apply', inventory, '--yes', '--json', '--playbook', WRITE], { env }), 'h1');
+        assert.ok(error.startsWith(`new host key for [127.0.0.1]:${h1Port}: ssh-ed25519 ${fingerprint} `), error);
+        assert.equal(existsSync(knownHosts), false);
+        assert.ok(existsSync(socket), 'the keeper served the run');
+        await new Promise((resolve) => setTimeout(resolve, 500));
+        assert.deepEqual(await authLines('h1'), authBefore, 'no login was tried');
+      } finally {
+        process.kill(keeper, 'SIGTERM');
+      }
+    });
+
+    test('a host certificate from a @cert-authority of known_hosts is trusted without a key entry; one from another CA is not', async () => {
+      const CERT_CONF = '/etc/ssh/sshd_config.d/00-cert-test.conf';
+      await mustExec('h2', [
+        'sh',
+        '-c',
+        `rm -f /root/test-ca /root/test-ca.pub && ssh-keygen -q -t ed25519 -N '' -f /root/test-ca && ssh-keygen -q -s /root/test-ca -h -I h2 -n 127.0.0.1 /etc/ssh/ssh_host_ed25519_key.pub && echo 'HostCertificate /etc/ssh/ssh_host_ed25519_key-cert.pub' > ${CERT_CONF} && systemctl reload ssh`,
+      ]);
+      try {
+        const ca = (await mustExec('h2', ['cat', '/root/test-ca.pub'])).stdout.trim().split(' ').slice(0, 2).join(' ');
+        for (const [authority, trusted] of [[ca, true], [foreignHostKey(), false]] as const) {
+          const content = `@cert-authority * ${authority}\n`;
+          const knownHosts = tempFile('known_hosts', content);
+          const inventory = writeInventory(lab, { only: ['h2'], vars: { ssh_known_hosts_file: knownHosts, ssh_host_key_checking: 'strict' } });
+          const result = await runCli(['apply', inventory, '--dry-run', '--json', '--playbook', WRITE], { env: NO_AGENT });
+          if (trusted) {
+            assert.equal(result.code, 0, result.stdout + result.stderr);
+            assert.equal(hostOf(parseRun(result), 'h2').status, 'changed');
+          } else {
+            assert.match(unreachableError(result, 'h2'), /not certified by the @cert-authority in .* line 1 \(it is signed by another CA\)/);
+          }
+          assert.equal(readFileSync(knownHosts, 'utf8'), content, 'a certified host needs no key entry, and gets none');
+        }
+      } finally {
+        await lab.exec('h2', ['sh', '-c', `rm -f ${CERT_CONF} /etc/ssh/ssh_host_ed25519_key-cert.pub /root/test-ca /root/test-ca.pub && systemctl reload ssh`]);
+      }
+    });
+
+    test('a host known by its ECDSA or RSA key only is asked for that key, not taken for a changed one', async () => {
+      for (const type of ['ecdsa-sha2-nistp256', 'ssh-rsa']) {
+        const key = (await keysOf('h1')).find((line) => line.startsWith(`${type} `));
+        assert.ok(key, `h1 has no ${type} key`);
+        const knownHosts = tempFile('known_hosts', `[127.0.0.1]:${h1Port} ${key}\n`);
+        const inventory = writeInventory(lab, { only: ['h1'], vars: { ssh_known_hosts_file: knownHosts, ssh_host_key_checking: 'strict' } });
+        const result = await runCli(['apply', inventory, '--dry-run', '--json', '--playbook', WRITE], { env: NO_AGENT });
+        assert.equal(result.code, 0, `${type}: ${result.stdout}${result.stderr}`);
+      }
     });
 
     test('off connects without any known_hosts file and creates none', async () => {

@@ -57,7 +57,7 @@ function randomValue(next: () => number, depth = 0): unknown {
     case 5: return next() * 1e308;
     case 6: return [randomValue(next, depth + 1), randomValue(next, depth + 1)];
     default: {
-      const keys = ['ssh', 'updates', 'port', 'ansible_port', 'ansible_host', 'hosts', 'vars', 'children', 'admin_user', 'authorized_keys', 'reboot'];
+      const keys = ['ssh', 'updates', 'port', 'ansible_port', 'ansible_host', 'hosts', 'vars', 'children', 'admin_user', 'authorized_keys', 'reboot', 'ssh_host_key', 'ssh_host_key_checking'];
       return Object.fromEntries(Array.from({ length: 1 + Math.floor(next() * 3) }, () => [keys[Math.floor(next() * keys.length)]!, randomValue(next, depth + 1)]));
     }
   }

@@ -8,9 +8,13 @@ import type { Socket } from 'node:net';
 import type { ConnectionSettings } from '../../inventory/types.ts';
 import { UnreachableError } from '../../errors.ts';
 import { CommandTimeoutError, PortUnansweredError, type ExecOptions } from '../remote-command.ts';
+import { UnknownHostKeyError } from '../host-key-policy.ts';
 
-/** Bumped whenever a message changes: the socket's name carries it, so a CLI never talks to a keeper of another build. */
-export const KEEPER_PROTOCOL = 3;
+/**
+ * Bumped whenever a message or the meaning of a setting changes: the socket's name carries it, so a CLI never talks
+ * to a keeper of another build (one that would, say, check host keys by older rules).
+ */
+export const KEEPER_PROTOCOL = 4;
 
 export type KeeperRequest =
   /** A connection for `settings`: a kept one for the same `key` if one is idle and alive, else a new login. */
@@ -41,6 +45,8 @@ export interface WireError {
   command?: string;
   timeoutMs?: number;
   processGroup?: number;
+  /** An UnknownHostKeyError's key and where it was offered. */
+  hostKey?: { address: string; port: number; publicKey: string; knownHostsFile: string };
 }
 
 /** The host a connection goes to, as `address:port`: what a change on it drops. */
@@ -54,6 +60,10 @@ export function encodeError(error: unknown): WireError {
     return { name: 'CommandTimeoutError', message: error.message, command: error.command, timeoutMs: error.timeoutMs, processGroup: error.processGroup };
   }
   if (error instanceof PortUnansweredError) return { name: 'PortUnansweredError', message: error.message };
+  if (error instanceof UnknownHostKeyError) {
+    const { address, port, publicKey, knownHostsFile } = error;
+    return { name: 'UnknownHostKeyError', message: error.message, hostKey: { address, port, publicKey, knownHostsFile } };
+  }
   if (error instanceof UnreachableError) return { name: 'UnreachableError', message: error.message };
   return { name: 'Error', message: error instanceof Error ? error.message : String(error) };
 }
@@ -65,6 +75,9 @@ export function decodeError(wire: WireError): Error {
       return new CommandTimeoutError(wire.command ?? '', wire.timeoutMs ?? 0, wire.processGroup ?? 0);
     case 'PortUnansweredError':
       return new PortUnansweredError(wire.message);
+    case 'UnknownHostKeyError':
+      if (!wire.hostKey) return new UnreachableError(wire.message);
+      return new UnknownHostKeyError(wire.hostKey.address, wire.hostKey.port, wire.hostKey.publicKey, wire.hostKey.knownHostsFile, wire.message);
     case 'UnreachableError':
       return new UnreachableError(wire.message);
     default:
