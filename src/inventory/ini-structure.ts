@@ -168,9 +168,10 @@ class IniReader {
     }
     const rawValue = line.slice(equals + 1);
     const valueAt = at + equals + 1 + (rawValue.length - rawValue.trimStart().length);
-    const keyNode = this.#node(name, at, at + name.length);
-    const def: VarDef = { name, keyNode, value: this.#node(iniValue(rawValue.trim()), valueAt, at + line.length), source: this.#source };
-    setGroupVar(namedGroup(this.#model, this.#group, undefined, undefined), def);
+    const vars = new Map<string, VarDef>();
+    this.#define(vars, name, this.#node(name, at, at + name.length), this.#node(iniValue(rawValue.trim()), valueAt, at + line.length));
+    const group = namedGroup(this.#model, this.#group, undefined, undefined);
+    for (const def of vars.values()) setGroupVar(group, def);
   }
 
   #childLine(line: string, at: number): void {

@@ -161,8 +161,10 @@ function buildInventory<S extends z.ZodType>(
         problems.add(def.source.problemAt(def.keyNode, kind.message));
         continue;
       }
-      const { value, envValues } = reader.read(def);
+      const { value, envValues, failed } = reader.read(def);
       if (SECRET_CONNECTION_VARS.has(name)) for (const secret of envValues) registerSecret(secret);
+      // Its vault value was not decrypted (and said so): a second message about the missing value would only confuse.
+      if (failed) continue;
       if (kind.kind === 'connection') connectionInput[name] = value;
       else taskInput[name] = value;
     }

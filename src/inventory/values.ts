@@ -19,6 +19,8 @@ export const SECRET_MASK = '********';
 export interface ReadValue {
   value: unknown;
   envValues: string[];
+  /** A vault value in it could not be decrypted (the problem is reported): the value is not to be validated. */
+  failed: boolean;
 }
 
 /** How a definition is read. */
@@ -52,7 +54,8 @@ export class ValueReader {
     if (!result) {
       const envValues: string[] = [];
       const walk = new Walk(this, def.source, { expandEnv: mode.expandEnv ?? true, vault: mode.vault ?? 'decrypt' }, envValues);
-      result = { value: walk.convert(def.value, new Set()), envValues };
+      const value = walk.convert(def.value, new Set());
+      result = { value, envValues, failed: walk.failed };
       byMode.set(key, result);
     }
     return result;
@@ -94,6 +97,9 @@ export class ValueReader {
 
 /** One conversion of one definition's value, in one file. */
 class Walk {
+  /** Set when a vault value could not be decrypted. */
+  failed = false;
+
   constructor(
     readonly reader: ValueReader,
     readonly source: SourceFile,
@@ -135,7 +141,9 @@ class Walk {
     if (node.tag === VAULT_TAG && typeof value === 'string') {
       if (this.mode.vault === 'mask') return SECRET_MASK;
       // A vault value is taken as written: `${` inside a secret is part of the secret.
-      return this.reader.decrypt(this.source, node, value) ?? null;
+      const plaintext = this.reader.decrypt(this.source, node, value);
+      if (plaintext === undefined) this.failed = true;
+      return plaintext ?? null;
     }
     return this.#plain(node, value);
   }

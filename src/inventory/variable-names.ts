@@ -59,7 +59,9 @@ export class VariableNames {
       for (const separator of ['.', '_']) {
         if (!name.startsWith(namespace + separator)) continue;
         const key = name.slice(namespace.length + 1);
-        if (keys.includes(key)) return `unknown variable '${name}'; did you mean '${namespace}.${key}'? (write it as ${namespace}: {${key}: …})`;
+        if (!keys.includes(key)) continue;
+        if (separator === '.') return `unknown variable '${name}': a dot in a name is not a path; write it as ${namespace}: {${key}: …}`;
+        return `unknown variable '${name}'; did you mean '${namespace}.${key}'? (write it as ${namespace}: {${key}: …})`;
       }
     }
     const closest = closestName(name, this.#own);
