@@ -6,39 +6,18 @@ import { test, describe, beforeEach } from 'node:test';
 import assert from 'node:assert/strict';
 import { chmodSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { loadInventory, resolveInventory } from '../../src/inventory/load.ts';
 import { vaultSecrets } from '../../src/inventory/vault-secrets.ts';
 import { decryptVault } from '../../src/inventory/vault.ts';
 import { clearSecrets, containsSecret, redact } from '../../src/report/redact.ts';
 import { problemsOf, summarize, testVars, writeProject } from './inventory-helpers.ts';
+import { ANSIBLE_PROJECT, fixtureVaultBlock, tamperVaultBlock } from '../support/vault.ts';
 
-const PROJECT = fileURLToPath(new URL('../fixtures/ansible-project/', import.meta.url));
+const PROJECT = ANSIBLE_PROJECT;
 const PASSWORD = { label: 'default', password: Buffer.from('fixture-vault-password') };
 const PROD = { label: 'prod', password: Buffer.from('prod-fixture-password') };
 
-/** The `!vault |` block of a variable in the fixture's host_vars/lb1/vault.yml, re-indented for `indent`. */
-function inlineVault(name: string, indent: string): string {
-  const lines = readFileSync(join(PROJECT, 'host_vars/lb1/vault.yml'), 'utf8').split('\n');
-  const start = lines.findIndex((line) => line.trimStart().startsWith(`${name}: !vault |`));
-  const body: string[] = [];
-  for (const line of lines.slice(start + 1)) {
-    if (!/^\s+[$0-9a-f]/.test(line)) break;
-    body.push(`${indent}  ${line.trim()}`);
-  }
-  return `!vault |\n${body.join('\n')}`;
-}
-
-/** The same `!vault |` block with one hexadecimal digit of its ciphertext changed (salt and HMAC left alone). */
-function tamperCiphertext(block: string): string {
-  const [tag, header, ...body] = block.split('\n');
-  const indent = /^\s*/.exec(header!)![0];
-  const [salt, hmac, ciphertext] = Buffer.from(body.map((line) => line.trim()).join(''), 'hex').toString('latin1').split('\n');
-  const changed = `${ciphertext![0] === '0' ? '1' : '0'}${ciphertext!.slice(1)}`;
-  const hex = Buffer.from([salt, hmac, changed].join('\n'), 'latin1').toString('hex');
-  return [tag, header, ...(hex.match(/.{1,80}/g) ?? []).map((line) => indent + line)].join('\n');
-}
-
+const inlineVault = (name: string, indent: string) => fixtureVaultBlock('host_vars/lb1/vault.yml', name, `${indent}  `);
 const BECOME = inlineVault('ansible_become_password', '      ');
 const WHOLE_FILE = readFileSync(join(PROJECT, 'group_vars/nodes/vault.yml'), 'utf8');
 
@@ -172,7 +151,7 @@ describe('Ansible Vault', () => {
     assert.deepEqual(summarize(wrong), ['2:33 ansible_become_password: cannot decrypt this vault value: wrong vault password, or the encrypted text was altered (its HMAC does not match)']);
     assert.equal(wrong[0]?.position?.file, join(dir, 'host_vars/w1.yml'));
     // One digit of the ciphertext changed, the envelope kept well-formed: the HMAC no longer matches.
-    const tampered = tamperCiphertext(BECOME);
+    const tampered = tamperVaultBlock(BECOME);
     assert.notEqual(tampered, BECOME);
     writeFileSync(join(dir, 'host_vars/w1.yml'), `# the become password\nansible_become_password: ${tampered}\n`);
     assert.deepEqual(summarize(await problemsOf(load(dir, 'hosts', { secrets: [PASSWORD] }))), [
