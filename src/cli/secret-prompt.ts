@@ -5,8 +5,9 @@ import { InputError } from '../errors.ts';
 export function promptSecret(question: string): Promise<string> {
   const input = process.stdin;
   if (!input.isTTY) return Promise.reject(new InputError('--ask-vault-pass needs a terminal to ask on; use --vault-password-file FILE instead'));
-  process.stderr.write(question);
+  // No echo from here on: what is typed after the question never shows.
   input.setRawMode(true);
+  process.stderr.write(question);
   input.resume();
   input.setEncoding('utf8');
   return new Promise((resolve, reject) => {

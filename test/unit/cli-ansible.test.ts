@@ -1,6 +1,7 @@
 /** The CLI habits Ansible users bring: -i, --check, --diff, -e, --list-hosts, vault flags, `inventory`; and help that fits. */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseRun, runCli } from '../support/cli.ts';
@@ -104,6 +105,18 @@ test('vault: no password, a wrong one, or an altered file is exit 2 naming the f
   const fromEnv = await runCli(['validate', join(PROJECT, 'hosts.ini'), '--vault-id', `prod@${join(PROJECT, 'prod-pass.txt')}`], { env: { ANSIBLE_VAULT_PASSWORD_FILE: join(PROJECT, 'vault-pass.txt') } });
   assert.equal(fromEnv.code, 0, fromEnv.stderr);
   assert.doesNotMatch(fromEnv.stdout + fromEnv.stderr, /fixture-vault-password|swordfish/);
+});
+
+test('--ask-vault-pass asks on the terminal, and what is typed is not shown', () => {
+  const bin = fileURLToPath(new URL('../../bin/provision.js', import.meta.url));
+  const quote = (arg: string) => `'${arg.replace(/'/g, `'\\''`)}'`;
+  const command = [process.execPath, bin, 'validate', join(PROJECT, 'hosts.ini'), '--ask-vault-pass', '--vault-id', `prod@${join(PROJECT, 'prod-pass.txt')}`].map(quote).join(' ');
+  // The answer comes a moment later, as typed: the prompt is up by then.
+  const run = spawnSync('sh', ['-c', `(sleep 2; printf 'fixture-vault-password\\r') | script -qec ${quote(command)} /dev/null`], { encoding: 'utf8', timeout: 60_000 });
+  assert.equal(run.status, 0, run.stdout + run.stderr);
+  const [, afterPrompt = ''] = run.stdout.split('Vault password: ');
+  assert.match(afterPrompt, /valid — 6 hosts/);
+  assert.doesNotMatch(afterPrompt, /fixture-vault-password/);
 });
 
 test('--help fits the terminal and never cuts a word', async () => {
