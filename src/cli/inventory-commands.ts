@@ -2,7 +2,8 @@
  * `provision validate`, `provision inventory` and `provision schema`: the inventory checked, shown as provision
  * resolves it, or described, without touching any host.
  */
-import { writeFileSync } from 'node:fs';
+import { existsSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { InputError } from '../errors.ts';
 import { inventoryJsonSchema } from '../inventory/json-schema.ts';
 import { findHost, hostListing, inventoryListing, listingSchemas } from '../inventory/listing.ts';
@@ -20,6 +21,12 @@ export async function validateCommand(input: InventoryInput, write: (text: strin
   if (resolved.skippedFiles.length > 0) write(`not read (skipped in an inventory directory, as Ansible does): ${resolved.skippedFiles.join(', ')}`);
   if (resolved.unusedVarsFiles.length > 0) {
     write(`not read (no group or host of that name, or NAME/ is read instead): ${resolved.unusedVarsFiles.map((file) => file.path).join(', ')}`);
+  }
+  // Ansible also reads group_vars/ beside the playbook; provision's playbooks are its own, so only the inventory's count.
+  const here = process.cwd();
+  const besidePlaybook = ['group_vars', 'host_vars'].filter((name) => existsSync(join(here, name)) && !resolved.varsDirectories.includes(here));
+  if (besidePlaybook.length > 0) {
+    write(`not read: ${besidePlaybook.map((name) => `./${name}/`).join(' and ')} of this directory (only those beside the inventory are read; move them there)`);
   }
   return 0;
 }

@@ -63,6 +63,8 @@ export interface ResolvedInventory<Vars> {
   skippedFiles: string[];
   /** group_vars/ and host_vars/ entries that no group or host reads. */
   unusedVarsFiles: UnusedVarsFile[];
+  /** The directories whose group_vars/ and host_vars/ were read (absolute). */
+  varsDirectories: string[];
 }
 
 /**
@@ -118,7 +120,7 @@ async function readAndBuild<S extends z.ZodType>(given: readonly string[], optio
   const firstSource = resolve(given[0]!);
   const inventoryDir = isDirectory(firstSource) ? firstSource : dirname(firstSource);
   const resolved = buildInventory(model, { directories, extra }, inventoryDir, firstSource, problems, options);
-  return { ...resolved, skippedFiles, unusedVarsFiles };
+  return { ...resolved, skippedFiles, unusedVarsFiles, varsDirectories: directories.map((directory) => directory.dir) };
 }
 
 /** The synchronous part of loading: precedence, classification, env expansion, decryption and validation. */
@@ -129,7 +131,7 @@ function buildInventory<S extends z.ZodType>(
   inventoryPath: string,
   problems: ProblemList,
   options: LoadInventoryOptions<S>,
-): Omit<ResolvedInventory<z.output<S>>, 'skippedFiles' | 'unusedVarsFiles'> {
+): Omit<ResolvedInventory<z.output<S>>, 'skippedFiles' | 'unusedVarsFiles' | 'varsDirectories'> {
   if (model.hosts.size === 0) {
     problems.add({ message: `the inventory defines no hosts (${inventoryPath}): list them in a group, e.g. \`[nodes]\` in INI or \`all: {hosts: {name: …}}\` in YAML` });
   }

@@ -12,12 +12,13 @@ export interface CliResult {
 }
 
 /** Runs `provision ARGS`; stdin is closed (no TTY), so a run without --yes must refuse. */
-export function runCli(args: string[], options: { env?: Record<string, string>; timeoutMs?: number } = {}): Promise<CliResult> {
+export function runCli(args: string[], options: { env?: Record<string, string>; timeoutMs?: number; cwd?: string } = {}): Promise<CliResult> {
   return new Promise((resolve, reject) => {
     const child = spawn(process.execPath, [BIN, ...args], {
       // Connections are not kept between runs (each test counts its own logins) unless a test asks for it.
       env: { ...process.env, NO_COLOR: '1', PROVISION_SSH_PERSIST: process.env.PROVISION_SSH_PERSIST ?? '0', ...options.env },
       stdio: ['ignore', 'pipe', 'pipe'],
+      ...(options.cwd ? { cwd: options.cwd } : {}),
     });
     let stdout = '';
     let stderr = '';

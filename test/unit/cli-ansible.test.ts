@@ -90,8 +90,10 @@ test('validate lists the variables it ignores, the files Ansible skips, and vars
   assert.match(result.stdout, /not provision's variables \(loaded and ignored\): \d+\n/);
   assert.match(result.stdout, /group_vars\/nodes\/vault\.yml \(decrypted\):1:1: hornet_dashboard_password/);
   assert.match(result.stdout, /not read \(no group or host of that name, or NAME\/ is read instead\): .*group_vars\/nodes\.yml/);
-  const directory = await runCli(['validate', join(PROJECT, 'inventory-dir'), ...VAULT]);
+  const directory = await runCli(['validate', join(PROJECT, 'inventory-dir'), ...VAULT], { cwd: PROJECT });
   assert.match(directory.stdout, /not read \(skipped in an inventory directory, as Ansible does\): .*README\.md, .*hosts\.ini/);
+  // Run from a directory whose group_vars/ Ansible would read as the playbook's: provision says it does not.
+  assert.match(directory.stdout, /not read: \.\/group_vars\/ and \.\/host_vars\/ of this directory \(only those beside the inventory are read; move them there\)/);
 });
 
 test('vault: no password, a wrong one, or an altered file is exit 2 naming the file and line; ANSIBLE_VAULT_PASSWORD_FILE works', async () => {
