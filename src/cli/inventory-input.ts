@@ -24,10 +24,10 @@ export interface InventoryInput {
 export function withInventoryOptions<T>(y: Argv<T>) {
   return y
     .positional('inventory', { type: 'string', describe: 'inventory: a YAML or INI file, or a directory of them (as Ansible reads it)' })
-    .option('i', { alias: 'inventory-file', type: 'string', array: true, requiresArg: true, describe: 'inventory, as with ansible -i (repeatable: the inventories are merged)' })
-    .option('extra-vars', { alias: 'e', type: 'string', array: true, requiresArg: true, describe: 'variables above all others: key=value, JSON or YAML, or @FILE (repeatable)' })
-    .option('vault-password-file', { type: 'string', array: true, requiresArg: true, describe: 'file holding the vault password, or a script that prints it (repeatable)' })
-    .option('vault-id', { type: 'string', array: true, requiresArg: true, describe: 'vault password for a vault id: LABEL@FILE or LABEL@prompt (repeatable)' })
+    .option('i', { alias: 'inventory-file', type: 'string', array: true, nargs: 1, describe: 'inventory, as with ansible -i (repeatable: the inventories are merged)' })
+    .option('extra-vars', { alias: 'e', type: 'string', array: true, nargs: 1, describe: 'variables above all others: key=value, JSON or YAML, or @FILE (repeatable)' })
+    .option('vault-password-file', { type: 'string', array: true, nargs: 1, describe: 'file holding the vault password, or a script that prints it (repeatable)' })
+    .option('vault-id', { type: 'string', array: true, nargs: 1, describe: 'vault password for a vault id: LABEL@FILE or LABEL@prompt (repeatable)' })
     .option('ask-vault-pass', { type: 'boolean', default: false, describe: 'ask for the vault password on the terminal' });
 }
 

@@ -167,8 +167,9 @@ async function main(argv: string[]): Promise<number> {
     .demandCommand(1, 'Name a command: apply, validate, inventory, facts, init, tasks, schema or lab.')
     .strict()
     .fail((message, error) => {
-      if (error) throw error;
-      throw new InputError(message);
+      // yargs' own usage errors (a flag missing its value, say) are the operator's input, not a failure of ours.
+      if (error && error.name !== 'YError') throw error;
+      throw new InputError(message ?? error?.message ?? 'invalid command line');
     })
     .help()
     // Help fits the terminal it is shown on (80 columns when it is not a terminal).

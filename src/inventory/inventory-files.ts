@@ -4,7 +4,7 @@
  * out). Each file is YAML or INI by its content, whatever its name, and may be vault-encrypted as a whole.
  */
 
-import { accessSync, closeSync, constants, openSync, readSync, readdirSync, statSync } from 'node:fs';
+import { accessSync, closeSync, constants, openSync, readSync, readdirSync, realpathSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import type { ProblemList } from './problems.ts';
 import type { InventoryModel } from './model.ts';
@@ -38,11 +38,15 @@ export function inventorySourceFiles(source: string): SourceFiles {
   }
   if (!isDirectory) return { files: [source], skipped: [] };
   const found: SourceFiles = { files: [], skipped: [] };
-  walk(source, found);
+  walk(source, found, new Set());
   return found;
 }
 
-function walk(dir: string, found: SourceFiles): void {
+function walk(dir: string, found: SourceFiles, visited: Set<string>): void {
+  // A link back up the tree would otherwise be walked forever.
+  const real = realpathSync(dir);
+  if (visited.has(real)) return;
+  visited.add(real);
   // Code-point order, as Python's sorted() gives Ansible.
   const names = readdirSync(dir).sort((a, b) => (a < b ? -1 : a > b ? 1 : 0));
   for (const name of names) {
@@ -58,7 +62,7 @@ function walk(dir: string, found: SourceFiles): void {
     } catch {
       continue; // a dangling link
     }
-    if (stats.isDirectory()) walk(path, found);
+    if (stats.isDirectory()) walk(path, found, visited);
     else if (stats.isFile()) found.files.push(path);
   }
 }

@@ -24,6 +24,12 @@ test('-i names the inventory, as the positional argument does, and several are m
   const both = await runCli(['validate', join(dir, 'a.ini'), '-i', join(dir, 'b.ini')]);
   assert.equal(both.code, 0, both.stderr);
   assert.match(both.stdout, /valid — 2 hosts\n {2}web: w1\n {2}db: d1/);
+  // `-e` takes one value: the inventory after it is still the inventory, as with ansible-playbook.
+  const after = await runCli(['validate', '-e', 'level=x', join(dir, 'a.ini')]);
+  assert.equal(after.code, 0, after.stderr);
+  const missing = await runCli(['validate', join(dir, 'a.ini'), '-e']);
+  assert.equal(missing.code, 2);
+  assert.match(missing.stderr, /^error: Not enough arguments following: e\n$/);
   const none = await runCli(['validate']);
   assert.equal(none.code, 2);
   assert.match(none.stderr, /name an inventory: a file or directory after the command, or -i INVENTORY/);

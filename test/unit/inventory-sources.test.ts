@@ -4,10 +4,11 @@
  */
 import { test, describe, beforeEach } from 'node:test';
 import assert from 'node:assert/strict';
-import { chmodSync, readFileSync, writeFileSync } from 'node:fs';
+import { chmodSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { loadInventory, resolveInventory } from '../../src/inventory/load.ts';
 import { vaultSecrets } from '../../src/inventory/vault-secrets.ts';
+import { inventorySourceFiles } from '../../src/inventory/inventory-files.ts';
 import { decryptVault } from '../../src/inventory/vault.ts';
 import { clearSecrets, containsSecret, redact } from '../../src/report/redact.ts';
 import { problemsOf, summarize, testVars, writeProject } from './inventory-helpers.ts';
@@ -92,6 +93,9 @@ describe('group_vars/ and host_vars/', () => {
       ['d1', 'db', undefined],
     ]);
     assert.deepEqual(resolved.skippedFiles, [join(dir, 'inv/README.md'), join(dir, 'inv/ignored.ini')]);
+    // A link back up the tree is walked once.
+    symlinkSync('..', join(dir, 'inv/sub/loop'));
+    assert.deepEqual(inventorySourceFiles(join(dir, 'inv')).files, ['01-web', '02-more.yml', 'sub/03-db'].map((file) => join(dir, 'inv', file)));
   });
 
   test('several inventories are merged in order, each with its own group_vars/', async () => {
