@@ -13,13 +13,13 @@ import { registerSecret } from '../report/redact.ts';
 import type { Host, IgnoredVariable, Inventory } from './types.ts';
 import { ProblemList } from './problems.ts';
 import { NESTED_TOO_DEEPLY } from './yaml-source.ts';
-import { emptyModel, reconcileModel, type HostModel, type InventoryModel, type VarDef } from './model.ts';
+import { emptyModel, reconcileModel, type InventoryModel, type VarDef } from './model.ts';
 import { inventorySourceFiles, readInventoryFile } from './inventory-files.ts';
 import { readVarsDirectory, type UnusedVarsFile } from './vars-files.ts';
 import { readExtraVars } from './extra-vars.ts';
 import { ValueReader } from './values.ts';
 import { hostGroups, mergeHostVars, rankGroups, type VarLayers, type VarsDirectory } from './precedence.ts';
-import { SECRET_CONNECTION_VARS, connectionVarsSchema, toConnectionSettings, type ConnectionVars } from './connection.ts';
+import { SECRET_CONNECTION_VARS, connectionVarsSchema, toConnectionSettings } from './connection.ts';
 import { VariableNames, type ValueShape } from './variable-names.ts';
 import { issueProblems } from './issues.ts';
 import type { Env } from './env-refs.ts';
@@ -40,14 +40,10 @@ export interface LoadInventoryOptions<S extends z.ZodType> {
   extraVars?: readonly string[];
 }
 
-/** One host as loaded: its winning definitions and their validated values. */
+/** One host as loaded, with the definition that wins for each of its variables. */
 export interface ResolvedHost<Vars> {
   host: Host<Vars>;
-  model: HostModel;
-  /** Every variable of the host with the definition that wins. */
   definitions: Map<string, VarDef>;
-  /** The connection variables as validated (Ansible's names, defaults filled in). */
-  connectionVars: ConnectionVars;
 }
 
 /** An inventory with what it was made from: for `provision inventory` and `validate`. */
@@ -182,7 +178,7 @@ function buildInventory<S extends z.ZodType>(
     }
     if (connection.success && task.success) {
       const host: Host<z.output<S>> = { name: hostModel.name, groups, ...toConnectionSettings(hostModel.name, connection.data), vars: task.data as z.output<S> };
-      hosts.push({ host, model: hostModel, definitions: merged, connectionVars: connection.data });
+      hosts.push({ host, definitions: merged });
     }
   }
   problems.throwIfAny();
