@@ -39,6 +39,19 @@ const englishOnlyZod = {
   },
 };
 
+/**
+ * yargs' ES build lays out help with cliui's ES build, whose line wrapping cuts words at the column ("appl" / "y");
+ * its CommonJS build wraps between words (wrap-ansi). The bundle takes that one.
+ */
+const wordWrappingHelp = {
+  name: 'word-wrapping-help',
+  setup(build) {
+    build.onResolve({ filter: /^cliui$/ }, (args) =>
+      /yargs[\\/]lib[\\/]platform-shims[\\/]/.test(args.importer) ? { path: join(ROOT, 'node_modules', 'cliui', 'build', 'index.cjs') } : undefined,
+    );
+  },
+};
+
 /** What a build is made from: changes whenever a source file is added, removed or edited. */
 export function sourceStamp(esbuildVersion, root = ROOT) {
   let count = 0;
@@ -120,7 +133,7 @@ export async function cliBundle() {
       logLevel: 'silent',
       // ES builds first: a UMD build (jsonc-parser's) requires its parts at run time, where a bundle cannot find them.
       mainFields: ['module', 'main'],
-      plugins: [englishOnlyZod],
+      plugins: [englishOnlyZod, wordWrappingHelp],
     });
     try {
       renameSync(partial, join(BUNDLES, stamp));

@@ -1,6 +1,5 @@
 /** `provision apply INVENTORY`: plan every host, show the diffs, ask, apply, recap. */
 import { InputError } from '../errors.ts';
-import { loadInventory } from '../inventory/load.ts';
 import { selectHosts } from '../inventory/limit.ts';
 import { PlannedRun } from '../engine/run.ts';
 import type { RunResult } from '../engine/results.ts';
@@ -13,16 +12,21 @@ import { hostVarsSchema } from '../../tasks/vars.ts';
 import { confirmApply } from './confirm.ts';
 import { askAboutHostKeys } from './host-key-prompt.ts';
 import { loadPlaybook } from './load-playbook.ts';
+import { ignoredVariableLines, loadInventoryInput, type InventoryInput } from './inventory-input.ts';
+import { listPlayHosts } from './list-hosts.ts';
 import { endKeeperClient, persistSeconds } from '../transport/open-connection.ts';
 
 
 /** The flags of `apply`. */
 export interface ApplyFlags {
-  inventory: string;
+  /** The inventory sources, vault passwords and extra vars. */
+  inventory: InventoryInput;
   dryRun: boolean;
   yes: boolean;
   json: boolean;
   limit?: string;
+  /** List the hosts each play would run on, and stop. */
+  listHosts?: boolean;
   forks: number;
   playbook?: string;
   detailedExitcode: boolean;
@@ -47,7 +51,13 @@ export async function applyCommand(flags: ApplyFlags, interrupted: () => boolean
   const stats = () => ({ wallMs: Math.round(performance.now() - started), peakRssKb: process.resourceUsage().maxRSS, forks: flags.forks });
   if (!Number.isInteger(flags.forks) || flags.forks < 1) throw new InputError(`--forks must be a whole number ≥ 1, got ${flags.forks}`);
   if (flags.detailedExitcode && !flags.dryRun) throw new InputError('--detailed-exitcode goes with --dry-run');
-  const inventory = await loadInventory(flags.inventory, { vars: hostVarsSchema });
+  const inventory = await loadInventoryInput(flags.inventory, hostVarsSchema);
+  if (flags.verbose) for (const line of ignoredVariableLines(inventory)) process.stderr.write(`${line}\n`);
+  if (flags.listHosts) {
+    const playbook = await loadPlaybook(flags.playbook);
+    listPlayHosts(flags.playbook ?? 'playbooks/site.ts', playbook as never, inventory, selectHosts(inventory, flags.limit), (line) => process.stdout.write(`${line}\n`));
+    return EXIT.ok;
+  }
   const stopEcho = flags.verbose ? echoCommands((line) => process.stderr.write(`${line}\n`)) : undefined;
   const log = flags.log ? logToFile(flags.log) : undefined;
   const hosts = selectHosts(inventory, flags.limit);

@@ -1,5 +1,4 @@
 /** `provision facts INVENTORY`: what each host is, as gathered (one round trip per host), as a table or JSON. */
-import { loadInventory } from '../inventory/load.ts';
 import { selectHosts } from '../inventory/limit.ts';
 import { FactCache } from '../engine/fact-cache.ts';
 import { gatherFacts } from '../engine/gather.ts';
@@ -12,6 +11,7 @@ import { settleNewHostKeys } from '../engine/new-host-keys.ts';
 import { askAboutHostKeys } from './host-key-prompt.ts';
 import { factsReport, reportFacts, type HostFactsReport } from '../../tasks/host-facts.ts';
 import { hostVarsSchema } from '../../tasks/vars.ts';
+import { loadInventoryInput, type InventoryInput } from './inventory-input.ts';
 
 type Row = { host: string } & ({ facts: HostFactsReport } | { unreachable: string });
 
@@ -30,8 +30,8 @@ function nodeCell(report: HostFactsReport): string {
 }
 
 /** Gathers and prints the facts; exit 1 when a host is unreachable. */
-export async function factsCommand(options: { inventory: string; limit?: string; json: boolean; forks: number }, write: (text: string) => void): Promise<number> {
-  const inventory = await loadInventory(options.inventory, { vars: hostVarsSchema });
+export async function factsCommand(options: { inventory: InventoryInput; limit?: string; json: boolean; forks: number }, write: (text: string) => void): Promise<number> {
+  const inventory = await loadInventoryInput(options.inventory, hostVarsSchema);
   const hosts = selectHosts(inventory, options.limit);
   for (const host of hosts) persistSeconds(host.connection);
   const newKeys = new Map<string, UnknownHostKeyError>();

@@ -4,6 +4,7 @@ import { hideBin } from 'yargs/helpers';
 import { InputError } from '../errors.ts';
 import { redact } from '../report/redact.ts';
 import { applyCommand, EXIT } from './apply-command.ts';
+import { inventoryInput, withInventoryOptions } from './inventory-input.ts';
 
 // `provision tasks | head` closes the pipe early: that is the reader's choice, not an error.
 process.stdout.on('error', (error: NodeJS.ErrnoException) => {
@@ -27,29 +28,31 @@ async function main(argv: string[]): Promise<number> {
     .scriptName('provision')
     .usage('$0 <command> [options]')
     .command(
-      'apply <inventory>',
+      'apply [inventory]',
       'gather facts, plan, show every diff, ask, apply',
       (y) =>
-        y
-          .positional('inventory', { type: 'string', demandOption: true, describe: 'inventory YAML file' })
-          .option('dry-run', { type: 'boolean', default: false, describe: 'plan and show diffs only; change nothing' })
+        withInventoryOptions(y)
+          .option('dry-run', { alias: 'check', type: 'boolean', default: false, describe: 'plan and show diffs only; change nothing (--check as in Ansible)' })
+          .option('diff', { type: 'boolean', default: false, describe: 'accepted, as in Ansible: diffs are always shown' })
           .option('yes', { alias: 'y', type: 'boolean', default: false, describe: 'apply without asking' })
           .option('json', { type: 'boolean', default: false, describe: 'print one JSON document (the plan, or the results)' })
           .option('limit', { alias: 'l', type: 'string', describe: 'hosts: names, groups, globs, comma lists, !exclude, &intersect' })
+          .option('list-hosts', { type: 'boolean', default: false, describe: 'list the hosts each play would run on, and stop' })
           .option('forks', { alias: 'f', type: 'number', default: 10, describe: 'hosts handled in parallel' })
           .option('playbook', { alias: 'p', type: 'string', describe: 'playbook module to run (default playbooks/site.ts)' })
           .option('detailed-exitcode', { type: 'boolean', default: false, describe: 'with --dry-run: exit 3 when changes are pending' })
           .option('color', { type: 'boolean', describe: 'colour the output (--no-color to disable)' })
-          .option('verbose', { alias: 'v', type: 'boolean', default: false, describe: 'list tasks already in place, and show each remote command (secrets masked)' })
+          .option('verbose', { alias: 'v', type: 'boolean', default: false, describe: 'list tasks already in place, variables provision ignores, and each remote command (secrets masked)' })
           .option('log', { type: 'string', describe: 'keep a full run log in this file (commands and outputs, secrets masked)' }),
       async (args) => {
         code = await applyCommand(
           {
-            inventory: args.inventory,
+            inventory: inventoryInput(args),
             dryRun: args['dry-run'],
             yes: args.yes,
             json: args.json,
             ...(args.limit !== undefined ? { limit: args.limit } : {}),
+            listHosts: args['list-hosts'],
             forks: args.forks,
             ...(args.playbook !== undefined ? { playbook: args.playbook } : {}),
             detailedExitcode: args['detailed-exitcode'],
@@ -62,27 +65,43 @@ async function main(argv: string[]): Promise<number> {
       },
     )
     .command(
-      'validate <inventory>',
-      'check the inventory against the schema; contacts no host',
-      (y) => y.positional('inventory', { type: 'string', demandOption: true }),
+      'validate [inventory]',
+      'check the inventory against the schema, and list what provision ignores; contacts no host',
+      (y) => withInventoryOptions(y),
       async (args) => {
         const { validateCommand } = await import('./inventory-commands.ts');
-        code = await validateCommand(args.inventory, (line) => process.stdout.write(`${line}\n`));
+        code = await validateCommand(inventoryInput(args), (line) => process.stdout.write(`${line}\n`));
       },
     )
     .command(
-      'facts <inventory>',
+      'inventory [inventory]',
+      'print the resolved groups and variables as JSON, as ansible-inventory does (defaults filled in, secrets masked)',
+      (y) =>
+        withInventoryOptions(y)
+          .option('list', { type: 'boolean', default: false, describe: 'every group and every host\'s variables' })
+          .option('host', { type: 'string', requiresArg: true, describe: 'the variables of this host' })
+          .option('show-secrets', { type: 'boolean', default: false, describe: 'show secrets instead of ******** (on a terminal only)' }),
+      async (args) => {
+        const { inventoryCommand } = await import('./inventory-commands.ts');
+        code = await inventoryCommand(
+          inventoryInput(args),
+          { list: args.list, showSecrets: args['show-secrets'], ...(args.host !== undefined ? { host: args.host } : {}) },
+          (line) => process.stdout.write(`${line}\n`),
+        );
+      },
+    )
+    .command(
+      'facts [inventory]',
       'gather and show what each host is: OS, usable CPUs, memory, SSH, firewall, fail2ban, node',
       (y) =>
-        y
-          .positional('inventory', { type: 'string', demandOption: true })
+        withInventoryOptions(y)
           .option('limit', { alias: 'l', type: 'string', describe: 'hosts: names, groups, globs, comma lists' })
           .option('json', { type: 'boolean', default: false, describe: 'print JSON' })
           .option('forks', { alias: 'f', type: 'number', default: 10, describe: 'hosts handled in parallel' }),
       async (args) => {
         const { factsCommand } = await import('./facts-command.ts');
         code = await factsCommand(
-          { inventory: args.inventory, json: args.json, forks: args.forks, ...(args.limit !== undefined ? { limit: args.limit } : {}) },
+          { inventory: inventoryInput(args), json: args.json, forks: args.forks, ...(args.limit !== undefined ? { limit: args.limit } : {}) },
           (line) => process.stdout.write(`${line}\n`),
         );
       },
@@ -145,13 +164,16 @@ async function main(argv: string[]): Promise<number> {
       // It runs on while its socket listens, and exits once it holds nothing.
       await runKeeper(args.socket, args.wait);
     })
-    .demandCommand(1, 'Name a command: apply, validate, facts, init, tasks, schema or lab.')
+    .demandCommand(1, 'Name a command: apply, validate, inventory, facts, init, tasks, schema or lab.')
     .strict()
     .fail((message, error) => {
-      if (error) throw error;
-      throw new InputError(message);
+      // yargs' own usage errors (a flag missing its value, say) are the operator's input, not a failure of ours.
+      if (error && error.name !== 'YError') throw error;
+      throw new InputError(message ?? error?.message ?? 'invalid command line');
     })
     .help()
+    // Help fits the terminal it is shown on (80 columns when it is not a terminal).
+    .wrap(process.stdout.columns ?? 80)
     .completion('completion', 'print a shell completion script')
     .parseAsync();
   return code;

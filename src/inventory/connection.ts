@@ -109,7 +109,8 @@ export function connectionVarsSchema(inventoryDir: string) {
       .default(CONNECTION_DEFAULTS.knownHostsFile)
       .transform((path) => resolveInventoryPath(path, inventoryDir)),
     ssh_host_key_checking: z
-      .enum(['strict', 'ask', 'accept-new', 'off'], { error: 'expected strict, ask, accept-new or off' })
+      // YAML 1.1, as Ansible reads it, makes an unquoted `off` the boolean false.
+      .preprocess((value) => (value === false ? 'off' : value), z.enum(['strict', 'ask', 'accept-new', 'off'], { error: 'expected strict, ask, accept-new or off' }))
       .default(CONNECTION_DEFAULTS.hostKeyChecking),
     ssh_host_key: hostKeyPins.optional(),
     ssh_connect_timeout: duration.default(CONNECTION_DEFAULTS.connectTimeout),

@@ -3,14 +3,13 @@
 import { isMap, isSeq, type Node } from 'yaml';
 import type { z } from 'zod';
 import type { InputProblem } from '../errors.ts';
-import { joinPath, type YamlSource } from './yaml-source.ts';
-import type { HostModel, VarDef } from './structure.ts';
+import { joinPath, type SourceFile } from './source-file.ts';
+import type { HostModel, VarDef } from './model.ts';
 import { didYouMean } from './did-you-mean.ts';
 import { objectKeysAt } from './schema-keys.ts';
 
 /** What is needed to place the issues of one host's validation. */
 export interface IssueContext {
-  source: YamlSource;
   /** The schema that produced the issues, for the keys it knows. */
   schema: z.ZodType;
   /** The host's merged top-level variables, each with the node it came from. */
@@ -26,13 +25,14 @@ export function issueProblems(issues: readonly z.core.$ZodIssue[], context: Issu
 }
 
 function problemsOf(issue: z.core.$ZodIssue, context: IssueContext): InputProblem[] {
-  const { source, vars, host } = context;
+  const { vars, host } = context;
   const [top, ...below] = issue.path;
   if (issue.code === 'unrecognized_keys' && top === undefined) {
     const candidates = [...objectKeysAt(context.schema, []), ...context.otherTopLevelNames];
     return issue.keys.map((key) => {
       const def = vars.get(key);
-      return source.problemAt(def?.keyNode ?? host.keyNode, `unknown variable '${key}'${didYouMean(key, candidates)}`);
+      const message = `unknown variable '${key}'${didYouMean(key, candidates)}`;
+      return def ? def.source.problemAt(def.keyNode, message) : host.source.problemAt(host.keyNode, message);
     });
   }
   const def = top === undefined ? undefined : vars.get(String(top));
@@ -40,8 +40,9 @@ function problemsOf(issue: z.core.$ZodIssue, context: IssueContext): InputProble
     // Nothing in the file to point at: the variable is missing for this host.
     const name = joinPath('', issue.path);
     const message = issue.code === 'invalid_type' && below.length === 0 ? `required variable '${name}' is not set for host '${host.name}'` : `${name || 'variables'} of host '${host.name}': ${issue.message}`;
-    return [source.problemAt(host.keyNode, message)];
+    return [host.source.problemAt(host.keyNode, message)];
   }
+  const source = def.source;
   const { node, rest } = descend(source, def.value ?? def.keyNode, below);
   if (issue.code === 'unrecognized_keys' && rest.length === 0 && node && isMap(node)) {
     const candidates = objectKeysAt(context.schema, issue.path);
@@ -61,7 +62,7 @@ function problemsOf(issue: z.core.$ZodIssue, context: IssueContext): InputProble
  * Follows an issue path from a value node through mappings (with merges) and lists. Returns the deepest
  * node reached (aliases resolved to where the value is written) and the part of the path that had no node.
  */
-export function descend(source: YamlSource, start: Node, path: readonly PropertyKey[]): { node: Node; rest: PropertyKey[] } {
+export function descend(source: SourceFile, start: Node, path: readonly PropertyKey[]): { node: Node; rest: PropertyKey[] } {
   let node: Node = source.resolve(start) ?? start;
   for (let i = 0; i < path.length; i++) {
     const segment = path[i];

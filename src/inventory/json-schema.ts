@@ -12,16 +12,17 @@ function inputSchema(schema: z.ZodType): JsonObject {
 
 /**
  * The inventory's JSON Schema: groups with `hosts`, `vars` and `children` to any depth; every vars mapping takes
- * the connection variables and the task library's namespaces, and nothing else.
+ * the connection variables and the task library's namespaces (each strict), and other projects' variables, which
+ * provision ignores.
  */
 export function inventoryJsonSchema(taskVars: z.ZodType): JsonObject {
   const connection = inputSchema(connectionVarsSchema('/'));
   const tasks = inputSchema(taskVars);
   const vars = {
     type: 'object',
-    description: 'Variables: Ansible connection variables and provision task namespaces.',
+    description: "Variables: Ansible connection variables and provision's task namespaces; other variables (other roles') are ignored.",
     properties: { ...(connection.properties as JsonObject), ...(tasks.properties as JsonObject) },
-    additionalProperties: false,
+    additionalProperties: true,
   };
   const group = {
     type: 'object',

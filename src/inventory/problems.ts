@@ -21,6 +21,11 @@ export class ProblemList {
     for (const problem of problems) this.add(problem);
   }
 
+  /** The problems so far, in the order they were added. */
+  get items(): readonly InputProblem[] {
+    return this.#items;
+  }
+
   /** Number of distinct problems so far. */
   get size(): number {
     return this.#items.length;

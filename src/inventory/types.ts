@@ -1,5 +1,7 @@
 /** The inventory as the engine sees it: hosts with their groups, typed vars and connection settings. */
 
+import type { SourcePosition } from '../errors.ts';
+
 /**
  * How a host key is checked against known_hosts: `strict` refuses keys it does not know, `ask` (the default) asks the
  * operator on a terminal before trusting a new one, `accept-new` trusts and records new keys, `off` checks nothing.
@@ -59,12 +61,20 @@ export interface Host<Vars = Record<string, unknown>> {
   vars: Vars;
 }
 
+/** A variable that is not provision's (another role's, say), loaded and left alone, where it is (first) set. */
+export interface IgnoredVariable {
+  name: string;
+  position: SourcePosition;
+}
+
 /** A loaded, validated inventory. */
 export interface Inventory<Vars = Record<string, unknown>> {
-  /** Absolute path of the inventory file. */
+  /** Absolute path of the inventory file (or directory; the first one given). */
   file: string;
   /** Hosts in file order. */
   hosts: Host<Vars>[];
   /** Group name → names of its member hosts (direct and through child groups). */
   groups: Map<string, string[]>;
+  /** Variables that are not provision's, by name (listed by `validate` and `-v`). */
+  ignored?: IgnoredVariable[];
 }

@@ -1,12 +1,59 @@
 /** The foundation end to end: dry run, apply, idempotence, handlers, validation, limits, refusals. */
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
+import { createHash } from 'node:crypto';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
 import { startTestHosts, type TestHosts } from '../support/containers.ts';
 import { parseRun, runCli } from '../support/cli.ts';
+import { scratchDir } from '../support/scratch.ts';
+import { ANSIBLE_PROJECT, fixtureVaultBlock, tamperVaultBlock } from '../support/vault.ts';
 import { installStandInNode } from '../../src/lab/node-service.ts';
 
 const HANDLERS = 'test/fixtures/playbooks/handlers.ts';
 const VALIDATE = 'test/fixtures/playbooks/validate.ts';
+const VAULT_PASSWORD_FILE = join(ANSIBLE_PROJECT, 'vault-pass.txt');
+/** A bearer token, vault-encrypted (with ansible-vault, password in vault-pass.txt) in the fixture project's host_vars/lb1/vault.yml. */
+const VAULT_TOKEN = 'token-abcdefghijklmnopqrstuvwxyz-0123456789';
+const vaultTokenBlock = (indent: string) => fixtureVaultBlock('host_vars/lb1/vault.yml', 'token', indent);
+
+/**
+ * An Ansible project for the test hosts: an INI inventory, group_vars/ (a file and a directory), host_vars/,
+ * a vault-encrypted token and another role's variables; `changes` replaces files of it.
+ */
+function writeAnsibleProject(lab: TestHosts, changes: Record<string, string> = {}): string {
+  const dir = scratchDir('provision-ansible-project-');
+  const hostLine = (name: string) => {
+    const host = lab.hosts.find((candidate) => candidate.name === name)!;
+    return `${name} ansible_host=127.0.0.1 ansible_port=${host.sshPort} private_ip=${host.privateIp}`;
+  };
+  const files: Record<string, string> = {
+    hosts: [
+      '# the lab, as an Ansible project keeps it',
+      '[nodes]',
+      `${hostLine('node1')} hornet_version=2.0.1`,
+      '',
+      '[balancers]',
+      hostLine('balancer1'),
+      '',
+      '[all:vars]',
+      'ansible_user=root',
+      `ansible_ssh_private_key_file=${lab.keyFile}`,
+      `ssh_known_hosts_file=${lab.knownHostsFile}`,
+      'ssh_host_key_checking=strict',
+      '',
+    ].join('\n'),
+    'group_vars/all.yml': 'docker_version: "24.0"\nssh:\n  max_auth_tries: 4\nfail2ban:\n  maxretry: 4\n',
+    'group_vars/balancers/haproxy.yml': `haproxy:\n  auth:\n    tokens:\n      - name: monitoring\n        token: ${vaultTokenBlock('          ')}\n`,
+    'host_vars/node1.yml': 'ssh:\n  max_auth_tries: 5\n',
+    ...changes,
+  };
+  for (const [path, content] of Object.entries(files)) {
+    mkdirSync(dirname(join(dir, path)), { recursive: true });
+    writeFileSync(join(dir, path), content);
+  }
+  return join(dir, 'hosts');
+}
 
 /** A checksum of everything a run could touch, read through docker exec, never through provision. */
 async function hostState(lab: TestHosts, name: string): Promise<string> {
@@ -131,6 +178,48 @@ describe('apply against real hosts', () => {
     const good = await runCli(['apply', lab.inventoryFile, '--yes', '--playbook', VALIDATE, '--limit', 'node1']);
     assert.equal(good.code, 0, good.stdout + good.stderr);
     assert.equal((await lab.exec('node1', ['cat', '/etc/ssh/provision_test_config'])).stdout, 'MaxAuthTries 4\n');
+  });
+
+  test('an Ansible project with a broken INI line, a wrong vault password or an altered vault value: exit 2 naming the file and line, hosts untouched', async () => {
+    const before = await Promise.all(['node1', 'balancer1'].map((name) => hostState(lab, name)));
+    const broken = writeAnsibleProject(lab, { 'host_vars/node1.yml': 'ssh:\n  max_auth_tries: 5\n' });
+    writeFileSync(broken, readFileSync(broken, 'utf8').replace('[balancers]', '[balancers]\nbalancer2 ansible_port'));
+    const brokenRun = await runCli(['apply', '-i', broken, '--yes', '--vault-password-file', VAULT_PASSWORD_FILE]);
+    assert.equal(brokenRun.code, 2, brokenRun.stderr);
+    assert.match(brokenRun.stderr, /hosts:6:11: expected key=value after the host name, got 'ansible_port'/);
+    const wrongPassword = join(scratchDir('provision-vault-'), 'wrong');
+    writeFileSync(wrongPassword, 'not-the-password\n');
+    const wrong = await runCli(['apply', '-i', writeAnsibleProject(lab), '--yes', '--vault-password-file', wrongPassword]);
+    assert.equal(wrong.code, 2, wrong.stderr);
+    assert.match(wrong.stderr, /group_vars\/balancers\/haproxy\.yml:5:23: haproxy\.auth\.tokens\[0\]\.token: cannot decrypt this vault value: wrong vault password/);
+    // One digit of the ciphertext changed: its HMAC no longer matches.
+    const altered = tamperVaultBlock(vaultTokenBlock('          '));
+    const tampered = await runCli(['apply', '-i', writeAnsibleProject(lab, { 'group_vars/balancers/haproxy.yml': `haproxy:\n  auth:\n    tokens:\n      - name: monitoring\n        token: ${altered}\n` }), '--yes', '--vault-password-file', VAULT_PASSWORD_FILE]);
+    assert.equal(tampered.code, 2, tampered.stderr);
+    assert.match(tampered.stderr, /group_vars\/balancers\/haproxy\.yml:5:23: haproxy\.auth\.tokens\[0\]\.token: cannot decrypt this vault value: wrong vault password, or the encrypted text was altered \(its HMAC does not match\)/);
+    for (const run of [brokenRun, wrong, tampered]) assert.doesNotMatch(run.stderr, /\n\s+at /, 'no stack trace');
+    assert.deepEqual(await Promise.all(['node1', 'balancer1'].map((name) => hostState(lab, name))), before);
+  });
+
+  test('an Ansible project (INI inventory, group_vars/ and host_vars/, a vault-encrypted token, other roles\' variables) converges the hosts, and a second run changes nothing', async () => {
+    const inventory = writeAnsibleProject(lab);
+    const first = await runCli(['apply', '-i', inventory, '--yes', '--json', '--vault-password-file', VAULT_PASSWORD_FILE]);
+    assert.equal(first.code, 0, first.stdout + first.stderr);
+    assert.ok(parseRun(first).summary.changed > 0);
+    assert.ok(!(first.stdout + first.stderr).includes(VAULT_TOKEN), 'the decrypted token is never printed');
+    // host_vars/node1.yml beats group_vars/all.yml; group_vars/all.yml reaches every host.
+    const sshd = (name: string) => lab.exec(name, ['sh', '-c', 'sshd -T | grep -i "^maxauthtries"']);
+    assert.equal((await sshd('node1')).stdout.trim(), 'maxauthtries 5');
+    assert.equal((await sshd('balancer1')).stdout.trim(), 'maxauthtries 4');
+    for (const name of ['node1', 'balancer1']) {
+      assert.match((await lab.exec(name, ['cat', '/etc/fail2ban/jail.d/provision.local'])).stdout, /^maxretry = 4$/m);
+    }
+    // The token decrypted from the vault reaches HAProxy only as its SHA-256 digest.
+    const digest = createHash('sha256').update(VAULT_TOKEN).digest('hex');
+    assert.match((await lab.exec('balancer1', ['cat', '/etc/haproxy/tokens.map'])).stdout, new RegExp(`^${digest} monitoring$`, 'm'));
+    const second = await runCli(['apply', '-i', inventory, '--yes', '--json', '--vault-password-file', VAULT_PASSWORD_FILE]);
+    assert.equal(second.code, 0, second.stdout + second.stderr);
+    assert.equal(parseRun(second).summary.changed, 0);
   });
 });
 

@@ -12,7 +12,7 @@ export interface CliResult {
 }
 
 /** Runs `provision ARGS`; stdin is closed (no TTY), so a run without --yes must refuse. */
-export function runCli(args: string[], options: { env?: Record<string, string>; timeoutMs?: number; signal?: AbortSignal } = {}): Promise<CliResult> {
+export function runCli(args: string[], options: { env?: Record<string, string>; timeoutMs?: number; signal?: AbortSignal; cwd?: string } = {}): Promise<CliResult> {
   return new Promise((resolve, reject) => {
     const child = spawn(process.execPath, [BIN, ...args], {
       // Connections are not kept between runs (each test counts its own logins) unless a test asks for it.
@@ -20,6 +20,7 @@ export function runCli(args: string[], options: { env?: Record<string, string>; 
       stdio: ['ignore', 'pipe', 'pipe'],
       // An abort kills the CLI outright, as a lost controller would end: no cleanup of its own.
       ...(options.signal ? { signal: options.signal, killSignal: 'SIGKILL' as const } : {}),
+      ...(options.cwd ? { cwd: options.cwd } : {}),
     });
     child.on('error', () => undefined);
     let stdout = '';

@@ -53,7 +53,7 @@ test('the bundle of the project\'s sources is built and loadable', async () => {
   assert.equal(statSync(entry).isFile(), true);
   const run = spawnSync(process.execPath, [entry, '--help'], { encoding: 'utf8', timeout: 30_000 });
   assert.equal(run.status, 0, run.stderr);
-  assert.match(run.stdout, /apply <inventory>/);
+  assert.match(run.stdout, /apply \[inventory\]/);
   // Every other module of the build loads: a bundled library that requires its own files at run time would not.
   for (const chunk of readdirSync(dirname(entry)).filter((name) => name !== 'main.js')) {
     await assert.doesNotReject(import(pathToFileURL(join(dirname(entry), chunk)).href), chunk);

@@ -86,6 +86,34 @@ test('300 mutations of the example inventory load or fail with an InputError', a
   assert.ok(counts['input-error'] > 50, `mutations should mostly break it: ${JSON.stringify(counts)}`);
 });
 
+const iniExample = readFileSync(fileURLToPath(new URL('../fixtures/ansible-project/hosts.ini', import.meta.url)), 'utf8');
+const INI_JUNK = ['=', '[', ']', ':', ':vars]', ':children]', '[a:c]', '"', "'", '\\', '#', ';', '{', '(', '0x', "u'", 'True', '\n[', '\n', ' ', '\u0000', '😀'];
+
+test('300 mutations of an INI inventory load or fail with an InputError', async () => {
+  const counts = { loaded: 0, 'input-error': 0 };
+  for (let seed = 1; seed <= 300; seed++) {
+    const next = random(seed * 31);
+    let text = mutate(iniExample, next);
+    for (let i = 0; i < 3; i++) {
+      const at = Math.floor(next() * text.length);
+      text = text.slice(0, at) + INI_JUNK[Math.floor(next() * INI_JUNK.length)] + text.slice(at);
+    }
+    counts[await outcome(text, `mutated-${seed}.ini`)] += 1;
+  }
+  assert.ok(counts['input-error'] > 50 && counts.loaded > 0, `mutations should break it often, not always: ${JSON.stringify(counts)}`);
+});
+
+test('random text never throws from the INI value reader', async () => {
+  const { readPythonLiteral } = await import('../../src/inventory/python-literal.ts');
+  const pieces = ['1', '0', '_', '.', 'e', '-', '+', 'x', 'o', 'b', 'j', "'", '"', '\\', 'u', 'r', '[', ']', '(', ')', '{', '}', ',', ':', ' ', '#', 'True', 'None', 'N{', 'x41'];
+  for (let seed = 1; seed <= 2000; seed++) {
+    const next = random(seed);
+    const text = Array.from({ length: 1 + Math.floor(next() * 12) }, () => pieces[Math.floor(next() * pieces.length)]).join('');
+    const result = readPythonLiteral(text);
+    if (result !== undefined) assert.doesNotThrow(() => JSON.stringify(result.value), text);
+  }
+});
+
 test('300 random documents of wrong types load or fail with an InputError', async () => {
   const { stringify } = await import('yaml');
   for (let seed = 1; seed <= 300; seed++) {

@@ -62,3 +62,13 @@ export async function problemsOf(load: Promise<unknown>): Promise<InputProblem[]
 export function summarize(problems: InputProblem[]): string[] {
   return problems.map((p) => `${p.position?.line}:${p.position?.column} ${p.path ?? ''}: ${p.message}`);
 }
+
+/** Writes files (path relative to a fresh scratch directory → content) and returns the directory. */
+export function writeProject(files: Record<string, string>): string {
+  const dir = join(scratch, String(++written));
+  for (const [path, content] of Object.entries(files)) {
+    mkdirSync(join(dir, path, '..'), { recursive: true });
+    writeFileSync(join(dir, path), content);
+  }
+  return dir;
+}

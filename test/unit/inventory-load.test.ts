@@ -148,6 +148,11 @@ describe('connection variables', () => {
     assert.deepEqual(host('full').vars, { ssh: { port: 22, user: 'admin' } });
   });
 
+  test('an unquoted off, which YAML 1.1 reads as false (as Ansible does), still turns host key checking off', async () => {
+    const inventory = await loadText('all:\n  vars:\n    ssh_host_key_checking: off\n  hosts:\n    a: {}\n');
+    assert.equal(inventory.hosts[0]?.connection.hostKeyChecking, 'off');
+  });
+
   test('private_ip defaults to ansible_host', async () => {
     const inventory = await loadText('all:\n  hosts:\n    h:\n      ansible_host: 192.0.2.1\n');
     assert.equal(inventory.hosts[0]?.privateIp, '192.0.2.1');
