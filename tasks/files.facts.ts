@@ -33,7 +33,7 @@ export function pathState(path: string): Fact<PathState> {
   return {
     key: `file:${path}`,
     // base64 keeps the content byte-exact through the batch output, trailing newlines included.
-    command: sh`if [ -e ${path} ] || [ -L ${path} ]; then stat -c '%F|%a|%U|%G' ${path}; if [ -f ${path} ] && [ ! -L ${path} ]; then base64 -w0 ${path}; fi; else echo absent; fi`,
+    command: sh`if [ -e ${path} ] || [ -L ${path} ]; then stat -c '%F|%a|%U|%G' -- ${path}; if [ -f ${path} ] && [ ! -L ${path} ]; then base64 -w0 -- ${path}; fi; else echo absent; fi`,
     parse: parsePathState,
     // The batch's output is line-based: a path with a newline in it is asked on its own.
     ...(path.includes('\n') ? {} : { batch: { kind: 'path-state', item: path, command: pathStatesCommand, split: splitPathStates } }),

@@ -75,7 +75,7 @@ export function planFileWrite(path: string, state: PathState, content: string, o
       {
         summary: `set ${metaLine(wanted)} on ${path}`,
         diff: { ...diff, before: content },
-        steps: [{ kind: 'run', command: sh`chown ${`${wanted.owner}:${wanted.group}`} ${path} && chmod ${wanted.mode} ${path}` }],
+        steps: [{ kind: 'run', command: sh`chown -- ${`${wanted.owner}:${wanted.group}`} ${path} && chmod -- ${wanted.mode} ${path}` }],
         ...common,
       },
     ],
@@ -124,8 +124,8 @@ export function directory(path: string, options: Ownership = {}): Task {
                 kind: 'run',
                 command:
                   state.type === 'absent'
-                    ? sh`mkdir -p ${path} && chown ${owner} ${path} && chmod ${wanted.mode} ${path}`
-                    : sh`chown ${owner} ${path} && chmod ${wanted.mode} ${path}`,
+                    ? sh`mkdir -p -- ${path} && chown -- ${owner} ${path} && chmod -- ${wanted.mode} ${path}`
+                    : sh`chown -- ${owner} ${path} && chmod -- ${wanted.mode} ${path}`,
               },
             ],
             predicts: [{ key: `file:${path}`, value: { type: 'directory', ...wanted } satisfies PathState }],

@@ -3,6 +3,7 @@
  * beyond a reserve. The setting is written into the node's own config file (only those keys change); the node is
  * restarted by a handler when it changed, and a second handler checks that the node's info route agrees.
  */
+import { plainConfigValues } from '../src/engine/config-values.ts';
 import { registerSecret } from '../src/report/redact.ts';
 import { sh } from '../src/transport/shell.ts';
 import type { Handler, Plan, Task } from '../src/engine/types.ts';
@@ -116,7 +117,7 @@ export function planPowConfig(vars: NodeVars, text: string, decision: PowDecisio
   const current = format.read(text);
   // When PoW goes off, the worker count is left as the operator had it: the node ignores it then.
   const target: PowTarget = { enabled: decision.enabled, ...(decision.enabled && format.keys.workers ? { workers: decision.workers } : {}) };
-  return { current, next: format.write(text, target) };
+  return { current, next: format.write(text, plainConfigValues(vars.config_path, target)) };
 }
 
 /** Remote PoW set in the node's config file from its usable CPUs and `node.pow`; restarts the node when it changes. */

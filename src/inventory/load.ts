@@ -15,6 +15,7 @@ import {
   LEGACY_CONNECTION_VARS,
   SECRET_CONNECTION_VARS,
   connectionVarsSchema,
+  isHostAddress,
   toConnectionSettings,
 } from './connection.ts';
 import { issueProblems } from './issues.ts';
@@ -90,7 +91,10 @@ function buildInventory<S extends z.ZodType>(source: YamlSource, absoluteFile: s
     if (!task.success) {
       problems.addAll(issueProblems(task.error.issues, { ...context, schema: varsSchema, otherTopLevelNames: CONNECTION_VAR_NAMES }));
     }
-    if (connection.success && task.success) {
+    // Without ansible_host the host's name is its address (and private_ip): it must be one, as ansible_host must.
+    if (connection.success && connection.data.ansible_host === undefined && !isHostAddress(host.name)) {
+      problems.add(source.problemAt(host.keyNode, 'this host name is not an IP address or DNS name, so it cannot be the address: set ansible_host (and private_ip)'));
+    } else if (connection.success && task.success) {
       hosts.push({ name: host.name, groups, ...toConnectionSettings(host.name, connection.data), vars: task.data as z.output<S> });
     }
   }

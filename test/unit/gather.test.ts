@@ -103,7 +103,7 @@ test('a batch kind becomes one question in the place of its first fact', async (
   const facts = [unitState('ssh'), raw('other', sh`true`), unitState('fail2ban'), unitState('ssh.socket')];
   const questions = questionsFor(facts);
   assert.equal(questions.length, 2);
-  assert.equal(questions[0]!.command.text, "systemctl show ssh.service fail2ban.service ssh.socket -p LoadState -p ActiveState -p UnitFileState");
+  assert.equal(questions[0]!.command.text, "systemctl show -p LoadState -p ActiveState -p UnitFileState -- ssh.service fail2ban.service ssh.socket");
   const shown = 'LoadState=loaded\nActiveState=active\nUnitFileState=enabled\n\nLoadState=not-found\nActiveState=inactive\nUnitFileState=\n\nLoadState=loaded\nActiveState=inactive\nUnitFileState=disabled\n';
   const values = new Map<string, unknown>();
   questions[0]!.answer({ stdout: shown, code: 0 }, values);

@@ -125,7 +125,7 @@ test('handlers: restart first, then the check that matches the setting, on the c
     handlers.map((handler) => handler.name),
     ['restart hornet-test', 'check hornet-test lists PoW', 'check hornet-test does not list PoW'],
   );
-  assert.match(handlers[0]!.steps[0]!.kind === 'run' ? handlers[0]!.steps[0]!.command.text : '', /^systemctl restart hornet-test$/);
+  assert.match(handlers[0]!.steps[0]!.kind === 'run' ? handlers[0]!.steps[0]!.command.text : '', /^systemctl restart -- hornet-test$/);
   const check = powCheckCommand(node, true).text;
   assert.match(check, /curl -fsS --max-time 2 http:\/\/127\.0\.0\.1:14300\/api\/v1\/info/);
   assert.match(check, /want=listed/);
