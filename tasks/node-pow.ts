@@ -10,7 +10,7 @@ import type { Handler, Plan, Task } from '../src/engine/types.ts';
 import type { Host } from '../src/inventory/types.ts';
 import { planFileWrite } from './files.ts';
 import { pathState } from './files.facts.ts';
-import { configSecrets, NodeConfigError, POW_CONFIG_FORMATS, type PowSettings, type PowTarget } from './node-config.ts';
+import { configSecrets, maskCredentials, NodeConfigError, POW_CONFIG_FORMATS, type PowSettings, type PowTarget } from './node-config.ts';
 import { cpusText, describeCpuSources, usableCpusOfNode, type UsableCpus } from './node.facts.ts';
 import { FLAVOR_LAYOUT, type NodePowVars, type NodeVars } from './node.vars.ts';
 import { restartService } from './systemd.ts';
@@ -160,6 +160,8 @@ export function remotePow(host: Host<{ node: NodeVars }>): Task {
       });
       if (plan.status !== 'change') return plan;
       const [change] = plan.changes;
+      // The diff shows every credential masked where it stands, short ones included; the write keeps the real text.
+      if (change.diff) change.diff = { ...change.diff, before: maskCredentials(format.format, state.content), after: maskCredentials(format.format, next) };
       const keyLines = current.enabled === decision.enabled ? [] : [`${format.keys.enabled}: ${shown(current.enabled)} → ${decision.enabled}`];
       if (decision.enabled && format.keys.workers && current.workers !== decision.workers) keyLines.push(`${format.keys.workers}: ${shown(current.workers)} → ${decision.workers}`);
       if (decision.enabled && !format.keys.workers) keyLines.push(`${vars.flavor} has no worker-count setting; it picks its own`);
