@@ -28,15 +28,28 @@ export function parsePathState(output: FactOutput): PathState {
   return { type: 'other', ...meta };
 }
 
-/** What is at `path`: type, mode, owner, group and (for a regular file) its exact content. */
-export function pathState(path: string): Fact<PathState> {
+/** The fact key of a path's state; `followSymlinks` reads what a link leads to (still under `file:`, which installs stale). */
+export function pathStateKey(path: string, followSymlinks = false): string {
+  return followSymlinks ? `file:followed:${path}` : `file:${path}`;
+}
+
+/**
+ * What is at `path`: type, mode, owner, group and (for a regular file) its exact content. A link is reported as a link,
+ * unless `followSymlinks`: then what it leads to is (absent when it leads nowhere).
+ */
+export function pathState(path: string, options: { followSymlinks?: boolean } = {}): Fact<PathState> {
+  const follow = options.followSymlinks === true;
   return {
-    key: `file:${path}`,
+    key: pathStateKey(path, follow),
     // base64 keeps the content byte-exact through the batch output, trailing newlines included.
-    command: sh`if [ -e ${path} ] || [ -L ${path} ]; then stat -c '%F|%a|%U|%G' -- ${path}; if [ -f ${path} ] && [ ! -L ${path} ]; then base64 -w0 -- ${path}; fi; else echo absent; fi`,
+    command: follow
+      ? sh`if [ -e ${path} ]; then stat -L -c '%F|%a|%U|%G' -- ${path}; if [ -f ${path} ]; then base64 -w0 -- ${path}; fi; else echo absent; fi`
+      : sh`if [ -e ${path} ] || [ -L ${path} ]; then stat -c '%F|%a|%U|%G' -- ${path}; if [ -f ${path} ] && [ ! -L ${path} ]; then base64 -w0 -- ${path}; fi; else echo absent; fi`,
     parse: parsePathState,
     // The batch's output is line-based: a path with a newline in it is asked on its own.
-    ...(path.includes('\n') ? {} : { batch: { kind: 'path-state', item: path, command: pathStatesCommand, split: splitPathStates } }),
+    ...(path.includes('\n')
+      ? {}
+      : { batch: follow ? { kind: 'path-state-followed', item: path, command: followedPathStatesCommand, split: splitPathStates } : { kind: 'path-state', item: path, command: pathStatesCommand, split: splitPathStates } }),
   };
 }
 
@@ -50,6 +63,15 @@ export function pathStatesCommand(paths: readonly string[]): ShellCommand {
 printf '\n%s\n' ${CONTENTS}
 set --
 for path in ${paths}; do if [ -f "$path" ] && [ ! -L "$path" ]; then set -- "$@" "$path"; fi; done
+if [ $# -gt 0 ]; then printf '%s\n' "$@"; echo; cat -- "$@" | base64 -w0; fi`;
+}
+
+/** As pathStatesCommand, for paths whose links are followed: what each leads to. */
+export function followedPathStatesCommand(paths: readonly string[]): ShellCommand {
+  return sh`stat -L -c '%F|%a|%U|%G|%s|%n' -- ${paths} 2>/dev/null
+printf '\n%s\n' ${CONTENTS}
+set --
+for path in ${paths}; do if [ -f "$path" ]; then set -- "$@" "$path"; fi; done
 if [ $# -gt 0 ]; then printf '%s\n' "$@"; echo; cat -- "$@" | base64 -w0; fi`;
 }
 

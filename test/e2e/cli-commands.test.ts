@@ -49,7 +49,7 @@ describe('facts, -v and --log', () => {
     const text = readFileSync(log, 'utf8');
     assert.match(text, /\( echo "\$SSH_CONNECTION"\n\) <\/dev\/null 2>\/dev\/null/, 'the log keeps whole commands');
     assert.equal(statSync(log).mode & 0o777, 0o600);
-    assert.match(text, /mv -f "\$candidate" \/srv\/provision-test\/a\.conf/);
+    assert.match(text, /dir=\/srv\/provision-test; base=a\.conf\n[\s\S]*mv -fT -- "\$candidate" "\$1"/);
     for (const output of [result.stdout, result.stderr, text]) assert.doesNotMatch(output, new RegExp(secret));
   });
 
