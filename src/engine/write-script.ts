@@ -159,7 +159,8 @@ trap - EXIT
  */
 export function writeFileScript(step: WriteFileStep): ShellCommand {
   const chownWhenRoot = rootOwned(step) ? sh`if [ -n "$setgid" ]; then how=chown; else how=; fi` : sh`how=chown`;
-  return sh`set -e
+  return sh`# write ${step.path}
+set -e
 ${enterDirectory(step)}
 ${refuseUnsafeWay(step.path)}
 ${runAsWayOwner(step.path, step.owner, writeFunction(step), '"$base"', chownWhenRoot)}`;
@@ -181,7 +182,8 @@ case "$2" in
 esac
 chmod -- ${ownership.mode} "$1"
 }`.text;
-  return sh`set -e
+  return sh`# directory ${path}
+set -e
 target=${path}
 dir=$target; while [ ! -e "$dir" ] && [ ! -L "$dir" ]; do dir=\${dir%/*}; [ -n "$dir" ] || dir=/; done
 if [ "$dir" = "$target" ]; then dir=\${target%/*}; [ -n "$dir" ] || dir=/; fi
