@@ -3,6 +3,7 @@ import { createHash } from 'node:crypto';
 import { closeSync, constants, fchmodSync, fstatSync, ftruncateSync, openSync, writeSync } from 'node:fs';
 import { InputError } from '../errors.ts';
 import { observeCommands, type CommandRecord } from '../transport/command-log.ts';
+import { printable } from './printable.ts';
 import { redact } from './redact.ts';
 
 /** Prints each remote command, its exit code and time, to `write`. */
@@ -56,8 +57,8 @@ export function logToFile(file: string): { line(text: string): void; stop(): voi
       [
         `## ${new Date().toISOString()} ${record.target} exit ${record.code} in ${Math.round(record.ms)} ms`,
         record.command,
-        ...(record.stdout ? ['-- stdout', elideContents(record.stdout.replace(/\n$/, ''))] : []),
-        ...(record.stderr ? ['-- stderr', elideContents(record.stderr.replace(/\n$/, ''))] : []),
+        ...(record.stdout ? ['-- stdout', printable(elideContents(record.stdout.replace(/\n$/, '')))] : []),
+        ...(record.stderr ? ['-- stderr', printable(elideContents(record.stderr.replace(/\n$/, '')))] : []),
       ].join('\n'),
     );
   });
