@@ -7,8 +7,9 @@
  * every directory on the way, as written and as it resolves, is checked first with one `stat`. Where all of them are
  * root's (or the login user's) and no one else may write to them (a sticky one, as /tmp, is fine), the write runs as it
  * is. Where a user owns one, that user could redirect anything below it anyway: the write runs as that user
- * (`setpriv`, no PAM), so the kernel's own checks bound it to what the user may do already. A directory root owns that
- * others may write to, or one below two users, is refused.
+ * (`setpriv`, no PAM), so the kernel's own checks bound it to what the user may do already. Where a directory of root's
+ * lets its group write, the write of a user's file runs as that user, and one of root's is refused; one anyone may
+ * write to (not sticky), or a way through two users' directories, is refused.
  */
 import { posix } from 'node:path';
 import { ShellCommand, sh } from '../transport/shell.ts';
@@ -38,13 +39,13 @@ function addPrefixes(variable: string): string {
 
 /**
  * Shell code that judges the directories in "$@". It sets `as_uid`/`as_name` to the one user who owns any of them
- * (empty when root or the login user owns them all), `open` to one that others may write to though root owns it (a
- * sticky one, as /tmp, excepted), `mixed` when two users own some, and `setgid` when the directory the shell is in
- * passes its group on. One `stat` for all of them; the rest is the shell's own.
+ * (empty when root or the login user owns them all), `open` to one that anyone may write to though root owns it, and
+ * `shared` to one that its group may (sticky ones, as /tmp, excepted), `mixed` when two users own some, and `setgid`
+ * when the directory the shell is in passes its group on. One `stat` for all of them; the rest is the shell's own.
  */
 const JUDGE_DIRECTORIES = `if [ -O / ]; then me=0; else me=$(id -u); fi
 info=$(stat -c '%u|%a|%U|%F|%n' -- "$@") || exit 3
-as_uid=; as_name=; open=; setgid=; mixed=
+as_uid=; as_name=; open=; shared=; setgid=; mixed=
 while IFS='|' read -r uid mode name kind path; do
   bits=$((0$mode))
   [ "$path" = "$PWD" ] && [ $((bits & 02000)) -ne 0 ] && setgid=1
@@ -54,7 +55,9 @@ while IFS='|' read -r uid mode name kind path; do
     *) echo "$path is a $kind, not a directory" >&2; exit 3 ;;
   esac
   if [ "$uid" = 0 ] || [ "$uid" = "$me" ]; then
-    [ $((bits & 022)) -ne 0 ] && [ $((bits & 01000)) -eq 0 ] && open="$path (mode $mode)"
+    if [ $((bits & 01000)) -eq 0 ]; then
+      if [ $((bits & 02)) -ne 0 ]; then open="$path (mode $mode)"; elif [ $((bits & 020)) -ne 0 ]; then shared="$path (mode $mode)"; fi
+    fi
     continue
   fi
   if [ -z "$as_uid" ]; then as_uid=$uid; as_name=$name; elif [ "$as_uid" != "$uid" ]; then mixed="$as_name and $name"; fi
@@ -106,7 +109,13 @@ if [ -n "$open" ]; then echo ${`refusing to change ${target}:`} "$open is root's
  * function's last argument is `chown` as root and `chgrp` as the user (who can only give a file a group of theirs).
  */
 function runAsWayOwner(target: string, owner: string, definition: string, args: string, rootOwnership: ShellCommand): ShellCommand {
+  // A directory of root's that its group may write to: its members could swap root's work, but not a user's own.
   return sh`${ShellCommand.fromQuoted(definition)}
+if [ -z "$as_uid" ] && [ -n "$shared" ]; then
+  case ${owner} in root|0) echo ${`refusing to change ${target} as root:`} "$shared is root's but its group may write to it, whose members could swap it on the way" >&2; exit 3 ;; esac
+  entry=$(getent passwd -- ${owner}) || { echo ${`cannot change ${target}: no account ${owner}`} >&2; exit 3; }
+  as_name=\${entry%%:*}; as_uid=\${entry#*:*:}; as_uid=\${as_uid%%:*}
+fi
 if [ -n "$as_uid" ]; then
   case ${owner} in "$as_uid"|"$as_name") ;; *) echo ${`refusing to change ${target} for ${owner}:`} "a directory on the way belongs to $as_name, who could replace it anyway; make it $as_name's, or the directory root's" >&2; exit 3 ;; esac
   [ "$me" = 0 ] || { echo ${`cannot change ${target}:`} "a directory on the way belongs to $as_name, and only root can act as another user" >&2; exit 3; }
@@ -205,7 +214,7 @@ export function candidateCheck(step: WriteFileStep, bytes: number): ShellCommand
 beside=
 if [ -d ${dir} ]; then
   ( ${enterDirectory({ ...step, followSymlinks: false })}
-    [ -z "$as_uid$open$mixed" ] ) >/dev/null 2>&1 && beside=1
+    [ -z "$as_uid$open$shared$mixed" ] ) >/dev/null 2>&1 && beside=1
 fi
 if [ -n "$beside" ]; then candidate=$(mktemp ${`${dir === '/' ? '' : dir}/.provision-check-XXXXXX`}); else work=$(mktemp -d) && candidate=$work/candidate && : > "$candidate"; fi || { head -c ${bytes} >/dev/null; exit 1; }
 trap 'rm -f "$candidate"; [ -z "$work" ] || rmdir "$work"' EXIT

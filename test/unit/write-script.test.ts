@@ -103,6 +103,19 @@ test('a directory of root\'s that others may write to is refused, unless sticky;
   assert.match(mixed.stderr, /directories on the way belong to (daemon and nobody|nobody and daemon)/);
 });
 
+test('in a directory of root\'s that its group may write to, a user\'s file is written as that user and root\'s is refused', { skip: !asRoot && 'needs root' }, async () => {
+  const root = scratchDir('provision-write-');
+  const shared = join(root, 'shared');
+  mkdirSync(shared);
+  chownSync(shared, 0, NOBODY.gid);
+  chmodSync(shared, 0o775);
+  await performStep(localRunner, write(join(shared, 'app.conf'), 'x\n'));
+  assert.deepEqual([statSync(join(shared, 'app.conf')).uid, statSync(join(shared, 'app.conf')).gid], [NOBODY.uid, NOBODY.gid]);
+  const refused = await run(write(join(shared, 'root.conf'), 'x\n', { owner: 'root', group: 'root' }));
+  assert.match(refused.stderr, /refusing to change .*root\.conf as root: .*shared \(mode 775\) is root's but its group may write to it/);
+  assert.deepEqual(readdirSync(shared), ['app.conf']);
+});
+
 test('a directory reached through a link is judged where it really is', { skip: !asRoot && 'needs root' }, async () => {
   const { root, dir } = nobodysDirectory();
   const link = join(root, 'looks-like-roots');
