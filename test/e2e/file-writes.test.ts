@@ -1,7 +1,7 @@
 /**
- * File writes into a directory a service user owns (a node's config under /var/lib/hornet): a compromised node
- * process that swaps the temp file for a link, in a tight loop, must never get root to chown or overwrite another
- * file. The race is run for real, against the write step as the engine sends it and through the CLI.
+ * Files in a directory a service user owns (a node's config under /var/lib/hornet): a compromised node process that
+ * swaps the temp file, or the file itself, for a link, in a tight loop, must never get root to chown, overwrite or read
+ * another file. The races are run for real, against the engine's own scripts and through the CLI.
  */
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -9,6 +9,7 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import { parse, stringify } from 'yaml';
 import { writeFileScript } from '../../src/engine/write-script.ts';
 import { installStandInNode } from '../../src/lab/node-service.ts';
+import { pathStatesCommand } from '../../tasks/files.facts.ts';
 import { startTestHosts, type TestHosts } from '../support/containers.ts';
 import { parseRun, runCli } from '../support/cli.ts';
 
@@ -33,7 +34,7 @@ async function secretState(lab: TestHosts): Promise<string> {
   return (await lab.exec('node1', ['sh', '-c', `stat -c '%U %a' ${SECRET}; cat ${SECRET}`])).stdout;
 }
 
-describe('writes into a directory a service user owns', () => {
+describe('reads and writes in a directory a service user owns', () => {
   let lab: TestHosts;
   let inventory: string;
   before(async () => {
@@ -75,6 +76,26 @@ echo "$failed"`;
     const clean = await lab.exec('node1', ['sh', '-c', `rm -f ${CONFIG}.provision-*; printf '{}\\n' | sh /run/write.sh && stat -c '%U:%G %a' ${CONFIG}`]);
     console.error(`${result.stdout.trim()} of 150 writes failed under the racer`);
     assert.equal(clean.stdout, 'hornet:hornet 640\n', clean.stderr);
+  });
+
+  test('a racing swap of the config for a link to a root file never has root read that file: 300 reads of the files fact', async () => {
+    // Root's file is JSON of the config's very size, so that a read through the link would pass for the config.
+    const setup = `printf '{"pow": false, "n": 12345}\\n' > /run/real.json && chown hornet:hornet /run/real.json
+printf '{"key": "root-only-value"}\\n' > /root/key.json && chmod 600 /root/key.json
+cp /run/real.json ${CONFIG} && chown hornet:hornet ${CONFIG} && chmod 0640 ${CONFIG}
+[ "$(stat -c %s /root/key.json)" = "$(stat -c %s ${CONFIG})" ]`;
+    assert.equal((await lab.exec('node1', ['sh', '-c', setup])).exitCode, 0);
+    const swap = `cd /var/lib/hornet; while :; do ln -sf /root/key.json swap && mv -f swap config.json; cp /run/real.json swap2 && mv -f swap2 config.json; done`;
+    const reads = `printf '%s' "$1" > /run/read.sh
+setpriv --reuid=hornet --regid=hornet --clear-groups timeout 60 sh -c '${swap}' >/dev/null 2>&1 & racer=$!
+i=0; leaked=0
+while [ "$i" -lt 300 ]; do i=$((i + 1)); sh /run/read.sh 2>/dev/null | tail -n 1 | base64 -d 2>/dev/null | grep -q root-only-value && leaked=$((leaked + 1)); done
+kill "$racer" 2>/dev/null; wait
+echo "$leaked"`;
+    const result = await lab.exec('node1', ['timeout', '120', 'sh', '-c', reads, 'reads', pathStatesCommand(['/etc/hostname', CONFIG]).text]);
+    assert.equal(result.exitCode, 0, result.stderr);
+    assert.equal(result.stdout.trim(), '0', 'reads that returned root\'s file');
+    await lab.exec('node1', ['sh', '-c', `rm -f /var/lib/hornet/swap /var/lib/hornet/swap2; cp /run/real.json ${CONFIG}; chown hornet:hornet ${CONFIG}; chmod 0640 ${CONFIG}`]);
   });
 
   test('through the CLI: the node user forces a write by editing its PoW setting, and races it; the run stays in its lane', async () => {

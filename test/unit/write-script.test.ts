@@ -161,3 +161,27 @@ test('paths the script cannot judge are refused before anything runs', () => {
     assert.throws(() => writeFileScript(write(path, 'x')), /cannot write/);
   }
 });
+
+test('the files fact reads each file only as the file its path names: more than seven at once, and never through a planted link', { skip: !asRoot && 'needs root' }, async () => {
+  const { pathStatesCommand, splitPathStates } = await import('../../tasks/files.facts.ts');
+  const root = scratchDir('provision-read-');
+  const paths = Array.from({ length: 10 }, (_, index) => join(root, `f${index}`));
+  paths.forEach((path, index) => writeFileSync(path, `content ${index}\n`));
+  const read = async (list: string[]) => {
+    const output = await localRunner.exec(pathStatesCommand(list));
+    return splitPathStates({ stdout: output.stdout, code: output.code }, list).map((entry) => Buffer.from(entry.stdout.split('\n')[1] ?? '', 'base64').toString());
+  };
+  assert.deepEqual(await read(paths), paths.map((_, index) => `content ${index}\n`));
+  // A link of root's, in a directory of root's, on the way: followed as before.
+  symlinkSync(root, join(root, 'alias'));
+  assert.deepEqual(await read([join(root, 'alias', 'f1')]), ['content 1\n']);
+  // A link on the way in a directory another user owns (they could have put it there): the read stops.
+  const { dir } = nobodysDirectory();
+  const secrets = join(root, 'secrets');
+  mkdirSync(secrets, { mode: 0o700 });
+  writeFileSync(join(secrets, 'config.json'), '{"key": "root only"}\n');
+  symlinkSync(secrets, join(dir, 'sub'));
+  await assert.rejects(read([join(dir, 'sub', 'config.json')]), /changed while being read, or a link was put in the way/);
+  writeFileSync(join(dir, 'own.json'), '{}\n');
+  assert.deepEqual(await read([join(dir, 'own.json')]), ['{}\n']);
+});
