@@ -148,3 +148,29 @@ test('every renderer refuses a control character in any value it writes, naming 
   assert.match(renderTable(['tcp dport 22 accept']), /^table inet provision \{\n\tchain input/);
   assert.deepEqual(plainConfigValues('x', { a: ['b', 1, null, true] }), { a: ['b', 1, null, true] });
 });
+
+test('fuzz: any value with a control character anywhere is refused by every renderer; printable ones never are', () => {
+  let state = 20240917;
+  const next = () => ((state = (Math.imul(state, 1103515245) + 12345) >>> 0) / 4294967296);
+  const controls = ['\n', '\r', '\t', '\u0000', '\u001b', '\u007f', '\u0085', '\u2028', '\u2029', '\u000b', '\u000c'];
+  const printableChars = 'abcXYZ019 .:/_-#;"\'{}[]$`\\ü✓';
+  const word = () => Array.from({ length: 1 + Math.floor(next() * 12) }, () => printableChars[Math.floor(next() * printableChars.length)]).join('');
+  const renderers: ((value: string) => unknown)[] = [
+    (value) => renderHaproxyConfig({ ...HAPROXY, servers: [{ ...SERVER, address: value }] }),
+    (value) => renderHaproxyConfig({ ...HAPROXY, auth: { ...HAPROXY.auth!, protectedPaths: ['/x', value] } }),
+    (value) => renderSourceList('deny', [value]),
+    (value) => renderTokenMap([{ digest: 'ab', name: value }]),
+    (value) => renderJail({ ...JAIL, ignoreip: [value] }),
+    (value) => renderBlock([['AllowUsers', ['a', value]]]),
+    (value) => renderTable([value]),
+    (value) => renderRebootPolicy(false, value),
+  ];
+  for (let round = 0; round < 300; round++) {
+    const render = renderers[round % renderers.length]!;
+    const plain = word();
+    assert.doesNotThrow(() => render(plain), JSON.stringify(plain));
+    const at = Math.floor(next() * (plain.length + 1));
+    const hostile = plain.slice(0, at) + controls[Math.floor(next() * controls.length)] + plain.slice(at);
+    assert.throws(() => render(hostile), ConfigValueError, JSON.stringify(hostile));
+  }
+});
