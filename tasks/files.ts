@@ -1,5 +1,5 @@
 /** File tasks: whole-file content, directories, and single lines in a file. */
-import { directoryScript } from '../src/engine/write-script.ts';
+import { checkedPath, directoryScript } from '../src/engine/write-script.ts';
 import type { Change, FileDiff, Plan, Task, WriteFileStep } from '../src/engine/types.ts';
 import { normalizeMode, pathState, pathStateKey, type PathState } from './files.facts.ts';
 
@@ -33,6 +33,7 @@ function metaLine(state: { mode: string; owner: string; group: string }): string
 
 /** Plans a write of `content` to `path` over its current state; shared by `file` and `line`. */
 export function planFileWrite(path: string, state: PathState, content: string, options: WriteOptions): Plan {
+  checkedPath(path); // a path the write cannot take is refused while planning, before anything is applied
   const wanted = {
     mode: normalizeMode(options.mode ?? DEFAULT_FILE.mode),
     owner: options.owner ?? DEFAULT_FILE.owner,

@@ -23,8 +23,8 @@ export function validateCommand(step: Pick<WriteFileStep, 'validate'>): string {
   return step.validate ? step.validate.split('%s').join(CANDIDATE) : '';
 }
 
-/** Refuses a path the scripts cannot handle safely: not absolute, with a control character, or naming no file. */
-function checkedPath(path: string): { dir: string; base: string } {
+/** Refuses (throws) a path the scripts cannot handle safely: not absolute, with a control character, or naming no file. */
+export function checkedPath(path: string): { dir: string; base: string } {
   // A newline would split the `stat` output's lines, and a relative path would depend on the login's directory.
   if (!path.startsWith('/') || /[\u0000-\u001f\u007f]/.test(path)) throw new Error(`cannot write ${JSON.stringify(path)}: a file path must be absolute, without control characters`);
   const base = posix.basename(path);
