@@ -60,7 +60,7 @@ export async function applyCommand(flags: ApplyFlags, interrupted: () => boolean
     if (moved !== undefined && moved !== host.connection.port) host.connection.fallbackPorts = [moved];
   }
   const playbook = await loadPlaybook(flags.playbook);
-  const json = { showContents: flags.showContents === true };
+  const jsonOptions = { showContents: flags.showContents === true };
   const colors = palette(!flags.json && colorWanted(process.stdout, flags.color));
   const out = (text: string) => process.stdout.write(`${text}\n`);
   const onTerminal = process.stderr.isTTY === true && !flags.json;
@@ -70,7 +70,7 @@ export async function applyCommand(flags: ApplyFlags, interrupted: () => boolean
   try {
     const plan = run.planResult();
     if (flags.dryRun) {
-      out(flags.json ? runToJson(plan, stats(), json) : renderRun(plan, colors, { showOk: flags.verbose, details: true }));
+      out(flags.json ? runToJson(plan, stats(), jsonOptions) : renderRun(plan, colors, { showOk: flags.verbose, details: true }));
       return exitCodeFor(plan, flags);
     }
     if (!flags.json) out(renderRun(plan, colors, { showOk: flags.verbose, details: true }));
@@ -85,8 +85,8 @@ export async function applyCommand(flags: ApplyFlags, interrupted: () => boolean
     progress.start(hosts.map((host) => host.name));
     const result = await run.apply({ ...progress.events, hostFinished: (host, status) => progress.hostDone(host, status) }, interrupted);
     await progress.stop();
-    log?.line(runToJson(result, stats(), json));
-    if (flags.json) out(runToJson(result, stats(), json));
+    log?.line(runToJson(result, stats(), jsonOptions));
+    if (flags.json) out(runToJson(result, stats(), jsonOptions));
     // The diffs were shown with the plan; the results list what happened.
     else out(renderRun(result, colors, { showOk: false, details: false }));
     if (interrupted()) return EXIT.interrupted;
