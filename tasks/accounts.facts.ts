@@ -40,9 +40,9 @@ export function account(user: string): Fact<Account> {
   return {
     key: accountKey(user),
     // The home directory is cut out of the passwd entry by the shell itself (the sixth field), not by cut.
-    command: sh`entry=$(getent passwd ${user}) || { echo absent; exit 0; }
+    command: sh`entry=$(getent passwd -- ${user}) || { echo absent; exit 0; }
 printf '%s\n' "$entry"
-id -nG ${user}
+id -nG -- ${user}
 home=\${entry#*:*:*:*:*:}
 keys="\${home%%:*}/.ssh/authorized_keys"
 if [ -f "$keys" ]; then echo keys; base64 -w0 "$keys"; echo; else echo none; fi`,

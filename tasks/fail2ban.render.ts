@@ -1,4 +1,5 @@
 /** The fail2ban files provision owns, rendered from plain settings (pure: no host, no I/O). */
+import { plainConfigValues } from '../src/engine/config-values.ts';
 import type { BAN_ACTIONS, SSHD_FILTER_MODES } from './fail2ban.vars.ts';
 
 /** Addresses fail2ban must never ban, whatever the inventory says: the host itself. */
@@ -70,6 +71,7 @@ export function ignoreList(addresses: readonly string[]): string[] {
 
 /** Renders /etc/fail2ban/jail.d/provision.local. */
 export function renderJail(settings: JailSettings): string {
+  plainConfigValues('/etc/fail2ban/jail.d/provision.local', settings);
   const increment = settings.increment
     ? ['bantime.increment = true', `bantime.factor = ${settings.increment.factor}`, `bantime.maxtime = ${settings.increment.maxtimeSeconds}`]
     : ['bantime.increment = false'];
@@ -146,6 +148,7 @@ export function historySeconds(settings: Pick<JailSettings, 'bantime' | 'increme
 
 /** Renders /etc/fail2ban/fail2ban.d/provision.local: the server's settings. */
 export function renderServerSettings(settings: Pick<JailSettings, 'bantime' | 'increment'>): string {
+  plainConfigValues('/etc/fail2ban/fail2ban.d/provision.local', settings);
   return [
     HEADER.trimEnd(),
     '',

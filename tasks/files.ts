@@ -1,7 +1,7 @@
 /** File tasks: whole-file content, directories, and single lines in a file. */
-import { sh } from '../src/transport/shell.ts';
-import type { Change, FileDiff, Plan, Task } from '../src/engine/types.ts';
-import { normalizeMode, pathState, type PathState } from './files.facts.ts';
+import { checkedPath, directoryScript } from '../src/engine/write-script.ts';
+import type { Change, FileDiff, Plan, Task, WriteFileStep } from '../src/engine/types.ts';
+import { normalizeMode, pathState, pathStateKey, type PathState } from './files.facts.ts';
 
 /** Ownership and permissions of a managed path. */
 export interface Ownership {
@@ -20,6 +20,8 @@ export interface WriteOptions extends Ownership {
   notify?: string[];
   /** The content is secret (a TLS key): the diff never shows it. */
   secret?: boolean;
+  /** When the path is a symbolic link, manage the file it leads to (by default a link there is refused). */
+  followSymlinks?: boolean;
 }
 
 const DEFAULT_FILE = { mode: '0644', owner: 'root', group: 'root' };
@@ -31,6 +33,7 @@ function metaLine(state: { mode: string; owner: string; group: string }): string
 
 /** Plans a write of `content` to `path` over its current state; shared by `file` and `line`. */
 export function planFileWrite(path: string, state: PathState, content: string, options: WriteOptions): Plan {
+  checkedPath(path); // a path the write cannot take is refused while planning, before anything is applied
   const wanted = {
     mode: normalizeMode(options.mode ?? DEFAULT_FILE.mode),
     owner: options.owner ?? DEFAULT_FILE.owner,
@@ -45,7 +48,7 @@ export function planFileWrite(path: string, state: PathState, content: string, o
 
   const predicted: PathState = { type: 'file', ...wanted, content };
   const common: Pick<Change, 'predicts'> & { notify?: string[] } = {
-    predicts: [{ key: `file:${path}`, value: predicted }],
+    predicts: [{ key: pathStateKey(path, options.followSymlinks), value: predicted }],
     ...(options.notify ? { notify: options.notify } : {}),
   };
   const diff: FileDiff = {
@@ -56,35 +59,26 @@ export function planFileWrite(path: string, state: PathState, content: string, o
     ...(state.type === 'file' ? { metaBefore: metaLine(state) } : {}),
     ...(options.secret ? { secret: true } : {}),
   };
-  if (contentChanges) {
-    return {
-      status: 'change',
-      changes: [
-        {
-          summary: state.type === 'absent' ? `create ${path}` : `update ${path}`,
-          diff,
-          steps: [{ kind: 'write-file', path, content, ...wanted, ...(options.validate ? { validate: options.validate } : {}), ...(options.validationScope ? { validationScope: options.validationScope } : {}) }],
-          ...common,
-        },
-      ],
-    };
-  }
-  return {
-    status: 'change',
-    changes: [
-      {
-        summary: `set ${metaLine(wanted)} on ${path}`,
-        diff: { ...diff, before: content },
-        steps: [{ kind: 'run', command: sh`chown ${`${wanted.owner}:${wanted.group}`} ${path} && chmod ${wanted.mode} ${path}` }],
-        ...common,
-      },
-    ],
+  const write: WriteFileStep = {
+    kind: 'write-file',
+    path,
+    content,
+    ...wanted,
+    ...(options.validate ? { validate: options.validate } : {}),
+    ...(options.validationScope ? { validationScope: options.validationScope } : {}),
+    ...(options.followSymlinks ? { followSymlinks: true } : {}),
   };
+  if (contentChanges) {
+    return { status: 'change', changes: [{ summary: state.type === 'absent' ? `create ${path}` : `update ${path}`, diff, steps: [write], ...common }] };
+  }
+  // Owner and mode alone: the same content written again, atomically, rather than chown and chmod by name, which
+  // follow a link that whoever owns the directory may have put there since the facts were read.
+  return { status: 'change', changes: [{ summary: `set ${metaLine(wanted)} on ${path}`, diff: { ...diff, before: content }, steps: [write], ...common }] };
 }
 
 /** A file with exactly this content, owner, group and mode; replaced atomically. */
 export function file(path: string, content: string, options: WriteOptions = {}): Task {
-  const fact = pathState(path);
+  const fact = pathState(path, options);
   return {
     kind: 'file',
     target: path,
@@ -113,21 +107,14 @@ export function directory(path: string, options: Ownership = {}): Task {
       if (state.type !== 'absent' && state.type !== 'directory') {
         throw new Error(`${path} exists and is a ${state.type}, not a directory; refusing to replace it`);
       }
-      const owner = `${wanted.owner}:${wanted.group}`;
+      const summary = state.type === 'absent' ? `create directory ${path} (${metaLine(wanted)})` : `set ${metaLine(wanted)} on ${path}`;
       return {
         status: 'change',
         changes: [
           {
-            summary: state.type === 'absent' ? `create directory ${path} (${metaLine(wanted)})` : `set ${metaLine(wanted)} on ${path}`,
-            steps: [
-              {
-                kind: 'run',
-                command:
-                  state.type === 'absent'
-                    ? sh`mkdir -p ${path} && chown ${owner} ${path} && chmod ${wanted.mode} ${path}`
-                    : sh`chown ${owner} ${path} && chmod ${wanted.mode} ${path}`,
-              },
-            ],
+            summary,
+            // Guarded as a file write is: never chown or chmod through a link a directory's owner may have put there.
+            steps: [{ kind: 'run', command: directoryScript(path, wanted), description: summary }],
             predicts: [{ key: `file:${path}`, value: { type: 'directory', ...wanted } satisfies PathState }],
           },
         ],
@@ -165,7 +152,7 @@ export function editLine(content: string, line: string, options: Pick<LineOption
 
 /** One line present in (or absent from) a file; the rest of the file is kept. */
 export function line(path: string, text: string, options: LineOptions = {}): Task {
-  const fact = pathState(path);
+  const fact = pathState(path, options);
   return {
     kind: 'line',
     target: `${path}: ${text}`,

@@ -3,6 +3,7 @@
  * in the exact form `nft list table inet provision` prints it (tabs, one rule per source, nft's address forms), so
  * the plan can show the loaded table and the new one as a comparable diff.
  */
+import { plainConfigValues } from '../src/engine/config-values.ts';
 import { SafetyError } from '../src/errors.ts';
 import type { Host, Inventory } from '../src/inventory/types.ts';
 import { cidrContains, formatAddress, parseAddress, parseCidr, type AllowRule } from './firewall.vars.ts';
@@ -116,6 +117,7 @@ export function inputRules(inputs: FirewallInputs): string[] {
 
 /** The table exactly as `nft list table inet provision` prints it. Forward and output are not hooked (see README). */
 export function renderTable(rules: readonly string[]): string {
+  plainConfigValues('the firewall table', rules);
   const body = rules.map((rule) => `\t\t${rule}\n`).join('');
   return `table ${TABLE} {\n\tchain input {\n\t\ttype filter hook input priority filter; policy drop;\n${body}\t}\n}\n`;
 }

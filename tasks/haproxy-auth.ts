@@ -11,6 +11,13 @@ const CRYPT_ALPHABET = './0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqr
 const DEFAULT_ROUNDS = 5000;
 const MAX_SALT = 16;
 
+/**
+ * The most rounds a hash found on a host may ask for before it is checked: the count provision hashes with. A hash
+ * planted with `rounds=999999999` would otherwise keep the controller busy for hours (and HAProxy for every request);
+ * past this it is not checked, just replaced.
+ */
+export const MAX_VERIFIED_ROUNDS = DEFAULT_ROUNDS;
+
 function sha512(...parts: Buffer[]): Buffer {
   const hash = createHash('sha512');
   for (const part of parts) hash.update(part);
@@ -84,10 +91,10 @@ export function parseCryptHash(hash: string): { salt: string; rounds?: number } 
   return { salt: match[2]!, ...(match[1] ? { rounds: Number(match[1]) } : {}) };
 }
 
-/** True when `hash` is the SHA-512 crypt of `password` (compared in constant time). */
+/** True when `hash` is the SHA-512 crypt of `password` (compared in constant time); false unchecked past MAX_VERIFIED_ROUNDS. */
 export function verifySha512Crypt(password: string, hash: string): boolean {
   const parsed = parseCryptHash(hash);
-  if (!parsed) return false;
+  if (!parsed || (parsed.rounds ?? DEFAULT_ROUNDS) > MAX_VERIFIED_ROUNDS) return false;
   const computed = Buffer.from(sha512Crypt(password, parsed.salt, parsed.rounds));
   const expected = Buffer.from(hash);
   return computed.length === expected.length && timingSafeEqual(computed, expected);

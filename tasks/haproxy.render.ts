@@ -4,6 +4,8 @@
  * its output can be tested line by line.
  */
 
+import { plainConfigValues } from '../src/engine/config-values.ts';
+
 /** Where HAProxy's files live on the balancer. */
 export const HAPROXY_FILES = {
   config: '/etc/haproxy/haproxy.cfg',
@@ -249,6 +251,7 @@ function nodesBackend(settings: HaproxyConfigSettings): string[] {
 
 /** haproxy.cfg for these settings. */
 export function renderHaproxyConfig(settings: HaproxyConfigSettings): string {
+  plainConfigValues(HAPROXY_FILES.config, settings);
   const sections = [
     ['# Managed by provision (haproxy.* in the inventory); local edits are replaced on the next run.', ...globalSection(settings)],
     defaultsSection(settings),
@@ -280,6 +283,7 @@ function statsSection(): string[] {
 
 /** An allow or deny list: one address or range per line, with a header saying what it does. */
 export function renderSourceList(kind: 'allow' | 'deny', entries: readonly string[]): string {
+  plainConfigValues(HAPROXY_FILES[kind], entries);
   const header =
     kind === 'allow'
       ? entries.length
@@ -293,6 +297,7 @@ export function renderSourceList(kind: 'allow' | 'deny', entries: readonly strin
 
 /** The token map: SHA-256 of each token (lowercase hex) and the name of its holder; never a token itself. */
 export function renderTokenMap(entries: readonly { digest: string; name: string }[]): string {
+  plainConfigValues(HAPROXY_FILES.tokens, entries);
   const header = '# Managed by provision (haproxy.auth.tokens): SHA-256 of each bearer token, and who holds it.';
   return `${[header, ...entries.map((entry) => `${entry.digest} ${entry.name}`)].join('\n')}\n`;
 }

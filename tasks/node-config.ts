@@ -347,30 +347,86 @@ function beeFormat(): PowConfigFormat {
   };
 }
 
-/** Keys whose values are credentials in Hornet's and Bee's configs: the p2p identity key, dashboard password hashes, salts. */
-const SECRET_KEY = /private_?key|password|passphrase|salt|secret|token|identity/i;
+/**
+ * Keys whose values are credentials in Hornet's and Bee's configs (the p2p identity key, dashboard password hashes and
+ * salts, JWT salts, API tokens), or hold them (`auth` sections): generous on purpose, since a masked harmless value
+ * only hides a line of context.
+ */
+const SECRET_KEY = /priv(?:ate)?_?key|password|passphrase|pass_?hash|salt|secret|token|identity|credential|jwt|api_?key|seed|mnemonic|auth/i;
+
+/** A value that looks like key material whatever its key is called: long hex, or a long base64 or base58 run (not a path or multiaddr). */
+const KEY_MATERIAL = /^(?:0x)?[0-9a-fA-F]{32,}$|^[A-Za-z0-9+_-][A-Za-z0-9+/_-]{39,}={0,2}$/;
+
+/** The credential values in a parsed config: strings under a credential key, at any depth, and key material anywhere. */
+function credentialValues(document: unknown): string[] {
+  const found: string[] = [];
+  const walk = (value: unknown, underSecret: boolean): void => {
+    if (typeof value === 'string') {
+      if (underSecret || KEY_MATERIAL.test(value)) found.push(value);
+    } else if (Array.isArray(value)) value.forEach((item) => walk(item, underSecret));
+    else if (value && typeof value === 'object') for (const [name, item] of Object.entries(value)) walk(item, underSecret || SECRET_KEY.test(name));
+  };
+  walk(document, false);
+  return [...new Set(found)];
+}
+
+function parsedConfig(format: PowConfigFormat['format'], text: string): unknown {
+  try {
+    return format === 'JSON' ? JSON.parse(text) : parseToml(text);
+  } catch {
+    return undefined;
+  }
+}
 
 /**
- * The credential values in a config (pure), so the plan can mask them in every diff and report. Values under
- * 8 characters are left out: they are defaults such as the JWT salt `HORNET`, and masking such common words
- * everywhere would hide more than it protects.
+ * The credential values in a config (pure), so the plan can mask them by value in every output. Values under 8
+ * characters are left out here: they are defaults such as the JWT salt `HORNET`, and masking such common words in every
+ * output would hide more than it protects. The file's own diff masks them all, however short (see maskCredentials).
  */
 export function configSecrets(format: PowConfigFormat['format'], text: string): string[] {
-  let document: unknown;
-  try {
-    document = format === 'JSON' ? JSON.parse(text) : parseToml(text);
-  } catch {
-    return [];
-  }
-  const found: string[] = [];
-  const walk = (value: unknown, key: string): void => {
-    if (typeof value === 'string') {
-      if (SECRET_KEY.test(key) && value.length >= 8) found.push(value);
-    } else if (Array.isArray(value)) value.forEach((item) => walk(item, key));
-    else if (value && typeof value === 'object') for (const [name, item] of Object.entries(value)) walk(item, name);
+  return credentialValues(parsedConfig(format, text)).filter((value) => value.length >= 8);
+}
+
+const MASKED = '********';
+
+/** JSON: every string under a credential key, and any that looks like key material, replaced where it is written. */
+function maskJson(text: string): string {
+  const tree = parseTree(text, [], { allowTrailingComma: true });
+  if (!tree) return text;
+  const spans: { offset: number; length: number }[] = [];
+  const walk = (node: JsonNode, underSecret: boolean): void => {
+    if (node.type === 'string') {
+      if (underSecret || KEY_MATERIAL.test(String(node.value))) spans.push({ offset: node.offset, length: node.length });
+      return;
+    }
+    if (node.type === 'property') {
+      const [key, value] = node.children ?? [];
+      if (value) walk(value, underSecret || SECRET_KEY.test(String(key?.value ?? '')));
+      return;
+    }
+    for (const child of node.children ?? []) walk(child, underSecret);
   };
-  walk(document, '');
-  return found;
+  walk(tree, false);
+  let out = text;
+  for (const span of spans.sort((a, b) => b.offset - a.offset)) out = splice(out, span.offset, span.length, JSON.stringify(MASKED));
+  return out;
+}
+
+/** TOML: every quoted string whose value is a credential (the parser gives values, not places), in either quoting. */
+function maskToml(text: string): string {
+  let out = text;
+  for (const value of credentialValues(parsedConfig('TOML', text)).sort((a, b) => b.length - a.length)) {
+    for (const literal of [JSON.stringify(value), `'${value}'`]) out = out.split(literal).join(`"${MASKED}"`);
+  }
+  return out;
+}
+
+/**
+ * The config with every credential value masked, however short, for the file's diff (pure). Only values change, so
+ * the diff still shows exactly the lines that change; the PoW keys are never credentials.
+ */
+export function maskCredentials(format: PowConfigFormat['format'], text: string): string {
+  return format === 'JSON' ? maskJson(text) : maskToml(text);
 }
 
 /** The config format of each flavor. */

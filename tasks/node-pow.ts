@@ -3,13 +3,14 @@
  * beyond a reserve. The setting is written into the node's own config file (only those keys change); the node is
  * restarted by a handler when it changed, and a second handler checks that the node's info route agrees.
  */
+import { plainConfigValues } from '../src/engine/config-values.ts';
 import { registerSecret } from '../src/report/redact.ts';
 import { sh } from '../src/transport/shell.ts';
 import type { Handler, Plan, Task } from '../src/engine/types.ts';
 import type { Host } from '../src/inventory/types.ts';
 import { planFileWrite } from './files.ts';
 import { pathState } from './files.facts.ts';
-import { configSecrets, NodeConfigError, POW_CONFIG_FORMATS, type PowSettings, type PowTarget } from './node-config.ts';
+import { configSecrets, maskCredentials, NodeConfigError, POW_CONFIG_FORMATS, type PowSettings, type PowTarget } from './node-config.ts';
 import { cpusText, describeCpuSources, usableCpusOfNode, type UsableCpus } from './node.facts.ts';
 import { FLAVOR_LAYOUT, type NodePowVars, type NodeVars } from './node.vars.ts';
 import { restartService } from './systemd.ts';
@@ -116,7 +117,7 @@ export function planPowConfig(vars: NodeVars, text: string, decision: PowDecisio
   const current = format.read(text);
   // When PoW goes off, the worker count is left as the operator had it: the node ignores it then.
   const target: PowTarget = { enabled: decision.enabled, ...(decision.enabled && format.keys.workers ? { workers: decision.workers } : {}) };
-  return { current, next: format.write(text, target) };
+  return { current, next: format.write(text, plainConfigValues(vars.config_path, target)) };
 }
 
 /** Remote PoW set in the node's config file from its usable CPUs and `node.pow`; restarts the node when it changes. */
@@ -159,6 +160,8 @@ export function remotePow(host: Host<{ node: NodeVars }>): Task {
       });
       if (plan.status !== 'change') return plan;
       const [change] = plan.changes;
+      // The diff shows every credential masked where it stands, short ones included; the write keeps the real text.
+      if (change.diff) change.diff = { ...change.diff, before: maskCredentials(format.format, state.content), after: maskCredentials(format.format, next) };
       const keyLines = current.enabled === decision.enabled ? [] : [`${format.keys.enabled}: ${shown(current.enabled)} → ${decision.enabled}`];
       if (decision.enabled && format.keys.workers && current.workers !== decision.workers) keyLines.push(`${format.keys.workers}: ${shown(current.workers)} → ${decision.workers}`);
       if (decision.enabled && !format.keys.workers) keyLines.push(`${vars.flavor} has no worker-count setting; it picks its own`);

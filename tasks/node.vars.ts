@@ -63,7 +63,8 @@ export const nodePortVars = z
   .strict();
 
 const absolutePath = z.string({ error: 'expected an absolute path' }).regex(/^\/\S*[^/\s]$/, 'expected an absolute path to a file, e.g. /var/lib/hornet/config.json');
-const unitName = z.string({ error: 'expected a systemd unit name' }).regex(/^[A-Za-z0-9:_.@-]+$/, 'expected a systemd unit name such as hornet');
+// Never a leading dash: the name is an operand of systemctl, which would take it for an option.
+const unitName = z.string({ error: 'expected a systemd unit name' }).regex(/^[A-Za-z0-9:_.@][A-Za-z0-9:_.@-]*$/, 'expected a systemd unit name such as hornet (letters, digits, : _ . @ -; not starting with -)');
 
 /** The `node` namespace; `config_path` and `service` come out filled in from the flavor when not given. */
 export const nodeVars = z

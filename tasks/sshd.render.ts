@@ -1,4 +1,5 @@
 /** The hardened sshd settings, the managed block that carries them, and the effective values to expect (pure). */
+import { plainConfigValues } from '../src/engine/config-values.ts';
 import type { SshVars } from './sshd.vars.ts';
 
 /** A sshd_config keyword and its value(s), in the order they are written. */
@@ -36,6 +37,7 @@ export function hardeningSettings(vars: SshVars, context: HardeningContext): Set
 
 /** The managed block. It goes first in sshd_config because sshd keeps the first value it reads for a keyword. */
 export function renderBlock(settings: readonly Setting[]): string {
+  plainConfigValues('sshd_config', settings);
   const lines = settings.map(([keyword, values]) => `${keyword} ${values.join(' ')}`);
   return [BEGIN, ...lines, END, ''].join('\n');
 }

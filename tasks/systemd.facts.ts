@@ -48,7 +48,7 @@ export function mainProcessFact<T>(unit: string, key: string, probe: ShellComman
   const name = unitName(unit);
   return {
     key,
-    command: sh`pid=$(systemctl show -p MainPID --value ${name} 2>/dev/null)
+    command: sh`pid=$(systemctl show -p MainPID --value -- ${name} 2>/dev/null)
 case "$pid" in ''|0|*[!0-9]*) pid= ;; esac
 ${probe}`,
     parse,
@@ -78,13 +78,13 @@ const PROBE_MARKER = '--provision-main-process--';
 export function unitStatesCommand(items: readonly string[]): ShellCommand {
   const units = shownUnits(items);
   const probes = items.map(readItem).filter((item) => item.probe !== undefined);
-  if (probes.length === 0) return sh`systemctl show ${units} -p LoadState -p ActiveState -p UnitFileState`;
+  if (probes.length === 0) return sh`systemctl show -p LoadState -p ActiveState -p UnitFileState -- ${units}`;
   const runs = probes.map(
     (item, index) => sh`main_pid ${units.indexOf(item.unit) + 1}
 ( ${ShellCommand.fromQuoted(item.probe!)}
 ) </dev/null 2>/dev/null; printf '\n%s %d %d\n' ${PROBE_MARKER} ${index + 1} "$?"`,
   );
-  return sh`shown=$(systemctl show ${units} -p LoadState -p ActiveState -p UnitFileState -p MainPID)
+  return sh`shown=$(systemctl show -p LoadState -p ActiveState -p UnitFileState -p MainPID -- ${units})
 status=$?
 printf '%s\n\n%s 0 %d\n' "$shown" ${PROBE_MARKER} "$status"
 main_pid() {

@@ -39,7 +39,7 @@ export function service(name: string, options: ServiceOptions = {}): Task {
       if (enabled !== isEnabled || pending) {
         changes.push({
           summary: `${enabled ? 'enable' : 'disable'} ${name}${pending ? ' (once installed)' : ''}`,
-          steps: [{ kind: 'run', command: enabled ? sh`systemctl enable ${name}` : sh`systemctl disable ${name}` }],
+          steps: [{ kind: 'run', command: enabled ? sh`systemctl enable -- ${name}` : sh`systemctl disable -- ${name}` }],
           services: [{ name, action: enabled ? 'enable' : 'disable' }],
         });
         after.unitFile = enabled ? 'enabled' : 'disabled';
@@ -47,7 +47,7 @@ export function service(name: string, options: ServiceOptions = {}): Task {
       if (running !== isRunning || pending) {
         changes.push({
           summary: `${running ? 'start' : 'stop'} ${name}${pending ? ' (once installed)' : ''}`,
-          steps: [{ kind: 'run', command: running ? sh`systemctl start ${name}` : sh`systemctl stop ${name}` }],
+          steps: [{ kind: 'run', command: running ? sh`systemctl start -- ${name}` : sh`systemctl stop -- ${name}` }],
           services: [{ name, action: running ? 'start' : 'stop' }],
         });
         after.active = running ? 'active' : 'inactive';
@@ -83,7 +83,7 @@ export function unitFile(unit: string, content: string, options: { enable?: bool
       for (const change of plan.changes) {
         if (enable) {
           change.summary += ` and enable ${unit}`;
-          change.steps.push({ kind: 'run', command: sh`systemctl enable ${unit}` });
+          change.steps.push({ kind: 'run', command: sh`systemctl enable -- ${unit}` });
           change.services = [{ name: unit, action: 'enable' }];
           change.predicts = [...(change.predicts ?? []), { key: state.key, value: { load: 'loaded', active: current.active, unitFile: 'enabled' } satisfies UnitState }];
         } else {
@@ -98,10 +98,10 @@ export function unitFile(unit: string, content: string, options: { enable?: bool
 
 /** A handler that restarts a service. */
 export function restartService(name: string, handlerName = `restart ${name}`): Handler {
-  return { name: handlerName, steps: [{ kind: 'run', command: sh`systemctl restart ${name}` }], services: [{ name, action: 'restart' }] };
+  return { name: handlerName, steps: [{ kind: 'run', command: sh`systemctl restart -- ${name}` }], services: [{ name, action: 'restart' }] };
 }
 
 /** A handler that reloads a service (open connections survive). */
 export function reloadService(name: string, handlerName = `reload ${name}`): Handler {
-  return { name: handlerName, steps: [{ kind: 'run', command: sh`systemctl reload ${name}` }], services: [{ name, action: 'reload' }] };
+  return { name: handlerName, steps: [{ kind: 'run', command: sh`systemctl reload -- ${name}` }], services: [{ name, action: 'reload' }] };
 }

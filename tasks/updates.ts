@@ -1,6 +1,7 @@
 /** Automatic security updates with Debian's unattended-upgrades: installed, scheduled, and running. */
 import type { Task } from '../src/engine/types.ts';
 import type { Host } from '../src/inventory/types.ts';
+import { plainConfigValues } from '../src/engine/config-values.ts';
 import { aptPackages } from './apt.ts';
 import { file } from './files.ts';
 import { service } from './systemd.ts';
@@ -14,6 +15,7 @@ export function renderAutoUpgrades(enabled: boolean): string {
 
 /** Renders /etc/apt/apt.conf.d/52provision-reboot: the reboot policy (pure). */
 export function renderRebootPolicy(reboot: boolean, time: string): string {
+  plainConfigValues('/etc/apt/apt.conf.d/52provision-reboot', time);
   return `// Managed by provision.\nUnattended-Upgrade::Automatic-Reboot "${reboot ? 'true' : 'false'}";\nUnattended-Upgrade::Automatic-Reboot-Time "${time}";\n`;
 }
 

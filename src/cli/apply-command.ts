@@ -34,6 +34,8 @@ export interface ApplyFlags {
   verbose: boolean;
   /** Keep a full log of the run (every remote command and its output, secrets masked) in this file. */
   log?: string;
+  /** Put files' whole contents (masked) in --json and the log, not only their sizes and digests. */
+  showContents?: boolean;
 }
 
 /** Exit codes: 0 success, 1 a host failed or was unreachable, 2 invalid input, 3 changes pending (--detailed-exitcode). */
@@ -72,6 +74,7 @@ export async function applyCommand(flags: ApplyFlags, interrupted: () => boolean
     if (admin !== undefined && host.connection.user === 'root' && admin !== 'root') host.connection.fallbackUser = admin;
   }
   const playbook = await loadPlaybook(flags.playbook);
+  const jsonOptions = { showContents: flags.showContents === true };
   const colors = palette(!flags.json && colorWanted(process.stdout, flags.color));
   const out = (text: string) => process.stdout.write(`${text}\n`);
   const onTerminal = process.stderr.isTTY === true && !flags.json;
@@ -83,7 +86,7 @@ export async function applyCommand(flags: ApplyFlags, interrupted: () => boolean
   try {
     const plan = run.planResult();
     if (flags.dryRun) {
-      out(flags.json ? runToJson(plan, stats()) : renderRun(plan, colors, { showOk: flags.verbose, details: true }));
+      out(flags.json ? runToJson(plan, stats(), jsonOptions) : renderRun(plan, colors, { showOk: flags.verbose, details: true }));
       return exitCodeFor(plan, flags);
     }
     if (!flags.json) out(renderRun(plan, colors, { showOk: flags.verbose, details: true }));
@@ -98,8 +101,8 @@ export async function applyCommand(flags: ApplyFlags, interrupted: () => boolean
     progress.start(hosts.map((host) => host.name));
     const result = await run.apply({ ...progress.events, hostFinished: (host, status) => progress.hostDone(host, status) }, interrupted);
     await progress.stop();
-    log?.line(runToJson(result, stats()));
-    if (flags.json) out(runToJson(result, stats()));
+    log?.line(runToJson(result, stats(), jsonOptions));
+    if (flags.json) out(runToJson(result, stats(), jsonOptions));
     // The diffs were shown with the plan; the results list what happened.
     else out(renderRun(result, colors, { showOk: false, details: false }));
     if (interrupted()) return EXIT.interrupted;

@@ -1,4 +1,5 @@
 /** `provision facts INVENTORY`: what each host is, as gathered (one round trip per host), as a table or JSON. */
+import { printable } from '../report/printable.ts';
 import { selectHosts } from '../inventory/limit.ts';
 import { FactCache } from '../engine/fact-cache.ts';
 import { gatherFacts } from '../engine/gather.ts';
@@ -78,10 +79,11 @@ export async function factsCommand(options: { inventory: InventoryInput; limit?:
             nodeCell(row.facts),
           ]
         : [row.host, `unreachable: ${row.unreachable}`],
-    );
+    ).map((cells) => cells.map((cell) => printable(String(cell))));
     const header = ['host', 'os', 'cpus', 'memory', 'ssh', 'firewall', 'fail2ban', 'node'];
     const widths = header.map((title, column) => Math.max(title.length, ...table.map((cells) => (cells.length > 2 || column < 1 ? (cells[column] ?? '').length : 0))));
     write(header.map((title, column) => title.padEnd(widths[column]!)).join('  ').trimEnd());
+    // Cells hold what hosts said (their OS name, errors): shown, never obeyed by the terminal.
     for (const cells of table) write(cells.length === 2 ? `${cells[0]!.padEnd(widths[0]!)}  ${cells[1]}` : cells.map((cell, column) => cell.padEnd(widths[column]!)).join('  ').trimEnd());
   }
   return rows.some((row) => 'unreachable' in row) ? 1 : 0;

@@ -43,7 +43,8 @@ async function main(argv: string[]): Promise<number> {
           .option('detailed-exitcode', { type: 'boolean', default: false, describe: 'with --dry-run: exit 3 when changes are pending' })
           .option('color', { type: 'boolean', describe: 'colour the output (--no-color to disable)' })
           .option('verbose', { alias: 'v', type: 'boolean', default: false, describe: 'list tasks already in place, variables provision ignores, and each remote command (secrets masked)' })
-          .option('log', { type: 'string', describe: 'keep a full run log in this file (commands and outputs, secrets masked)' }),
+          .option('log', { type: 'string', describe: 'keep a full run log in this file (commands and outputs, secrets masked)' })
+          .option('show-contents', { type: 'boolean', default: false, describe: "put files' whole contents (secrets masked) in --json and --log" }),
       async (args) => {
         code = await applyCommand(
           {
@@ -59,6 +60,7 @@ async function main(argv: string[]): Promise<number> {
             ...(args.color !== undefined ? { color: args.color } : {}),
             verbose: args.verbose,
             ...(args.log !== undefined ? { log: args.log } : {}),
+            showContents: args['show-contents'],
           },
           () => interruptions > 0,
         );

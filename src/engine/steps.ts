@@ -1,61 +1,19 @@
 /** Performs steps on a host: the one place in the engine that writes. */
 import { randomBytes } from 'node:crypto';
-import { posix } from 'node:path';
 import { CommandError } from '../errors.ts';
 import { redact } from '../report/redact.ts';
 import { ShellCommand, join, sh } from '../transport/shell.ts';
 import { splitMarkedOutput, type CommandRunner } from './gather.ts';
 import type { RunStep, Step, VerifyLoginStep, WriteFileStep } from './types.ts';
+import { candidateCheck, writeFileScript } from './write-script.ts';
+
+export { writeFileScript };
 
 /** What steps need beyond running commands: opening a fresh SSH connection to prove a login still works. */
 export interface StepEnvironment {
   verifyLogin(step: VerifyLoginStep): Promise<void>;
   /** Validation scopes that passed in this apply; a write of such a scope is not validated again. */
   validatedScopes?: Set<string>;
-}
-
-/** The candidate file's path inside the write script; `%s` in a validate template is replaced by it. */
-const CANDIDATE = '"$candidate"';
-
-function validateCommand(step: WriteFileStep): string {
-  return step.validate ? step.validate.split('%s').join(CANDIDATE) : '';
-}
-
-/**
- * The atomic write: a temp file in the target's directory, given its owner and final mode while still empty,
- * filled from stdin, validated, flushed, then renamed over the target. A failure at any point leaves the target as it was.
- * (Not `install /dev/stdin`: a stdin that is a socket, as some sshd and sudo set-ups give, cannot be opened by path.)
- */
-export function writeFileScript(step: WriteFileStep): ShellCommand {
-  const validate = validateCommand(step);
-  return sh`set -e
-umask 077
-candidate=$(mktemp ${step.path}.provision-XXXXXX)
-trap 'rm -f "$candidate"' EXIT
-trap 'rm -f "$candidate"; exit 129' HUP INT TERM PIPE
-chown ${`${step.owner}:${step.group}`} "$candidate"
-chmod ${step.mode} "$candidate"
-cat > "$candidate"
-${ShellCommand.fromQuoted(validate ? `${validate} >&2` : ':')}
-sync "$candidate" 2>/dev/null || true
-mv -f "$candidate" ${step.path}
-trap - EXIT`;
-}
-
-/**
- * The dry-run check of a candidate: written beside the target when its directory exists (validators resolve
- * includes relative to it), else in /tmp, validated and removed. Exit 127 means the validator is not installed yet.
- * The candidate's bytes are read from the script's stdin (`head -c`), so that several checks share one command.
- */
-function candidateCheck(step: WriteFileStep, bytes: number): ShellCommand {
-  // The directory as dirname(1) names it, worked out here rather than by a program on the host.
-  const dir = posix.dirname(step.path);
-  return sh`umask 077
-dir=${dir}
-if [ -d "$dir" ]; then candidate=$(mktemp "$dir/.provision-check-XXXXXX"); else candidate=$(mktemp); fi || { head -c ${bytes} >/dev/null; exit 1; }
-trap 'rm -f "$candidate"' EXIT
-head -c ${bytes} > "$candidate"
-${ShellCommand.fromQuoted(validateCommand(step))} </dev/null >&2`;
 }
 
 /**

@@ -55,6 +55,8 @@ export interface WriteFileStep {
   group: string;
   /** Command template run on the candidate before it replaces the live file; `%s` is the candidate path. */
   validate?: string;
+  /** When the path is a symbolic link, write the file it leads to (else a link there is refused). */
+  followSymlinks?: boolean;
   /**
    * Writes whose validations judge one and the same whole configuration (each check puts the set's other files in
    * place as they will be) share a scope, named after that configuration's content. One pass per scope stands for

@@ -3,6 +3,7 @@
  * the task variables before those are validated, and become a host's ConnectionSettings.
  */
 
+import { isIP } from 'node:net';
 import { z } from 'zod';
 import type { ConnectionSettings, HostKeyChecking } from './types.ts';
 import { duration } from './duration.ts';
@@ -82,12 +83,34 @@ const port = z
 
 const nonEmpty = (what: string) => z.string({ error: `expected ${what}` }).min(1, `expected ${what}, not an empty string`);
 
+/** A DNS name: dot-separated labels of letters, digits, `_` and `-` (never first or last), 253 characters at most. */
+const DNS_NAME = /^(?=.{1,253}\.?$)[A-Za-z0-9_](?:[A-Za-z0-9_-]{0,61}[A-Za-z0-9_])?(?:\.[A-Za-z0-9_](?:[A-Za-z0-9_-]{0,61}[A-Za-z0-9_])?)*\.?$/;
+
+/** True for an IPv4 or IPv6 address (a zone such as `%eth0` included) or a DNS name: what may name a host in a config file. */
+export function isHostAddress(value: string): boolean {
+  return isIP(value) !== 0 || DNS_NAME.test(value);
+}
+
+const ADDRESS_HINT = 'an IP address or DNS name (letters, digits, dots, - and _)';
+// It reaches HAProxy's and the firewall's files and ssh: one word, no spaces, newlines or option-like leading dash.
+const hostAddress = nonEmpty(ADDRESS_HINT).refine(isHostAddress, { error: (issue) => `expected ${ADDRESS_HINT}, not ${shortQuoted(issue.input)}` });
+
+/** A value as a JSON string (control characters visible), cut to a readable length. */
+function shortQuoted(value: unknown): string {
+  const text = String(value);
+  return JSON.stringify(text.length > 60 ? `${text.slice(0, 60)}…` : text);
+}
+
+/** A login name as useradd, sssd (user@domain) and sshd take it: no leading dash, no spaces, no shell or path syntax. */
+const USER_NAME = /^[A-Za-z0-9_][A-Za-z0-9_.@-]{0,63}$/;
+const userName = nonEmpty('a user name').regex(USER_NAME, 'expected a user name (letters, digits, _ . @ -; not starting with -)');
+
 /** The schema of the connection variables; paths are resolved against `inventoryDir` (the inventory file's directory). */
 export function connectionVarsSchema(inventoryDir: string) {
   return z.object({
-    ansible_host: nonEmpty('a host name or IP address').optional(),
+    ansible_host: hostAddress.optional(),
     ansible_port: port.default(CONNECTION_DEFAULTS.port),
-    ansible_user: nonEmpty('a user name').default(CONNECTION_DEFAULTS.user),
+    ansible_user: userName.default(CONNECTION_DEFAULTS.user),
     ansible_ssh_private_key_file: nonEmpty('a path to a private key file')
       .transform((path, ctx) => {
         const absolute = resolveInventoryPath(path, inventoryDir);
@@ -104,7 +127,7 @@ export function connectionVarsSchema(inventoryDir: string) {
     ansible_password: secretString().optional(),
     ansible_become: yamlBoolean.default(CONNECTION_DEFAULTS.become),
     ansible_become_password: secretString().optional(),
-    private_ip: nonEmpty('an IP address or host name').optional(),
+    private_ip: hostAddress.optional(),
     ssh_known_hosts_file: nonEmpty('a path to a known_hosts file')
       .default(CONNECTION_DEFAULTS.knownHostsFile)
       .transform((path) => resolveInventoryPath(path, inventoryDir)),

@@ -19,7 +19,7 @@ import { readVarsDirectory, type UnusedVarsFile } from './vars-files.ts';
 import { readExtraVars } from './extra-vars.ts';
 import { ValueReader } from './values.ts';
 import { hostGroups, mergeHostVars, rankGroups, type VarLayers, type VarsDirectory } from './precedence.ts';
-import { SECRET_CONNECTION_VARS, connectionVarsSchema, toConnectionSettings } from './connection.ts';
+import { SECRET_CONNECTION_VARS, connectionVarsSchema, isHostAddress, toConnectionSettings } from './connection.ts';
 import { VariableNames, type ValueShape } from './variable-names.ts';
 import { issueProblems } from './issues.ts';
 import type { Env } from './env-refs.ts';
@@ -176,7 +176,10 @@ function buildInventory<S extends z.ZodType>(
     if (!task.success) {
       problems.addAll(issueProblems(task.error.issues, { ...context, schema: varsSchema, otherTopLevelNames: names.taskNames }));
     }
-    if (connection.success && task.success) {
+    // Without ansible_host the host's name is its address (and private_ip): it must be one, as ansible_host must.
+    if (connection.success && connection.data.ansible_host === undefined && !isHostAddress(hostModel.name)) {
+      problems.add(hostModel.source.problemAt(hostModel.keyNode, 'this host name is not an IP address or DNS name, so it cannot be the address: set ansible_host (and private_ip)'));
+    } else if (connection.success && task.success) {
       const host: Host<z.output<S>> = { name: hostModel.name, groups, ...toConnectionSettings(hostModel.name, connection.data), vars: task.data as z.output<S> };
       hosts.push({ host, definitions: merged });
     }

@@ -1,6 +1,12 @@
-/** The --json document: the plan on a dry run, the results after an apply; secrets masked by value. */
+/**
+ * The --json document (and the run log's copy of it): the plan on a dry run, the results after an apply. Secrets are
+ * masked before the document is serialised, and files' contents are left out unless asked for: a file diff carries
+ * its path, owner and mode, and each side's size and SHA-256 (no digest of a file with a secret in it).
+ */
+import { createHash } from 'node:crypto';
 import type { RunResult } from '../engine/results.ts';
-import { redact } from './redact.ts';
+import type { FileDiff } from '../engine/types.ts';
+import { containsSecret, redact, redactDeep } from './redact.ts';
 
 /** Measurements of the whole CLI process, for benchmarks and capacity planning. */
 export interface ProcessStats {
@@ -10,25 +16,47 @@ export interface ProcessStats {
   forks: number;
 }
 
+/** What the document holds beyond the outcome. */
+export interface JsonOptions {
+  /** Files' whole contents before and after (masked by value), instead of their sizes and digests. */
+  showContents?: boolean;
+}
+
+/** One side of a file diff without its content: its size, and its digest unless a secret is in it. */
+export interface ContentSummary {
+  bytes: number;
+  sha256?: string;
+}
+
+function summary(content: string | null): ContentSummary | null {
+  if (content === null) return null;
+  // A digest of a file whose every other byte is known would let a weak secret in it be guessed offline.
+  if (containsSecret(content)) return { bytes: Buffer.byteLength(content) };
+  return { bytes: Buffer.byteLength(content), sha256: createHash('sha256').update(content).digest('hex') };
+}
+
+/** A diff as the document shows it: secret files as neither content nor digest, others by content only when asked. */
+function shownDiff(diff: FileDiff, options: JsonOptions): object {
+  if (diff.secret) return { ...diff, before: null, after: null };
+  if (options.showContents) return diff;
+  return { ...diff, before: summary(diff.before), after: summary(diff.after) };
+}
+
 /** Serialises a run as one JSON document: `hosts.<name>.tasks[]`, `summary`, and the process's `stats`. */
-export function runToJson(run: RunResult, stats?: ProcessStats): string {
+export function runToJson(run: RunResult, stats?: ProcessStats, options: JsonOptions = {}): string {
   const hosts = Object.fromEntries(
     run.hosts.map((host) => [
       host.name,
       {
         status: host.status,
         ...(host.error ? { error: host.error } : {}),
-        tasks: host.tasks,
+        tasks: host.tasks.map((task) => ({ ...task, changes: task.changes.map((change) => (change.diff ? { ...change, diff: shownDiff(change.diff, options) } : change)) })),
         handlers: host.handlers,
         stats: host.stats,
       },
     ]),
   );
   const document = { mode: run.mode, hosts, summary: run.summary, ...(stats ? { stats } : {}) };
-  // Secret file contents never enter the document; every other string is masked by value.
-  return redact(JSON.stringify(document, (key, value: unknown) => (key === 'diff' && isSecretDiff(value) ? { ...value, before: null, after: null } : value), 2));
-}
-
-function isSecretDiff(value: unknown): value is { secret: true } & Record<string, unknown> {
-  return typeof value === 'object' && value !== null && (value as { secret?: unknown }).secret === true;
+  // Masked while still strings (a secret with a quote or a backslash is escaped once serialised), and once more after.
+  return redact(JSON.stringify(redactDeep(document), null, 2));
 }

@@ -2,6 +2,7 @@
 import { Listr, type ListrTaskWrapper } from 'listr2';
 import type { RunEvents } from '../engine/run.ts';
 import type { TaskResult } from '../engine/results.ts';
+import { printable } from './printable.ts';
 
 /** A progress display for the apply phase. */
 export interface Progress {
@@ -18,7 +19,7 @@ export function lineProgress(write: (line: string) => void): Progress {
   return {
     events: {
       phase: (name) => write(`== ${name}`),
-      hostUnreachable: (host, error) => write(`[${host}] unreachable: ${error}`),
+      hostUnreachable: (host, error) => write(`[${host}] unreachable: ${printable(String(error))}`),
       taskFinished: (host: string, result: TaskResult) => {
         if (result.status !== 'ok') write(`[${host}] ${result.status}: ${result.name}`);
       },

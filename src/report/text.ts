@@ -2,6 +2,7 @@
 import type { HostResult, RunResult, TaskResult } from '../engine/results.ts';
 import { renderDiff } from './diff.ts';
 import type { Palette } from './palette.ts';
+import { printableDeep } from './printable.ts';
 import { redact } from './redact.ts';
 
 /** What to show: tasks already in place, and each change's details (diffs, packages, services). */
@@ -86,7 +87,8 @@ export function renderRecap(run: RunResult, palette: Palette): string {
   return lines.join('\n');
 }
 
-/** Renders a whole run: every host's section, then the recap. */
+/** Renders a whole run: every host's section, then the recap. What hosts said is shown, never obeyed by the terminal. */
 export function renderRun(run: RunResult, palette: Palette, options: RenderOptions): string {
-  return [...run.hosts.map((host) => renderHost(host, palette, options)), '', renderRecap(run, palette)].join('\n');
+  const shown = printableDeep(run);
+  return [...shown.hosts.map((host) => renderHost(host, palette, options)), '', renderRecap(shown, palette)].join('\n');
 }

@@ -1,7 +1,7 @@
 /** The operator's day-one commands against a real host: facts, -v and --log, colours. */
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { readFileSync, statSync } from 'node:fs';
+import { chmodSync, existsSync, readFileSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { startTestHosts, type TestHosts } from '../support/containers.ts';
 import { runCli } from '../support/cli.ts';
@@ -45,12 +45,30 @@ describe('facts, -v and --log', () => {
     assert.equal(result.code, 0, result.stdout + result.stderr);
     // The gather (with the login probe inside it: root needs no sudo) and each write, with their exit codes.
     assert.match(result.stderr, /\[root@127\.0\.0\.1:\d+\] \$ \( stat -c [^\n]*\n(?:.*\n)*?… \(\d+ more lines\)  → exit 0 \(\d+ ms\)/);
-    assert.match(result.stderr, /\[root@127\.0\.0\.1:\d+\] \$ mkdir -p \/srv\/provision-test .* → exit 0/);
+    assert.match(result.stderr, /\[root@127\.0\.0\.1:\d+\] \$ # directory \/srv\/provision-test\n(?:.*\n)*?… \(\d+ more lines\)  → exit 0/);
+    assert.match(result.stderr, /\[root@127\.0\.0\.1:\d+\] \$ # write \/srv\/provision-test\/a\.conf\n/);
     const text = readFileSync(log, 'utf8');
     assert.match(text, /\( echo "\$SSH_CONNECTION"\n\) <\/dev\/null 2>\/dev\/null/, 'the log keeps whole commands');
     assert.equal(statSync(log).mode & 0o777, 0o600);
-    assert.match(text, /mv -f "\$candidate" \/srv\/provision-test\/a\.conf/);
+    assert.match(text, /dir=\/srv\/provision-test; base=a\.conf\n[\s\S]*mv -fT -- "\$candidate" "\$1"/);
     for (const output of [result.stdout, result.stderr, text]) assert.doesNotMatch(output, new RegExp(secret));
+  });
+
+  test('an existing --log file is made 0600 before anything is written to it; a link is refused before any host is touched', async () => {
+    const dir = scratchDir('provision-log-');
+    const existing = join(dir, 'old.log');
+    writeFileSync(existing, 'an earlier run\n', { mode: 0o644 });
+    chmodSync(existing, 0o644);
+    const result = await runCli(['apply', lab.inventoryFile, '--dry-run', '--log', existing, '--playbook', 'test/fixtures/playbooks/slow.ts']);
+    assert.equal(result.code, 0, result.stderr);
+    assert.equal(statSync(existing).mode & 0o777, 0o600);
+    assert.doesNotMatch(readFileSync(existing, 'utf8'), /an earlier run/);
+    const link = join(dir, 'link.log');
+    symlinkSync(join(dir, 'elsewhere.log'), link);
+    const refused = await runCli(['apply', lab.inventoryFile, '--dry-run', '--log', link, '--playbook', 'test/fixtures/playbooks/slow.ts']);
+    assert.equal(refused.code, 2);
+    assert.match(refused.stderr, /--log .*link\.log: is a symbolic link/);
+    assert.equal(existsSync(join(dir, 'elsewhere.log')), false);
   });
 
   test('NO_COLOR and --no-color keep escape codes out; --color forces them', async () => {
@@ -79,5 +97,24 @@ describe('hostile inventory values', () => {
     assert.ok(result.stdout.includes(hostile.replaceAll('$${', '${')), result.stdout);
     const found = await lab.exec('node1', ['sh', '-c', 'ls /tmp/pwned* 2>/dev/null | wc -l']);
     assert.equal(found.stdout.trim(), '0');
+  });
+
+  test('a newline in private_ip from ${ENV}, a user or a unit that passes for an option: refused with exit 2, no host touched', async () => {
+    const before = (await lab.exec('node1', ['sh', '-c', 'find /etc /var/lib -xdev -newer /etc/hostname -type f 2>/dev/null | sort | sha256sum'])).stdout;
+    const cases: [Record<string, unknown>, Record<string, string>, RegExp][] = [
+      [{ private_ip: '${NODE_IP}' }, { NODE_IP: '10.0.0.5:14265\n    server backdoor 203.0.113.66:80' }, /private_ip: expected an IP address or DNS name .*not "10\.0\.0\.5:14265\\n    server backdoor/],
+      [{ ansible_host: '-oProxyCommand=touch /tmp/pwned4' }, {}, /ansible_host: expected an IP address or DNS name/],
+      [{ ansible_user: '-oProxyCommand=touch /tmp/pwned5' }, {}, /ansible_user: expected a user name/],
+      [{ node: { service: '-H root@203.0.113.66' } }, {}, /node\.service: expected a systemd unit name/],
+    ];
+    for (const [vars, env, message] of cases) {
+      const inventory = writeInventory(lab, { hosts: { node1: vars } });
+      const result = await runCli(['apply', inventory, '--dry-run'], { env });
+      assert.equal(result.code, 2, result.stdout + result.stderr);
+      assert.match(result.stderr, message);
+      assert.doesNotMatch(result.stderr, /\n\s+at [\w.<]+ \(/, 'no stack trace');
+    }
+    const after = (await lab.exec('node1', ['sh', '-c', 'find /etc /var/lib -xdev -newer /etc/hostname -type f 2>/dev/null | sort | sha256sum; ls /tmp/pwned* 2>/dev/null | wc -l'])).stdout;
+    assert.equal(after, `${before}0\n`);
   });
 });

@@ -123,8 +123,11 @@ describe('remote PoW from the CPUs each node can use', () => {
     assert.match(result.stdout, /usable CPUs: nproc 2, CPU quota 1 CPU \(cgroup v1 \/docker\/[0-9a-f]+\)/);
     assert.match(result.stdout, /-feature_proof_of_work = true # remote PoW for API clients\n\s*\+feature_proof_of_work = false # remote PoW for API clients/);
     const json = await runCli(['apply', inventory, '--dry-run', '--json', '--playbook', PLAYBOOK]);
-    assert.match(json.stdout, /identityPrivateKey\\": \\"\*{8}\\"/, 'the whole file is in the JSON plan, its key masked');
-    assert.doesNotMatch(result.stdout + json.stdout, PRIVATE_KEYS);
+    assert.doesNotMatch(json.stdout, /identityPrivateKey/, 'the JSON plan has no file contents, only sizes and digests');
+    assert.match(json.stdout, /"path": "\/var\/lib\/hornet\/config\.json",\s*"before": \{\s*"bytes": \d+/);
+    const shown = await runCli(['apply', inventory, '--dry-run', '--json', '--show-contents', '--playbook', PLAYBOOK]);
+    assert.match(shown.stdout, /identityPrivateKey\\": \\"\*{8}\\"/, 'with --show-contents the whole file is in it, its key masked');
+    assert.doesNotMatch(result.stdout + json.stdout + shown.stdout, PRIVATE_KEYS);
     for (const [index, node] of NODES.entries()) {
       assert.equal(await read(lab, node.name, node.path), node.start, `${node.name}'s config is untouched`);
       assert.equal(await mainPid(lab, node.name, serviceOf(node.flavor)), pids[index], `${node.name}'s node did not restart`);

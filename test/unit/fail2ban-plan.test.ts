@@ -150,7 +150,7 @@ test('the handler lets a starting fail2ban open its socket, restarts it (a reloa
   assert.equal(restartFail2ban.name, RESTART_FAIL2BAN);
   const commands = restartFail2ban.steps.map((step) => (step.kind === 'run' ? step.command.text : step.kind));
   assert.match(commands[0] ?? '', /^if systemctl is-active --quiet fail2ban; then .*while \[ ! -S \/run\/fail2ban\/fail2ban\.sock \] && \[ "\$i" -lt 60 \]/);
-  assert.equal(commands[1], 'systemctl restart fail2ban');
+  assert.equal(commands[1], 'systemctl restart -- fail2ban');
   assert.match(commands[2] ?? '', /until \[ -S \/run\/fail2ban\/fail2ban\.sock \] && fail2ban-client status sshd .*-ge 300.*sleep 0\.25; else .*sleep 0\.05/);
   assert.deepEqual(restartFail2ban.services, [{ name: 'fail2ban', action: 'restart' }]);
 });

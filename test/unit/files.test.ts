@@ -33,12 +33,21 @@ test('a missing file is created atomically with its diff and predicted state', (
   assert.equal(change.predicts?.[0]?.key, 'file:/etc/motd');
 });
 
-test('only a mode difference changes the mode, not the content', () => {
+test('only a mode difference changes the mode, not the content: the same content is written again, never chmod by name', () => {
   const plan = planWith(file('/etc/motd', 'hi\n'), {}, { 'file:/etc/motd': motd('hi\n', '0666') });
   assert.equal(plan.status, 'change');
   if (plan.status !== 'change') return;
-  assert.equal(plan.changes[0].steps[0]?.kind, 'run');
+  assert.deepEqual(plan.changes[0].steps, [{ kind: 'write-file', path: '/etc/motd', content: 'hi\n', mode: '0644', owner: 'root', group: 'root' }]);
   assert.match(plan.changes[0].summary, /mode 0644/);
+});
+
+test('a link is refused unless the task follows links; then the file it leads to is read and written', () => {
+  assert.throws(() => planWith(file('/etc/motd', 'x'), {}, { 'file:/etc/motd': { type: 'link', mode: '0777', owner: 'root', group: 'root' } }), /is a link, not a regular file/);
+  const plan = planWith(file('/etc/motd', 'new\n', { followSymlinks: true }), {}, { 'file:followed:/etc/motd': motd('old\n', '0644') });
+  assert.equal(plan.status, 'change');
+  if (plan.status !== 'change') return;
+  assert.deepEqual(plan.changes[0].steps, [{ kind: 'write-file', path: '/etc/motd', content: 'new\n', mode: '0644', owner: 'root', group: 'root', followSymlinks: true }]);
+  assert.deepEqual(plan.changes[0].predicts?.map((predicted) => predicted.key), ['file:followed:/etc/motd']);
 });
 
 test('a directory at a file path is refused, not replaced', () => {

@@ -159,7 +159,7 @@ test('the boot unit is its own, never flushes, has no ExecStop, and is made know
   const commands = (change: Change) => change.steps.map((step) => (step.kind === 'run' ? step.command.text : step.kind));
   // First run: one step writes the file and enables the unit; enable reloads systemd itself, so no daemon-reload.
   const [create] = changesOf(plan(firewallBootUnit(), { [unitFileFact]: { type: 'absent' }, [`systemd:${BOOT_UNIT}`]: { load: 'not-found', active: 'inactive', unitFile: '' } }));
-  assert.deepEqual(commands(create!), ['write-file', `systemctl enable ${BOOT_UNIT}`]);
+  assert.deepEqual(commands(create!), ['write-file', `systemctl enable -- ${BOOT_UNIT}`]);
   assert.equal(create!.summary, `create /etc/systemd/system/${BOOT_UNIT} and enable ${BOOT_UNIT}`);
   assert.deepEqual(create!.predicts?.find((p) => p.key === `systemd:${BOOT_UNIT}`)?.value, { load: 'loaded', active: 'inactive', unitFile: 'enabled' });
   // An enabled unit whose file changes: a daemon-reload, and its state is read again.

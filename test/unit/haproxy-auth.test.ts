@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
-import { newSalt, parseCryptHash, sha512Crypt, tokenDigest, userPasswordHash, verifySha512Crypt } from '../../tasks/haproxy-auth.ts';
+import { MAX_VERIFIED_ROUNDS, newSalt, parseCryptHash, sha512Crypt, tokenDigest, userPasswordHash, verifySha512Crypt } from '../../tasks/haproxy-auth.ts';
 
 test('SHA-512 crypt matches the test vectors of its specification', () => {
   assert.equal(sha512Crypt('Hello world!', 'saltstring'), '$6$saltstring$svn8UoSVapNtMuq1ukKS4tPQd8iKwSMHWjl/O817G3uBnIFNjnQJuesI68u4OTLiBFdcbYEdFCoEOfaS35inz1');
@@ -49,4 +49,19 @@ test('a token is stored as the lowercase hex SHA-256 HAProxy computes with sha2(
   const token = 'f'.repeat(40);
   assert.equal(tokenDigest(token), createHash('sha256').update(token).digest('hex'));
   assert.match(tokenDigest(token), /^[0-9a-f]{64}$/);
+});
+
+test('a hash on the host that asks for more rounds than provision hashes with is replaced, never checked', { timeout: 20_000 }, () => {
+  // A correct hash, but 5001 rounds: past the ceiling it counts as changed (a new hash with the usual rounds).
+  const heavier = sha512Crypt('alice password 1', 'saltsalt', MAX_VERIFIED_ROUNDS + 1);
+  assert.equal(verifySha512Crypt('alice password 1', heavier), false);
+  const replaced = userPasswordHash('b1', 'heavy', 'alice password 1', heavier);
+  assert.equal(replaced.reused, false);
+  assert.equal(parseCryptHash(replaced.hash)?.rounds, undefined, 'the new hash has the default rounds');
+  // Planted by whoever controls the balancer: checking it would take the controller hours. It is refused at once.
+  const planted = `$6$rounds=999999999$plantedsalt$${'a'.repeat(86)}`;
+  assert.equal(verifySha512Crypt('alice password 1', planted), false);
+  assert.equal(userPasswordHash('b1', 'planted', 'alice password 1', planted).reused, false);
+  // At the ceiling, a correct hash is still kept.
+  assert.ok(verifySha512Crypt('alice password 1', sha512Crypt('alice password 1', 'saltsalt', MAX_VERIFIED_ROUNDS)));
 });

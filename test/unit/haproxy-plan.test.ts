@@ -247,7 +247,7 @@ test('the validate template is haproxy -c -f on the candidate, with stand-ins on
 
 test('the reload handler reloads (never restarts) and waits until HAProxy is active on the new config', () => {
   const [reload, wait] = reloadHaproxy.steps;
-  assert.equal(reload?.kind === 'run' && reload.command.text, 'systemctl reload haproxy');
+  assert.equal(reload?.kind === 'run' && reload.command.text, 'systemctl reload -- haproxy');
   assert.match(wait?.kind === 'run' ? wait.command.text : '', /while \[ "\$\(systemctl is-active haproxy\)" = reloading \] && \[ "\$i" -lt 48 \].*sleep 0\.05; else sleep 0\.25/);
   assert.deepEqual(reloadHaproxy.services, [{ name: 'haproxy', action: 'reload' }]);
 });

@@ -138,6 +138,35 @@ describe('wrong values', () => {
   });
 });
 
+describe('hostile connection values', () => {
+  test('values that would break out of a config line or pass for an option are refused where they are written', async () => {
+    const problems = await problemsOf(
+      loadText(
+        `all:
+  hosts:
+    h1:
+      ansible_host: "10.0.0.1\\nProxyCommand evil"
+      private_ip: "\${NODE_IP}"
+      ansible_user: "-oProxyCommand=evil"
+    h2:
+      ansible_host: "-oProxyCommand=evil"
+      private_ip: "10.0.0.2 backup"
+      ansible_user: "root\\u0000"
+`,
+        { NODE_IP: '10.0.0.5\n    server backdoor 203.0.113.66:80' },
+      ),
+    );
+    assert.deepEqual(summarize(problems), [
+      '4:21 all.hosts.h1.ansible_host: expected an IP address or DNS name (letters, digits, dots, - and _), not "10.0.0.1\\nProxyCommand evil"',
+      '5:19 all.hosts.h1.private_ip: expected an IP address or DNS name (letters, digits, dots, - and _), not "10.0.0.5\\n    server backdoor 203.0.113.66:80"',
+      '6:21 all.hosts.h1.ansible_user: expected a user name (letters, digits, _ . @ -; not starting with -)',
+      '8:21 all.hosts.h2.ansible_host: expected an IP address or DNS name (letters, digits, dots, - and _), not "-oProxyCommand=evil"',
+      '9:19 all.hosts.h2.private_ip: expected an IP address or DNS name (letters, digits, dots, - and _), not "10.0.0.2 backup"',
+      '10:21 all.hosts.h2.ansible_user: expected a user name (letters, digits, _ . @ -; not starting with -)',
+    ]);
+  });
+});
+
 describe('structure problems', () => {
   test('hosts given as a list', async () => {
     const problems = await problemsOf(loadText('all:\n  children:\n    db:\n      hosts: [a, b]\n'));

@@ -28,7 +28,9 @@ function random(seed: number): () => number {
   };
 }
 
-const JUNK = [':', '- ', '{', '}', '[', ']', '&a ', '*a', '!!binary ', '|', '>', '"', "'", '#', '\t', '\u0000', '\u202e', '😀', 'ünï', '${', '${X}', '$(id)', '`id`', '\n', '  ', '? ', '<<: ', '%YAML 1.1\n', '---\n', '...\n'];
+const JUNK = [':', '- ', '{', '}', '[', ']', '&a ', '*a', '!!binary ', '|', '>', '"', "'", '#', '\t', '\u0000', '\u202e', '😀', 'ünï', '${', '${X}', '$(id)', '`id`', '\n', '  ', '? ', '<<: ', '%YAML 1.1\n', '---\n', '...\n',
+  // Values that would end a config line or pass for an option on a command line.
+  '10.0.0.5\n    server backdoor 203.0.113.66:80', '-oProxyCommand=x', '--help', '\u2028', '\r\n', '$6$rounds=999999999$x$'];
 
 function mutate(text: string, next: () => number): string {
   let out = text;
@@ -57,13 +59,16 @@ function randomValue(next: () => number, depth = 0): unknown {
     case 5: return next() * 1e308;
     case 6: return [randomValue(next, depth + 1), randomValue(next, depth + 1)];
     default: {
-      const keys = ['ssh', 'updates', 'port', 'ansible_port', 'ansible_host', 'hosts', 'vars', 'children', 'admin_user', 'authorized_keys', 'reboot', 'ssh_host_key', 'ssh_host_key_checking'];
+      const keys = ['ssh', 'updates', 'port', 'ansible_port', 'ansible_host', 'hosts', 'vars', 'children', 'admin_user', 'authorized_keys', 'reboot', 'ssh_host_key', 'ssh_host_key_checking', 'private_ip', 'ansible_user', 'node', 'service', 'haproxy', 'allow'];
       return Object.fromEntries(Array.from({ length: 1 + Math.floor(next() * 3) }, () => [keys[Math.floor(next() * keys.length)]!, randomValue(next, depth + 1)]));
     }
   }
 }
 
 const env = { HOME: fileURLToPath(new URL('../fixtures/inventory/home', import.meta.url)) };
+// `~/` in the inventory is resolved with this process's HOME: the same one the CLI runs get, so that an inventory
+// that fails here fails there too (one that loads would make the CLI connect to the example's hosts).
+process.env.HOME = env.HOME;
 
 async function outcome(text: string, name: string): Promise<'loaded' | 'input-error'> {
   const file = join(dir, name);
@@ -132,6 +137,9 @@ test('huge values, deep nesting, unicode and alias bombs are refused cleanly', a
     'deep-nesting': `all:\n  vars:\n    ssh: ${'['.repeat(5000)}${']'.repeat(5000)}\n  hosts: {h1: }\n`,
     'unicode-names': 'all:\n  hosts:\n    "nöde‮1😀": {ansible_host: "ḧöst"}\n',
     'control-chars': 'all:\n  hosts:\n    "a\\u0000b": {}\n',
+    'newline-private-ip': 'all:\n  hosts:\n    h1: {private_ip: "10.0.0.5\\n    server backdoor 203.0.113.66:80"}\n',
+    'newline-host-name': 'all:\n  hosts:\n    "n1\\n    server backdoor 203.0.113.66:80": {}\n',
+    'dash-user-and-service': 'all:\n  hosts:\n    h1: {ansible_user: "-oProxyCommand=x", node: {service: "-H x"}}\n',
     'many-hosts-no-vars': `all:\n  hosts:\n${Array.from({ length: 2000 }, (_, i) => `    h${i}:`).join('\n')}\n`,
     'not-yaml': '\u0000\u0001\u0002binary',
     'empty': '',

@@ -2,7 +2,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import net from 'node:net';
-import { chmodSync, mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { chmodSync, chownSync, mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { ConnectionSettings } from '../../src/inventory/types.ts';
@@ -61,7 +61,8 @@ test("the keeper's socket lives only in a directory of this user's that no one e
   const dir = mkdtempSync(join(tmpdir(), 'provision-keeper-unit-'));
   try {
     assert.equal(keeperDir({ PROVISION_KEEPER_DIR: '/x/y' }), '/x/y');
-    assert.equal(keeperDir({ XDG_RUNTIME_DIR: '/run/user/1000' }), '/run/user/1000/provision');
+    assert.equal(keeperDir({ XDG_RUNTIME_DIR: dir }), join(dir, 'provision'));
+    assert.match(keeperDir({ XDG_RUNTIME_DIR: join(dir, 'missing') }), /provision-\d+$/, 'a runtime dir that does not exist is not used');
     const fresh = join(dir, 'fresh', 'provision');
     assert.equal(unsafeKeeperDir(fresh), undefined, 'made when missing');
     assert.match(keeperSocket({ PROVISION_KEEPER_DIR: fresh }) ?? '', /\/fresh\/provision\/keeper-\d+\.sock$/);
@@ -76,6 +77,36 @@ test("the keeper's socket lives only in a directory of this user's that no one e
     const file = join(dir, 'file');
     writeFileSync(file, '');
     assert.match(unsafeKeeperDir(file) ?? '', /cannot make|is not a directory/);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test("every directory above the keeper's socket is root's or this user's, and no one else can rename in it", (t) => {
+  if (process.getuid?.() !== 0) return t.skip('needs root, to give directories to another user');
+  const dir = mkdtempSync(join(tmpdir(), 'provision-keeper-parents-'));
+  const other = 4242;
+  try {
+    // Root with a user's XDG_RUNTIME_DIR (after `su` or `sudo -E`): that user could swap the socket's directory.
+    const userRuntime = join(dir, 'run-user');
+    mkdirSync(userRuntime, { mode: 0o700 });
+    chownSync(userRuntime, other, other);
+    assert.notEqual(keeperDir({ XDG_RUNTIME_DIR: userRuntime }), join(userRuntime, 'provision'), 'an XDG_RUNTIME_DIR of another user is ignored');
+    assert.equal(keeperDir({ XDG_RUNTIME_DIR: dir }), join(dir, 'provision'), 'one of the user\'s own is used');
+    const socket = keeperSocket({ PROVISION_KEEPER_DIR: join(userRuntime, 'provision') });
+    assert.equal(socket, undefined, 'nor is any directory under it');
+    assert.match(unsafeKeeperDir(join(userRuntime, 'provision')) ?? '', /run-user belongs to uid 4242, neither root nor this user \(0\)/);
+    // A parent others may write to: unsafe, unless sticky as /tmp is.
+    const shared = join(dir, 'shared');
+    mkdirSync(shared);
+    chmodSync(shared, 0o777);
+    assert.match(unsafeKeeperDir(join(shared, 'provision')) ?? '', /shared is writable by other users \(mode 777\)/);
+    chmodSync(shared, 0o1777);
+    assert.equal(unsafeKeeperDir(join(shared, 'provision')), undefined);
+    // A link on the way into another user's directory: the path as it resolves is checked too.
+    const link = join(dir, 'link');
+    symlinkSync(userRuntime, link);
+    assert.match(unsafeKeeperDir(join(link, 'sub', 'provision')) ?? '', /run-user belongs to uid 4242/);
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }

@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { diffLines } from 'diff';
 import { parse as parseToml } from 'smol-toml';
-import { configSecrets, NodeConfigError, POW_CONFIG_FORMATS, scanTomlLines } from '../../tasks/node-config.ts';
+import { configSecrets, maskCredentials, NodeConfigError, POW_CONFIG_FORMATS, scanTomlLines } from '../../tasks/node-config.ts';
 
 const fixture = (name: string) => readFileSync(new URL(`../fixtures/node/${name}`, import.meta.url), 'utf8');
 
@@ -148,4 +148,32 @@ test('credentials in the config are found, so the plan can mask them; short defa
   assert.deepEqual(configSecrets('TOML', fixture('bee.config.toml')), ['5e6f7a8b9c0d1e2f3a4b5c6d7e8f90a1b2c3d4e5f60718293a4b5c6d7e8f9012']);
   assert.deepEqual(configSecrets('JSON', '{"dashboard": {"auth": {"passwordHash": "0123456789abcdef", "passwordSalt": "fedcba9876543210"}}}'), ['0123456789abcdef', 'fedcba9876543210']);
   assert.deepEqual(configSecrets('JSON', 'not json'), []);
+});
+
+test('the diff masks every credential where it stands, however short, in JSON and TOML; the rest stays as it was', () => {
+  const json = `{
+  "dashboard": {"auth": {"username": "admin", "passwordHash": "abc", "passwordSalt": "x1"}},
+  "restAPI": {"jwtAuth": {"salt": "HORNET"}, "pow": {"enabled": true}},
+  "p2p": {"identityPrivateKey": "k", "peers": ["/dns/peer/tcp/15600/p2p/12D3KooWRvo1zQ8ZRnpTGeyKkN9QSQJpJtV77vkcxpDdKZVnWJ8Z"]},
+  "inx": {"address": "localhost:9029", "apiToken": ["t1", "t2"], "note": "0123456789abcdef0123456789abcdef"}
+}
+`;
+  assert.equal(
+    maskCredentials('JSON', json),
+    `{
+  "dashboard": {"auth": {"username": "********", "passwordHash": "********", "passwordSalt": "********"}},
+  "restAPI": {"jwtAuth": {"salt": "********"}, "pow": {"enabled": true}},
+  "p2p": {"identityPrivateKey": "********", "peers": ["/dns/peer/tcp/15600/p2p/12D3KooWRvo1zQ8ZRnpTGeyKkN9QSQJpJtV77vkcxpDdKZVnWJ8Z"]},
+  "inx": {"address": "localhost:9029", "apiToken": ["********", "********"], "note": "********"}
+}
+`,
+  );
+  const toml = `[peering]\nidentity_private_key = 'k1'\n[dashboard.auth]\nuser = "admin"\npassword_hash = "abc" # set by hand\n[rest_api]\nfeature_proof_of_work = true\nname = "abc"\n`;
+  // Values are found by the parser and masked where they are quoted: "abc" elsewhere goes too, which hides no credential.
+  assert.equal(
+    maskCredentials('TOML', toml),
+    `[peering]\nidentity_private_key = "********"\n[dashboard.auth]\nuser = "********"\npassword_hash = "********" # set by hand\n[rest_api]\nfeature_proof_of_work = true\nname = "********"\n`,
+  );
+  assert.equal(maskCredentials('JSON', 'not json'), 'not json');
+  assert.deepEqual(configSecrets('JSON', json), ['0123456789abcdef0123456789abcdef']);
 });

@@ -66,7 +66,7 @@ test('CPU lists are counted as the kernel writes them', () => {
 test('the fact is keyed by service, quotes the service name, and reads PID 1’s and the service’s cgroups', () => {
   const fact = usableCpus("hornet'; reboot");
   assert.equal(fact.key, "node:usable-cpus:hornet'; reboot");
-  assert.match(fact.command.text, /systemctl show -p MainPID --value 'hornet'\\''; reboot.service'/);
+  assert.match(fact.command.text, /systemctl show -p MainPID --value -- 'hornet'\\''; reboot.service'/);
   assert.match(fact.command.text, /for proc in 1 \$pid/);
   assert.match(fact.command.text, /cpu\.cfs_quota_us/);
   assert.match(fact.command.text, /cpu\.max/);
@@ -137,7 +137,7 @@ test('in a batch with unit states, the fact takes its unit\'s MainPID from the o
 printf '%s\\n' "$*" >>${calls}
 first=1
 for unit; do
-  case "$unit" in show|-p|LoadState|ActiveState|UnitFileState|MainPID) continue ;; esac
+  case "$unit" in show|-p|--|LoadState|ActiveState|UnitFileState|MainPID) continue ;; esac
   [ "$first" = 1 ] || echo
   first=0
   case "$unit" in

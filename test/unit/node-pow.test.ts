@@ -65,12 +65,15 @@ test('a node with 2 usable CPUs gets PoW on with 1 worker: the diff, the reasoni
     'restAPI.pow.enabled: false → true',
   ]);
   assert.deepEqual(change.notify, ['restart hornet', 'check hornet lists PoW']);
-  assert.equal(change.diff?.before, text);
-  assert.equal(change.diff?.after, text.replace('"enabled": false,\n      "workerCount"', '"enabled": true,\n      "workerCount"'));
+  // The diff masks the credentials (the identity key, and the JWT salt however short), and shows the PoW line.
+  const masked = (config: string) => config.replace('"9f1c2e3d4b5a69788796a5b4c3d2e1f00f1e2d3c4b5a69788796a5b4c3d2e1f0"', '"********"').replace('{"salt": "HORNET"}', '{"salt": "********"}');
+  assert.equal(change.diff?.before, masked(text));
+  assert.equal(change.diff?.after, masked(text.replace('"enabled": false,\n      "workerCount"', '"enabled": true,\n      "workerCount"')));
   assert.doesNotMatch(redact(change.diff?.after ?? ''), /9f1c2e3d4b5a6978/, 'the p2p identity key is masked wherever the diff is printed');
   const step = change.steps[0];
   assert.equal(step?.kind, 'write-file');
   if (step?.kind === 'write-file') assert.deepEqual([step.mode, step.owner, step.group], ['0640', 'hornet', 'hornet'], 'the file keeps its owner and mode');
+  if (step?.kind === 'write-file') assert.equal(step.content, text.replace('"enabled": false,\n      "workerCount"', '"enabled": true,\n      "workerCount"'), 'the file gets its real credentials');
 });
 
 test('a node limited to 1 CPU by quota gets PoW off, even when nproc says 2', () => {
@@ -125,7 +128,7 @@ test('handlers: restart first, then the check that matches the setting, on the c
     handlers.map((handler) => handler.name),
     ['restart hornet-test', 'check hornet-test lists PoW', 'check hornet-test does not list PoW'],
   );
-  assert.match(handlers[0]!.steps[0]!.kind === 'run' ? handlers[0]!.steps[0]!.command.text : '', /^systemctl restart hornet-test$/);
+  assert.match(handlers[0]!.steps[0]!.kind === 'run' ? handlers[0]!.steps[0]!.command.text : '', /^systemctl restart -- hornet-test$/);
   const check = powCheckCommand(node, true).text;
   assert.match(check, /curl -fsS --max-time 2 http:\/\/127\.0\.0\.1:14300\/api\/v1\/info/);
   assert.match(check, /want=listed/);
