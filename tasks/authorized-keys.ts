@@ -1,6 +1,7 @@
 /** The operator's public keys in a user's ~/.ssh/authorized_keys; existing keys stay unless `exclusive`. */
 import { SafetyError } from '../src/errors.ts';
 import { sh } from '../src/transport/shell.ts';
+import { directoryScript } from '../src/engine/write-script.ts';
 import type { Change, PlanContext, Task } from '../src/engine/types.ts';
 import { account, type Account } from './accounts.facts.ts';
 
@@ -119,7 +120,8 @@ function keysChange(user: string, state: Extract<Account, { exists: true }>, cur
     summary: `authorize keys for ${user} (${added} added${removed ? `, ${removed} removed` : ''})`,
     diff: { path, before: state.authorizedKeys, after: next, metaAfter: `mode 0600, owner ${user}` },
     steps: [
-      { kind: 'run', command: sh`install -d -m 0700 -o ${ownership(user, state).owner} -g ${ownership(user, state).group} ${dir}` },
+      // Through the directory script: a user who owns the home could otherwise point ~/.ssh at another directory.
+      { kind: 'run', command: directoryScript(dir, { ...ownership(user, state), mode: '0700' }), description: `make ${dir} (mode 0700, owner ${user})` },
       { kind: 'write-file', path, content: next, mode: '0600', ...ownership(user, state) },
     ],
     predicts: [{ key: `account:${user}`, value: { ...state, authorizedKeys: next } satisfies Account }],
