@@ -16,6 +16,7 @@
 import { randomBytes } from 'node:crypto';
 import type { Client, ClientChannel } from 'ssh2';
 import { SESSION_GROUP_PROBE } from './process-group.ts';
+import { MAX_OUTPUT_BYTES } from './remote-command.ts';
 
 /** What a command returned. */
 export interface RunnerReply {
@@ -49,6 +50,14 @@ export class RunnerTimeoutError extends Error {
   ) {
     super(`timed out after ${timeoutMs} ms`);
     this.name = 'RunnerTimeoutError';
+  }
+}
+
+/** The command sent more than MAX_OUTPUT_BYTES; the shell's channel is closed, its process group still has to be stopped. */
+export class RunnerOutputLimitError extends Error {
+  constructor(readonly processGroup: number) {
+    super('too much output');
+    this.name = 'RunnerOutputLimitError';
   }
 }
 
@@ -120,6 +129,11 @@ export class ReplyStream {
   push(chunk: Buffer): void {
     this.chunks.push(chunk);
     this.size += chunk.length;
+  }
+
+  /** How many bytes arrived so far. */
+  get bytes(): number {
+    return this.size;
   }
 
   /** The bytes before the end line and the end line's captured value, once the end line is the stream's last. */
@@ -246,13 +260,21 @@ export class CommandRunner {
         finish();
         resolve({ stdout: out.body.toString('utf8'), stderr: err.body.toString('utf8'), code: Number(out.value) });
       };
+      const overflow = () => {
+        finish();
+        this.ended = true;
+        this.channel.close();
+        reject(new RunnerOutputLimitError(this.processGroup));
+      };
       const onOut = (chunk: Buffer) => {
         if (out) return;
         stdout.push(chunk);
+        if (stdout.bytes + stderr.bytes > MAX_OUTPUT_BYTES) return overflow();
         check();
       };
       const onErr = (chunk: Buffer) => {
         stderr.push(chunk);
+        if (stdout.bytes + stderr.bytes > MAX_OUTPUT_BYTES) return overflow();
         check();
       };
       const timer = setTimeout(() => {

@@ -46,6 +46,24 @@ export class CommandTimeoutError extends Error {
   }
 }
 
+/**
+ * The most output one command may send back, stdout and stderr together. Facts and checks print kilobytes; a host that
+ * streams without end (a compromised one, say) would otherwise cost the controller memory until the command's timeout.
+ */
+export const MAX_OUTPUT_BYTES = 64 * 1024 * 1024;
+
+/** A command that sent more than MAX_OUTPUT_BYTES: its channel was closed, and its process group is to be stopped. */
+export class OutputLimitError extends Error {
+  constructor(
+    readonly command: string,
+    /** The command's process group on the host; 0 when unknown. */
+    readonly processGroup = 0,
+  ) {
+    super(`the host sent more than ${MAX_OUTPUT_BYTES / 1024 / 1024} MiB of output for one command, which was stopped: ${redact(command.split('\n')[0] ?? '')}`);
+    this.name = 'OutputLimitError';
+  }
+}
+
 /** Nothing answered on the port (refused or timed out): another port may still work. */
 export class PortUnansweredError extends UnreachableError {}
 

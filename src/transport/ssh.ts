@@ -8,8 +8,8 @@ import type { ConnectionSettings } from '../inventory/types.ts';
 import { UnreachableError } from '../errors.ts';
 import { redact } from '../report/redact.ts';
 import { sh, type ShellCommand } from './shell.ts';
-import { CommandTimeoutError, PortUnansweredError, describe, tallyCommand, type ExecOptions, type ExecResult, type TransportStats } from './remote-command.ts';
-import { CommandRunner, RunnerEndedError, RunnerTimeoutError } from './command-runner.ts';
+import { CommandTimeoutError, MAX_OUTPUT_BYTES, OutputLimitError, PortUnansweredError, describe, tallyCommand, type ExecOptions, type ExecResult, type TransportStats } from './remote-command.ts';
+import { CommandRunner, RunnerEndedError, RunnerOutputLimitError, RunnerTimeoutError } from './command-runner.ts';
 import { killGroupCommand, reportGroup, takeGroupReport } from './process-group.ts';
 import type { HostConnection } from './connection.ts';
 import { readKnownHosts } from './known-hosts.ts';
@@ -385,6 +385,7 @@ export class SshConnection implements HostConnection {
       return await runner.run(text, timeoutMs);
     } catch (error) {
       if (error instanceof RunnerTimeoutError) throw new CommandTimeoutError(text, timeoutMs, error.processGroup);
+      if (error instanceof RunnerOutputLimitError) throw new OutputLimitError(text, error.processGroup);
       if (!(error instanceof RunnerEndedError)) throw error;
       if (this.lost) throw new UnreachableError(`connection to ${describe(this.settings)} was lost while a command ran: ${redact(text.split('\n')[0] ?? '')}`);
       // Never sent (the shell ended before its turn came): it did not run, so it takes a channel of its own.
@@ -408,7 +409,7 @@ export class SshConnection implements HostConnection {
     } catch (error) {
       // sshd does not pass signals on: the command's process group is stopped from a channel of its own, so that it
       // does not run on, e.g. holding the dpkg lock.
-      if (error instanceof CommandTimeoutError) await this.stopGroup(error.processGroup, timeoutMs);
+      if (error instanceof CommandTimeoutError || error instanceof OutputLimitError) await this.stopGroup(error.processGroup, timeoutMs);
       throw error;
     } finally {
       tallyCommand(this.stats, this.settings, command, result, started);
@@ -435,6 +436,7 @@ export class SshConnection implements HostConnection {
     } catch (error) {
       // Named by the command as asked, without the group report or sudo around it.
       if (error instanceof CommandTimeoutError) throw new CommandTimeoutError(command.text, timeoutMs, error.processGroup);
+      if (error instanceof OutputLimitError) throw new OutputLimitError(command.text, error.processGroup);
       if (!(error instanceof ChannelRefusedError) || this.lost || !this.runner) throw error;
       // A host that allows one session per connection: the shell's channel gives way, and commands go one by one.
       this.runnerRefused = true;
@@ -461,8 +463,23 @@ export class SshConnection implements HostConnection {
           channel.close();
           reject(new CommandTimeoutError(text, timeoutMs, takeGroupReport(Buffer.concat(err).toString('utf8'), this.groupMarker).group));
         }, timeoutMs);
-        channel.on('data', (chunk: Buffer) => out.push(chunk));
-        channel.stderr.on('data', (chunk: Buffer) => err.push(chunk));
+        let bytes = 0;
+        let overflowed = false;
+        const take = (into: Buffer[]) => (chunk: Buffer) => {
+          if (overflowed) return;
+          bytes += chunk.length;
+          if (bytes > MAX_OUTPUT_BYTES) {
+            // As for a timeout: the channel goes, and the caller stops the process group the command named.
+            overflowed = true;
+            clearTimeout(timer);
+            channel.close();
+            reject(new OutputLimitError(text, takeGroupReport(Buffer.concat(err).toString('utf8'), this.groupMarker).group));
+            return;
+          }
+          into.push(chunk);
+        };
+        channel.on('data', take(out));
+        channel.stderr.on('data', take(err));
         channel.on('exit', (exitCode: number | null) => {
           code = exitCode;
         });

@@ -7,7 +7,7 @@ import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { loadInventory } from '../../src/inventory/load.ts';
-import { CommandTimeoutError } from '../../src/transport/remote-command.ts';
+import { CommandTimeoutError, MAX_OUTPUT_BYTES, OutputLimitError } from '../../src/transport/remote-command.ts';
 import { SshConnection } from '../../src/transport/ssh.ts';
 import { ShellCommand, sh } from '../../src/transport/shell.ts';
 import { hostVarsSchema } from '../../tasks/vars.ts';
@@ -125,6 +125,27 @@ describe('the connection\'s command shell', () => {
     await timesOutAndStops(connection, 'input\n');
     const piped = await connection.exec(sh`cat; echo err >&2`, { stdin: 'in\n' });
     assert.deepEqual(piped, { stdout: 'in\n', stderr: 'err\n', code: 0 });
+  });
+
+  test('a host that streams output without end is cut off at the output limit and the command stopped, in the shell or beside it', async () => {
+    for (const stdin of [undefined, 'input\n']) {
+      const tag = randomBytes(4).toString('hex');
+      // Endless output, from a process the test can find on the host by its tag.
+      const endless = ShellCommand.fromQuoted(`exec yes ${tag}`);
+      const started = Date.now();
+      await assert.rejects(connection.exec(endless, { timeoutMs: 120_000, ...(stdin === undefined ? {} : { stdin }) }), (error: Error) => error instanceof OutputLimitError && error.message.includes(`more than ${MAX_OUTPUT_BYTES / 1024 / 1024} MiB`));
+      assert.ok(Date.now() - started < 60_000, `cut off after ${Date.now() - started} ms, long before the timeout`);
+      const running = async () => (await lab.exec('h1', ['sh', '-c', `pgrep -cxf 'yes ${tag}' || true`])).stdout.trim();
+      const deadline = Date.now() + 5000;
+      let left = await running();
+      while (left !== '0' && Date.now() < deadline) {
+        await new Promise((resolve) => setTimeout(resolve, 200));
+        left = await running();
+      }
+      assert.equal(left, '0', 'the command no longer runs on the host');
+    }
+    const next = await connection.exec(sh`echo alive`);
+    assert.deepEqual(next, { stdout: 'alive\n', stderr: '', code: 0 });
   });
 
   test('a command that ends its own shell fails alone; the next command gets a new shell', async () => {

@@ -7,7 +7,7 @@
 import type { Socket } from 'node:net';
 import type { ConnectionSettings } from '../../inventory/types.ts';
 import { UnreachableError } from '../../errors.ts';
-import { CommandTimeoutError, PortUnansweredError, type ExecOptions } from '../remote-command.ts';
+import { CommandTimeoutError, OutputLimitError, PortUnansweredError, type ExecOptions } from '../remote-command.ts';
 import { UnknownHostKeyError } from '../host-key-policy.ts';
 
 /**
@@ -59,6 +59,7 @@ export function encodeError(error: unknown): WireError {
   if (error instanceof CommandTimeoutError) {
     return { name: 'CommandTimeoutError', message: error.message, command: error.command, timeoutMs: error.timeoutMs, processGroup: error.processGroup };
   }
+  if (error instanceof OutputLimitError) return { name: 'OutputLimitError', message: error.message, command: error.command };
   if (error instanceof PortUnansweredError) return { name: 'PortUnansweredError', message: error.message };
   if (error instanceof UnknownHostKeyError) {
     const { address, port, publicKey, knownHostsFile } = error;
@@ -73,6 +74,8 @@ export function decodeError(wire: WireError): Error {
   switch (wire.name) {
     case 'CommandTimeoutError':
       return new CommandTimeoutError(wire.command ?? '', wire.timeoutMs ?? 0, wire.processGroup ?? 0);
+    case 'OutputLimitError':
+      return new OutputLimitError(wire.command ?? '');
     case 'PortUnansweredError':
       return new PortUnansweredError(wire.message);
     case 'UnknownHostKeyError':
