@@ -10,7 +10,7 @@ import { hostPattern, recordHostKey } from '../transport/known-hosts.ts';
 
 /** A host key seen for the first time, as the operator is shown it. */
 export interface NewHostKey {
-  /** The inventory's name for the host. */
+  /** The inventory's name for the host (for a jump host's key: `jump host of NAME, …`). */
   host: string;
   /** `address` or `[address]:port`, as known_hosts names it. */
   where: string;
@@ -45,8 +45,26 @@ export async function settleNewHostKeys(found: ReadonlyArray<{ host: string; err
   });
   if (asked.length === 0) return outcome;
 
-  const keys = asked.map(({ host, error }): NewHostKey => ({ host, where: hostPattern(error.address, error.port), keyType: error.keyType, fingerprint: error.fingerprint, knownHostsFile: error.knownHostsFile }));
-  const answer: HostKeyAnswer = consent ? await consent(keys) : { accepted: false, why: 'nobody was asked' };
+  const keys: NewHostKey[] = [];
+  const jumpHostLines = new Map<string, NewHostKey & { hosts: string[] }>();
+  for (const { host, error } of asked) {
+    const key = { host, where: hostPattern(error.address, error.port), keyType: error.keyType, fingerprint: error.fingerprint, knownHostsFile: error.knownHostsFile };
+    if (!error.jumpHost) {
+      keys.push(key);
+      continue;
+    }
+    // A jump host shared by several hosts is one line, naming the hosts it leads to.
+    const line = jumpHostLines.get(`${targetOf({ error })}\n${error.publicKey}`);
+    if (line) {
+      line.hosts.push(host);
+      line.host = `jump host of ${line.hosts.join(', ')}`;
+      continue;
+    }
+    const shown = { ...key, host: `jump host of ${host}`, hosts: [host] };
+    jumpHostLines.set(`${targetOf({ error })}\n${error.publicKey}`, shown);
+    keys.push(shown);
+  }
+  const answer: HostKeyAnswer = consent ? await consent(keys.map(({ host, where, keyType, fingerprint, knownHostsFile }) => ({ host, where, keyType, fingerprint, knownHostsFile }))) : { accepted: false, why: 'nobody was asked' };
   if (!answer.accepted) {
     for (const { host, error } of asked) outcome.set(host, error.refusedBecause(answer.why));
     return outcome;

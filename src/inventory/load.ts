@@ -19,7 +19,9 @@ import { readVarsDirectory, type UnusedVarsFile } from './vars-files.ts';
 import { readExtraVars } from './extra-vars.ts';
 import { ValueReader } from './values.ts';
 import { hostGroups, mergeHostVars, rankGroups, type VarLayers, type VarsDirectory } from './precedence.ts';
-import { SECRET_CONNECTION_VARS, connectionVarsSchema, toConnectionSettings } from './connection.ts';
+import { SECRET_CONNECTION_VARS, connectionVarsSchema } from './connection.ts';
+import { resolveConnection } from './connection-settings.ts';
+import { SshConfigFiles } from './ssh-config.ts';
 import { VariableNames, type ValueShape } from './variable-names.ts';
 import { issueProblems } from './issues.ts';
 import type { Env } from './env-refs.ts';
@@ -137,6 +139,7 @@ function buildInventory<S extends z.ZodType>(
   const varsSchema = typeof options.vars === 'function' ? options.vars(inventoryDir) : options.vars;
   const names = new VariableNames(varsSchema);
   const ignored = new Map<string, IgnoredVariable>();
+  const sshConfig = new SshConfigFiles();
 
   const hosts: ResolvedHost<z.output<S>>[] = [];
   for (const hostModel of model.hosts.values()) {
@@ -177,7 +180,17 @@ function buildInventory<S extends z.ZodType>(
       problems.addAll(issueProblems(task.error.issues, { ...context, schema: varsSchema, otherTopLevelNames: names.taskNames }));
     }
     if (connection.success && task.success) {
-      const host: Host<z.output<S>> = { name: hostModel.name, groups, ...toConnectionSettings(hostModel.name, connection.data), vars: task.data as z.output<S> };
+      const settings = resolveConnection(hostModel.name, connection.data, new Set(Object.keys(connectionInput)), sshConfig);
+      if ('problems' in settings) {
+        // From ~/.ssh/config or the jump hosts: placed where the host's address is set, the message names the config file.
+        const address = merged.get('ansible_host');
+        for (const message of settings.problems) {
+          const text = `host '${hostModel.name}': ${message}`;
+          problems.add(address ? address.source.problemAt(address.value ?? address.keyNode, text) : hostModel.source.problemAt(hostModel.keyNode, text));
+        }
+        continue;
+      }
+      const host: Host<z.output<S>> = { name: hostModel.name, groups, ...settings, vars: task.data as z.output<S> };
       hosts.push({ host, definitions: merged });
     }
   }
