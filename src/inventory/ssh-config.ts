@@ -49,6 +49,7 @@ type ParsedFile = { lines: Line[] } | { problem: string };
 /** The client configuration files, each read and parsed once per inventory load. */
 export class SshConfigFiles {
   readonly #parsed = new Map<string, ParsedFile>();
+  readonly #globbed = new Map<string, string[]>();
   readonly #home: string;
   readonly #localUser: string;
 
@@ -105,6 +106,16 @@ export class SshConfigFiles {
       this.#parsed.set(file, parsed);
     }
     return parsed;
+  }
+
+  /** The files an `Include` pattern names, looked up once. */
+  included(pattern: string): string[] {
+    let files = this.#globbed.get(pattern);
+    if (!files) {
+      files = globFiles(pattern);
+      this.#globbed.set(pattern, files);
+    }
+    return files;
   }
 
   /** The local user, for `Match localuser`. */
@@ -170,7 +181,7 @@ class ConfigWalk {
       const expanded = this.files.expandTilde(pattern);
       // ssh reads a relative Include from ~/.ssh for the user's files, from /etc/ssh for the system's.
       const absolute = isAbsolute(expanded) ? expanded : join(system ? dirname(SYSTEM_SSH_CONFIG) : this.files.expandTilde('~/.ssh'), expanded);
-      for (const file of globFiles(absolute)) this.file(file, system, depth + 1);
+      for (const file of this.files.included(absolute)) this.file(file, system, depth + 1);
     }
   }
 

@@ -18,6 +18,7 @@ import { parseRun, runCli } from '../support/cli.ts';
 import { writeInventory } from '../support/inventory.ts';
 import { scratchDir } from '../support/scratch.ts';
 import { addLoginUser } from '../support/users.ts';
+import { closedPort } from '../support/ports.ts';
 import { HOST_KEYS_COMMAND, parseHostKeys } from '../../src/lab/lab.ts';
 import { KEEPER_PROTOCOL } from '../../src/transport/keeper/protocol.ts';
 
@@ -156,6 +157,23 @@ describe('hosts reachable only through a jump host', () => {
     assert.match(result.stderr, new RegExp(`${ini.replace(/[.*+?^${}()|[\]\\/]/g, '\\$&')}:2:\\d+: .*ssh option '-o ForwardAgent=yes' is not supported`));
     await new Promise((resolve) => setTimeout(resolve, 500));
     assert.deepEqual({ bastion: await authLines('bastion'), node1: await authLines('node1') }, before, 'no login was tried anywhere');
+  });
+
+  test('an error says which hop failed: a jump host that does not answer, one that refuses the key, one that cannot reach the host', async () => {
+    const down = await closedPort();
+    const inventoryOf = (node1: Record<string, unknown>) => writeInventory(lab, { only: ['node1'], vars: { ssh_connect_retries: 0 }, hosts: { node1 } });
+    const errorOf = async (file: string) => {
+      const hosts = hostsOf(await runCli(['apply', file, '--playbook', WRITE, '--dry-run', '--json'], { env: NO_AGENT }));
+      assert.equal(hosts.node1!.status, 'unreachable');
+      return hosts.node1!.error ?? '';
+    };
+    assert.match(await errorOf(inventoryOf({ ssh_jump: `root@127.0.0.1:${down}` })), new RegExp(`^cannot connect to jump host root@127\\.0\\.0\\.1:${down}: ECONNREFUSED`));
+    assert.match(await errorOf(inventoryOf({ ssh_jump: `nobody@127.0.0.1:${bastion.sshPort}` })), new RegExp(`^authentication failed for jump host nobody@127\\.0\\.0\\.1:${bastion.sshPort} \\(tried: publickey\\)$`));
+    // The bastion answers for its own network: a port closed there is the host's, named with the hop that tried it.
+    assert.match(
+      await errorOf(inventoryOf({ ansible_port: 2999, ssh_jump: jump })),
+      new RegExp(`^jump host root@127\\.0\\.0\\.1:${bastion.sshPort} could not connect to ${node1.privateIp.replace(/\./g, '\\.')}:2999: Connection refused`),
+    );
   });
 
   test('the site playbook converges both hosts through the jump host (ssh_jump, and -o ProxyJump in ansible_ssh_common_args), its fresh logins too', async () => {
