@@ -46,25 +46,24 @@ export async function settleNewHostKeys(found: ReadonlyArray<{ host: string; err
   if (asked.length === 0) return outcome;
 
   const keys: NewHostKey[] = [];
-  const jumpHostLines = new Map<string, NewHostKey & { hosts: string[] }>();
+  // A jump host shared by several hosts is one line, naming the hosts it leads to.
+  const behindJumpHost = new Map<string, { key: NewHostKey; hosts: string[] }>();
   for (const { host, error } of asked) {
-    const key = { host, where: hostPattern(error.address, error.port), keyType: error.keyType, fingerprint: error.fingerprint, knownHostsFile: error.knownHostsFile };
+    const key: NewHostKey = { host, where: hostPattern(error.address, error.port), keyType: error.keyType, fingerprint: error.fingerprint, knownHostsFile: error.knownHostsFile };
     if (!error.jumpHost) {
       keys.push(key);
       continue;
     }
-    // A jump host shared by several hosts is one line, naming the hosts it leads to.
-    const line = jumpHostLines.get(`${targetOf({ error })}\n${error.publicKey}`);
-    if (line) {
-      line.hosts.push(host);
-      line.host = `jump host of ${line.hosts.join(', ')}`;
-      continue;
+    const id = `${targetOf({ error })}\n${error.publicKey}`;
+    const line = behindJumpHost.get(id) ?? { key, hosts: [] };
+    if (line.hosts.length === 0) {
+      behindJumpHost.set(id, line);
+      keys.push(key);
     }
-    const shown = { ...key, host: `jump host of ${host}`, hosts: [host] };
-    jumpHostLines.set(`${targetOf({ error })}\n${error.publicKey}`, shown);
-    keys.push(shown);
+    line.hosts.push(host);
+    line.key.host = `jump host of ${line.hosts.join(', ')}`;
   }
-  const answer: HostKeyAnswer = consent ? await consent(keys.map(({ host, where, keyType, fingerprint, knownHostsFile }) => ({ host, where, keyType, fingerprint, knownHostsFile }))) : { accepted: false, why: 'nobody was asked' };
+  const answer: HostKeyAnswer = consent ? await consent(keys) : { accepted: false, why: 'nobody was asked' };
   if (!answer.accepted) {
     for (const { host, error } of asked) outcome.set(host, error.refusedBecause(answer.why));
     return outcome;

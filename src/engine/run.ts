@@ -68,13 +68,13 @@ export class PlannedRun<Vars> {
       }
     }
     events.phase?.('connect and gather facts');
-    const connect = async (session: HostSession<Vars>, firstContact: boolean) => {
+    const connect = async (session: HostSession<Vars>) => {
       await session.connectAndGather(wanted.get(session.host.name) ?? []);
-      // A new host key is reported once the operator has been asked about it.
-      if (firstContact && session.connectError instanceof UnknownHostKeyError) return;
+      // A new host key is reported once the operator has been asked about it (below).
+      if (session.connectError instanceof UnknownHostKeyError) return;
       if (session.result.error) events.hostUnreachable?.(session.host.name, session.result.error);
     };
-    await mapLimit(sessions, options.forks, (session) => connect(session, true));
+    await mapLimit(sessions, options.forks, (session) => connect(session));
 
     // Hosts whose key is new were sent nothing: asked about all at once, the accepted ones are connected afresh. Behind
     // a jump host whose key was new, the host's own key may be new too: it is asked about in a round of its own.
@@ -105,7 +105,7 @@ export class PlannedRun<Vars> {
         byName.set(fresher.host.name, fresher);
         again.push(fresher);
       }
-      await mapLimit(again, options.forks, (session) => connect(session, true));
+      await mapLimit(again, options.forks, (session) => connect(session));
       pending = again;
     }
     // Past the last round: reported as it is.
