@@ -118,7 +118,9 @@ export class HostSession<Vars> {
     const withKey = (step.with ?? 'key') === 'key';
     if (withKey) delete settings.password;
     if (step.sudo) settings.become = true;
-    const what = `a new SSH login as ${settings.user} on port ${settings.port} ${withKey ? 'with the key' : 'as this run logged in'}${step.sudo && settings.user !== 'root' ? ', then sudo,' : ''}`;
+    // Through the same jump hosts as the run's own login: the settings carry them.
+    const through = settings.jump?.length ? ` through ${settings.jump.map((hop) => `${hop.user}@${hop.address}:${hop.port}`).join(', ')}` : '';
+    const what = `a new SSH login as ${settings.user} on port ${settings.port}${through} ${withKey ? 'with the key' : 'as this run logged in'}${step.sudo && settings.user !== 'root' ? ', then sudo,' : ''}`;
     let probe: SshConnection | undefined;
     try {
       const { SshConnection } = await import('../transport/ssh.ts');

@@ -10,7 +10,7 @@ import { hostPattern, recordHostKey } from '../transport/known-hosts.ts';
 
 /** A host key seen for the first time, as the operator is shown it. */
 export interface NewHostKey {
-  /** The inventory's name for the host. */
+  /** The inventory's name for the host (for a jump host's key: `jump host of NAME, …`). */
   host: string;
   /** `address` or `[address]:port`, as known_hosts names it. */
   where: string;
@@ -45,7 +45,24 @@ export async function settleNewHostKeys(found: ReadonlyArray<{ host: string; err
   });
   if (asked.length === 0) return outcome;
 
-  const keys = asked.map(({ host, error }): NewHostKey => ({ host, where: hostPattern(error.address, error.port), keyType: error.keyType, fingerprint: error.fingerprint, knownHostsFile: error.knownHostsFile }));
+  const keys: NewHostKey[] = [];
+  // A jump host shared by several hosts is one line, naming the hosts it leads to.
+  const behindJumpHost = new Map<string, { key: NewHostKey; hosts: string[] }>();
+  for (const { host, error } of asked) {
+    const key: NewHostKey = { host, where: hostPattern(error.address, error.port), keyType: error.keyType, fingerprint: error.fingerprint, knownHostsFile: error.knownHostsFile };
+    if (!error.jumpHost) {
+      keys.push(key);
+      continue;
+    }
+    const id = `${targetOf({ error })}\n${error.publicKey}`;
+    const line = behindJumpHost.get(id) ?? { key, hosts: [] };
+    if (line.hosts.length === 0) {
+      behindJumpHost.set(id, line);
+      keys.push(key);
+    }
+    line.hosts.push(host);
+    line.key.host = `jump host of ${line.hosts.join(', ')}`;
+  }
   const answer: HostKeyAnswer = consent ? await consent(keys) : { accepted: false, why: 'nobody was asked' };
   if (!answer.accepted) {
     for (const { host, error } of asked) outcome.set(host, error.refusedBecause(answer.why));

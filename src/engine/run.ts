@@ -8,6 +8,14 @@ import type { Fact, Playbook } from './types.ts';
 import { UnknownHostKeyError } from '../transport/host-key-policy.ts';
 import { settleNewHostKeys, type HostKeyConsent } from './new-host-keys.ts';
 
+/** Rounds of first-contact questions: one for the hosts' (or their first jump hosts') keys, one more per jump host. */
+const MAX_HOST_KEY_ROUNDS = 8;
+
+/** One key offered at one place: asked about once per run. */
+function hostKeyId(error: UnknownHostKeyError): string {
+  return `${error.knownHostsFile}\n${error.address}\n${error.port}\n${error.publicKey}`;
+}
+
 /** What a run needs: the inventory, the selected hosts, the playbook and the parallelism. */
 export interface RunOptions<Vars> {
   inventory: Inventory<Vars>;
@@ -60,32 +68,50 @@ export class PlannedRun<Vars> {
       }
     }
     events.phase?.('connect and gather facts');
-    const connect = async (session: HostSession<Vars>, firstContact: boolean) => {
+    const connect = async (session: HostSession<Vars>) => {
       await session.connectAndGather(wanted.get(session.host.name) ?? []);
-      // A new host key is reported once the operator has been asked about it.
-      if (firstContact && session.connectError instanceof UnknownHostKeyError) return;
+      // A new host key is reported once the operator has been asked about it (below).
+      if (session.connectError instanceof UnknownHostKeyError) return;
       if (session.result.error) events.hostUnreachable?.(session.host.name, session.result.error);
     };
-    await mapLimit(sessions, options.forks, (session) => connect(session, true));
+    await mapLimit(sessions, options.forks, (session) => connect(session));
 
-    // Hosts whose key is new were sent nothing: asked about all at once, the accepted ones are connected afresh.
-    const newKeys = sessions.flatMap((session) => (session.connectError instanceof UnknownHostKeyError ? [{ host: session.host.name, error: session.connectError }] : []));
-    const settled = await settleNewHostKeys(newKeys, options.confirmHostKeys);
-    const again: HostSession<Vars>[] = [];
-    for (const [index, session] of sessions.entries()) {
-      if (!settled.has(session.host.name)) continue;
-      const problem = settled.get(session.host.name);
-      if (problem) {
-        session.markUnreachable(problem);
-        events.hostUnreachable?.(session.host.name, session.result.error ?? problem.message);
-        continue;
+    // Hosts whose key is new were sent nothing: asked about all at once, the accepted ones are connected afresh. Behind
+    // a jump host whose key was new, the host's own key may be new too: it is asked about in a round of its own.
+    const asked = new Set<string>();
+    let pending = sessions;
+    for (let round = 0; round < MAX_HOST_KEY_ROUNDS; round++) {
+      const found = pending.filter((session) => session.connectError instanceof UnknownHostKeyError);
+      const fresh = found.filter((session) => !asked.has(hostKeyId(session.connectError as UnknownHostKeyError)));
+      // A key asked about already, offered again after it was accepted: reported as it is.
+      for (const session of found) if (!fresh.includes(session)) events.hostUnreachable?.(session.host.name, session.result.error ?? '');
+      pending = fresh;
+      if (fresh.length === 0) break;
+      for (const session of fresh) asked.add(hostKeyId(session.connectError as UnknownHostKeyError));
+      const settled = await settleNewHostKeys(
+        fresh.map((session) => ({ host: session.host.name, error: session.connectError as UnknownHostKeyError })),
+        options.confirmHostKeys,
+      );
+      const again: HostSession<Vars>[] = [];
+      for (const session of fresh) {
+        const problem = settled.get(session.host.name);
+        if (problem) {
+          session.markUnreachable(problem);
+          events.hostUnreachable?.(session.host.name, session.result.error ?? problem.message);
+          continue;
+        }
+        const fresher = new HostSession(session.host, options.inventory, session.schedule);
+        sessions[sessions.indexOf(session)] = fresher;
+        byName.set(fresher.host.name, fresher);
+        again.push(fresher);
       }
-      const fresh = new HostSession(session.host, options.inventory, session.schedule);
-      sessions[index] = fresh;
-      byName.set(fresh.host.name, fresh);
-      again.push(fresh);
+      await mapLimit(again, options.forks, (session) => connect(session));
+      pending = again;
     }
-    await mapLimit(again, options.forks, (session) => connect(session, false));
+    // Past the last round: reported as it is.
+    for (const session of pending) {
+      if (session.connectError instanceof UnknownHostKeyError) events.hostUnreachable?.(session.host.name, session.result.error ?? session.connectError.message);
+    }
 
     events.phase?.('plan');
     const peers = (name: string) => {

@@ -1,15 +1,19 @@
 /**
  * Connection variables, with Ansible's names so existing inventories work unchanged. They are split from
- * the task variables before those are validated, and become a host's ConnectionSettings.
+ * the task variables before those are validated, and become a host's ConnectionSettings (connection-settings.ts,
+ * where ~/.ssh/config and the jump hosts come in).
  */
 
 import { isIP } from 'node:net';
+import { resolve } from 'node:path';
 import { z } from 'zod';
-import type { ConnectionSettings, HostKeyChecking } from './types.ts';
+import type { HostKeyChecking } from './types.ts';
 import { duration } from './duration.ts';
 import { secretString } from './secret.ts';
-import { fileKind, resolveInventoryPath } from './paths.ts';
+import { expandHome, fileKind, resolveInventoryPath } from './paths.ts';
 import { parseHostKeyPin } from './host-key-pin.ts';
+import { parseJumpSpec, type WrittenHop } from './jump-hosts.ts';
+import { parseSshArgs } from './ssh-args.ts';
 
 const PIN_HINT = 'expected a host public key `TYPE BASE64` or a fingerprint `SHA256:…`, or a list of them';
 
@@ -103,7 +107,68 @@ function shortQuoted(value: unknown): string {
 
 /** A login name as useradd, sssd (user@domain) and sshd take it: no leading dash, no spaces, no shell or path syntax. */
 const USER_NAME = /^[A-Za-z0-9_][A-Za-z0-9_.@-]{0,63}$/;
+/** True for a login name provision accepts (see USER_NAME). */
+export function isUserName(value: string): boolean {
+  return USER_NAME.test(value);
+}
+
 const userName = nonEmpty('a user name').regex(USER_NAME, 'expected a user name (letters, digits, _ . @ -; not starting with -)');
+
+/** A private key file of the inventory (`ansible_ssh_private_key_file`, `ansible_private_key_file`), made absolute. */
+const privateKeyFile = (inventoryDir: string) =>
+  nonEmpty('a path to a private key file').transform((path, ctx) => {
+    const absolute = resolveInventoryPath(path, inventoryDir);
+    const kind = fileKind(absolute);
+    if (kind === 'file') return absolute;
+    ctx.issues.push({
+      code: 'custom',
+      message: kind === 'missing' ? `private key file not found: ${absolute}` : `private key path is not a file: ${absolute}`,
+      input: path,
+    });
+    return z.NEVER;
+  });
+
+/** `ssh_jump`: OpenSSH's ProxyJump form, one string (hops separated by commas) or a list; `none` or `[]`: no jump. */
+const jumpHosts = z
+  .union([z.string(), z.array(z.string())], { error: 'expected a jump host such as admin@bastion.example.com:22, a comma-separated list of hops, or a list' })
+  .transform((value, ctx): WrittenHop[] => {
+    const list = Array.isArray(value) ? value : [value];
+    return list.flatMap((item, index) => {
+      const parsed = parseJumpSpec(item);
+      if ('hops' in parsed) return parsed.hops;
+      ctx.issues.push({ code: 'custom', message: parsed.problem, input: item, ...(Array.isArray(value) ? { path: [index] } : {}) });
+      return [];
+    });
+  });
+
+/**
+ * `ansible_ssh_common_args` / `ansible_ssh_extra_args`: kept as written; only the jump host and `-F` are read from them
+ * (ssh-args.ts), any other option is refused by name. `-F` is read from the working directory, as ssh reads it.
+ */
+const sshArgs = z.string({ error: 'expected the ssh arguments as one string, e.g. "-o ProxyJump=admin@bastion.example.com"' }).superRefine((text, ctx) => {
+  const parsed = parseSshArgs(text);
+  if ('problem' in parsed) {
+    ctx.addIssue({ code: 'custom', message: parsed.problem });
+    return;
+  }
+  const file = parsed.args.configFile;
+  if (file !== undefined && fileKind(resolve(expandHome(file))) !== 'file') ctx.addIssue({ code: 'custom', message: `-F: ssh config file not found: ${resolve(expandHome(file))}` });
+});
+
+/** Connection types that are SSH, as Ansible names them. */
+const SSH_CONNECTIONS = new Set(['ssh', 'smart', 'paramiko', 'paramiko_ssh', 'ansible.builtin.ssh', 'ansible.builtin.paramiko_ssh']);
+
+/** `ansible_connection`: SSH under any of its names; `local` and the others are refused with what to write instead. */
+const connectionType = z.string({ error: 'expected ssh' }).superRefine((value, ctx) => {
+  if (SSH_CONNECTIONS.has(value)) return;
+  const message =
+    value === 'local' || value === 'ansible.builtin.local'
+      ? `ansible_connection: ${value} is not supported: provision reaches every host over SSH, this machine too. ` +
+        'To manage this machine, remove ansible_connection and write ansible_host: 127.0.0.1 (sshd must accept the key); ' +
+        `to leave it alone, leave it out of the hosts provision runs on (--limit '!NAME')`
+      : `ansible_connection ${JSON.stringify(value)} is not supported: provision only connects over ssh (write ansible_connection: ssh, or remove it)`;
+  ctx.addIssue({ code: 'custom', message });
+});
 
 /** The schema of the connection variables; paths are resolved against `inventoryDir` (the inventory file's directory). */
 export function connectionVarsSchema(inventoryDir: string) {
@@ -111,30 +176,43 @@ export function connectionVarsSchema(inventoryDir: string) {
     ansible_host: hostAddress.optional(),
     ansible_port: port.default(CONNECTION_DEFAULTS.port),
     ansible_user: userName.default(CONNECTION_DEFAULTS.user),
-    ansible_ssh_private_key_file: nonEmpty('a path to a private key file')
-      .transform((path, ctx) => {
-        const absolute = resolveInventoryPath(path, inventoryDir);
-        const kind = fileKind(absolute);
-        if (kind === 'file') return absolute;
-        ctx.issues.push({
-          code: 'custom',
-          message: kind === 'missing' ? `private key file not found: ${absolute}` : `private key path is not a file: ${absolute}`,
-          input: path,
-        });
-        return z.NEVER;
-      })
-      .optional(),
+    ansible_ssh_private_key_file: privateKeyFile(inventoryDir).optional(),
+    // Ansible's other name for it; where both are set, ansible_ssh_private_key_file wins, as in Ansible.
+    ansible_private_key_file: privateKeyFile(inventoryDir).optional(),
     ansible_password: secretString().optional(),
     ansible_become: yamlBoolean.default(CONNECTION_DEFAULTS.become),
     ansible_become_password: secretString().optional(),
+    ansible_become_user: z
+      .string({ error: 'expected root' })
+      .refine((user) => user === 'root', { error: (issue) => `ansible_become_user ${JSON.stringify(issue.input)} is not supported: provision becomes root (its tasks need root); write root or remove it` })
+      .optional(),
+    ansible_become_method: z
+      .string({ error: 'expected sudo' })
+      .refine((method) => method === 'sudo' || method === 'ansible.builtin.sudo', {
+        error: (issue) => `ansible_become_method ${JSON.stringify(issue.input)} is not supported: provision becomes root with sudo; write sudo or remove it`,
+      })
+      .optional(),
+    ansible_ssh_common_args: sshArgs.optional(),
+    ansible_ssh_extra_args: sshArgs.optional(),
+    ssh_jump: jumpHosts.optional(),
+    ssh_config_file: nonEmpty('a path to an ssh config file, or none')
+      .transform((path, ctx) => {
+        if (path === 'none') return path;
+        const absolute = resolveInventoryPath(path, inventoryDir);
+        if (fileKind(absolute) === 'file') return absolute;
+        ctx.issues.push({ code: 'custom', message: `ssh config file not found: ${absolute}`, input: path });
+        return z.NEVER;
+      })
+      .optional(),
     private_ip: hostAddress.optional(),
     ssh_known_hosts_file: nonEmpty('a path to a known_hosts file')
       .default(CONNECTION_DEFAULTS.knownHostsFile)
       .transform((path) => resolveInventoryPath(path, inventoryDir)),
-    ssh_host_key_checking: z
-      // YAML 1.1, as Ansible reads it, makes an unquoted `off` the boolean false.
-      .preprocess((value) => (value === false ? 'off' : value), z.enum(['strict', 'ask', 'accept-new', 'off'], { error: 'expected strict, ask, accept-new or off' }))
-      .default(CONNECTION_DEFAULTS.hostKeyChecking),
+    // YAML 1.1, as Ansible reads it, makes an unquoted `off` the boolean false.
+    ssh_host_key_checking: z.preprocess(
+      (value) => (value === false ? 'off' : value),
+      z.enum(['strict', 'ask', 'accept-new', 'off'], { error: 'expected strict, ask, accept-new or off' }).default(CONNECTION_DEFAULTS.hostKeyChecking),
+    ),
     ssh_host_key: hostKeyPins.optional(),
     ssh_connect_timeout: duration.default(CONNECTION_DEFAULTS.connectTimeout),
     ssh_command_timeout: duration.default(CONNECTION_DEFAULTS.commandTimeout),
@@ -149,9 +227,7 @@ export function connectionVarsSchema(inventoryDir: string) {
     ansible_group_priority: z.number({ error: GROUP_PRIORITY_HINT }).int(GROUP_PRIORITY_HINT).optional(),
     // Harmless in inventories shared with Ansible: nothing here runs Python.
     ansible_python_interpreter: z.unknown().optional(),
-    ansible_connection: z
-      .literal('ssh', { error: (issue) => `ansible_connection ${JSON.stringify(issue.input)} is not supported: provision only connects over ssh` })
-      .optional(),
+    ansible_connection: connectionType.optional(),
   });
 }
 
@@ -160,26 +236,3 @@ export type ConnectionVars = z.output<ReturnType<typeof connectionVarsSchema>>;
 
 /** Names of all connection variables, the keys split off before task-variable validation. */
 export const CONNECTION_VAR_NAMES: readonly string[] = Object.keys(connectionVarsSchema('/').shape);
-
-/** The settings of one host from its parsed connection variables; `ansible_host` defaults to the host's name. */
-export function toConnectionSettings(hostName: string, vars: ConnectionVars): { connection: ConnectionSettings; privateIp: string } {
-  const address = vars.ansible_host ?? hostName;
-  const connection: ConnectionSettings = {
-    address,
-    port: vars.ansible_port,
-    user: vars.ansible_user,
-    become: vars.ansible_become,
-    knownHostsFile: vars.ssh_known_hosts_file,
-    hostKeyChecking: vars.ssh_host_key_checking,
-    hostKeyPort: vars.ansible_port,
-    connectTimeout: vars.ssh_connect_timeout,
-    commandTimeout: vars.ssh_command_timeout,
-    connectRetries: vars.ssh_connect_retries,
-    persist: vars.ssh_persist,
-  };
-  if (vars.ansible_ssh_private_key_file !== undefined) connection.privateKeyFile = vars.ansible_ssh_private_key_file;
-  if (vars.ansible_password !== undefined) connection.password = vars.ansible_password;
-  if (vars.ansible_become_password !== undefined) connection.becomePassword = vars.ansible_become_password;
-  if (vars.ssh_host_key !== undefined) connection.hostKeys = vars.ssh_host_key;
-  return { connection, privateIp: vars.private_ip ?? address };
-}

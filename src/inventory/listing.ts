@@ -8,7 +8,10 @@
 import type { z } from 'zod';
 import { InputError } from '../errors.ts';
 import { redact } from '../report/redact.ts';
-import { connectionVarsSchema, type ConnectionVars } from './connection.ts';
+import { connectionVarsSchema } from './connection.ts';
+import { describeJumpHost, resolveConnection } from './connection-settings.ts';
+import { SshConfigFiles } from './ssh-config.ts';
+import type { ConnectionSettings } from './types.ts';
 import type { ResolvedHost, ResolvedInventory } from './load.ts';
 import { SECRET_MASK } from './values.ts';
 import { VariableNames } from './variable-names.ts';
@@ -18,12 +21,14 @@ export interface ListingSchemas {
   connection: ReturnType<typeof connectionVarsSchema>;
   task: z.ZodType;
   names: VariableNames;
+  /** ~/.ssh/config, which completes the connection variables as it completes a run's. */
+  sshConfig: SshConfigFiles;
 }
 
 /** The schemas for an inventory in `inventoryDir`, with the task library's schema (or a function of the directory). */
 export function listingSchemas(inventoryDir: string, taskVars: z.ZodType | ((inventoryDir: string) => z.ZodType)): ListingSchemas {
   const task = typeof taskVars === 'function' ? taskVars(inventoryDir) : taskVars;
-  return { connection: connectionVarsSchema(inventoryDir), task, names: new VariableNames(task) };
+  return { connection: connectionVarsSchema(inventoryDir), task, names: new VariableNames(task), sshConfig: new SshConfigFiles() };
 }
 
 /**
@@ -46,15 +51,28 @@ export function listHostVariables(hostName: string, raw: Readonly<Record<string,
     const issue = (connection.error ?? task.error)?.issues[0];
     throw new InputError(`variables of host '${hostName}' do not validate${issue ? `: ${issue.path.join('.')}: ${issue.message}` : ''}`);
   }
-  for (const [name, value] of Object.entries(connectionListing(hostName, connection.data))) defineKey(out, name, value);
+  const settings = resolveConnection(hostName, connection.data, new Set(Object.keys(connectionInput)), schemas.sshConfig);
+  if ('problems' in settings) throw new InputError(`the connection of host '${hostName}' cannot be made: ${settings.problems[0]}`);
+  for (const [name, value] of Object.entries(connectionListing(connection.data, settings))) defineKey(out, name, value);
   for (const [name, value] of Object.entries(task.data as Record<string, unknown>)) if (value !== undefined) defineKey(out, name, value);
   return sortKeys(out) as Record<string, unknown>;
 }
 
-/** Connection variables under Ansible's names, with what the run derives from them: the address and `private_ip`. */
-function connectionListing(hostName: string, vars: ConnectionVars): Record<string, unknown> {
-  const address = vars.ansible_host ?? hostName;
-  const listed: Record<string, unknown> = { ...vars, ansible_host: address, private_ip: vars.private_ip ?? address };
+/**
+ * Connection variables under Ansible's names, as the run will use them: address, port, user, key and jump hosts
+ * completed by ~/.ssh/config where the inventory leaves them out, and `private_ip`.
+ */
+function connectionListing(vars: Record<string, unknown>, settings: { connection: ConnectionSettings; privateIp: string }): Record<string, unknown> {
+  const { connection } = settings;
+  const listed: Record<string, unknown> = {
+    ...vars,
+    ansible_host: connection.address,
+    ansible_port: connection.port,
+    ansible_user: connection.user,
+    ansible_ssh_private_key_file: connection.privateKeyFile,
+    ssh_jump: connection.jump?.map(describeJumpHost),
+    private_ip: settings.privateIp,
+  };
   for (const [name, value] of Object.entries(listed)) if (value === undefined) delete listed[name];
   return listed;
 }

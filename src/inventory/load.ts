@@ -19,7 +19,9 @@ import { readVarsDirectory, type UnusedVarsFile } from './vars-files.ts';
 import { readExtraVars } from './extra-vars.ts';
 import { ValueReader } from './values.ts';
 import { hostGroups, mergeHostVars, rankGroups, type VarLayers, type VarsDirectory } from './precedence.ts';
-import { SECRET_CONNECTION_VARS, connectionVarsSchema, isHostAddress, toConnectionSettings } from './connection.ts';
+import { SECRET_CONNECTION_VARS, connectionVarsSchema, isHostAddress, isUserName } from './connection.ts';
+import { resolveConnection } from './connection-settings.ts';
+import { SshConfigFiles } from './ssh-config.ts';
 import { VariableNames, type ValueShape } from './variable-names.ts';
 import { issueProblems } from './issues.ts';
 import type { Env } from './env-refs.ts';
@@ -137,6 +139,7 @@ function buildInventory<S extends z.ZodType>(
   const varsSchema = typeof options.vars === 'function' ? options.vars(inventoryDir) : options.vars;
   const names = new VariableNames(varsSchema);
   const ignored = new Map<string, IgnoredVariable>();
+  const sshConfig = new SshConfigFiles();
 
   const hosts: ResolvedHost<z.output<S>>[] = [];
   for (const hostModel of model.hosts.values()) {
@@ -176,11 +179,30 @@ function buildInventory<S extends z.ZodType>(
     if (!task.success) {
       problems.addAll(issueProblems(task.error.issues, { ...context, schema: varsSchema, otherTopLevelNames: names.taskNames }));
     }
-    // Without ansible_host the host's name is its address (and private_ip): it must be one, as ansible_host must.
-    if (connection.success && connection.data.ansible_host === undefined && !isHostAddress(hostModel.name)) {
-      problems.add(hostModel.source.problemAt(hostModel.keyNode, 'this host name is not an IP address or DNS name, so it cannot be the address: set ansible_host (and private_ip)'));
-    } else if (connection.success && task.success) {
-      const host: Host<z.output<S>> = { name: hostModel.name, groups, ...toConnectionSettings(hostModel.name, connection.data), vars: task.data as z.output<S> };
+    if (connection.success && task.success) {
+      const settings = resolveConnection(hostModel.name, connection.data, new Set(Object.keys(connectionInput)), sshConfig);
+      if ('problems' in settings) {
+        // From ~/.ssh/config or the jump hosts: placed where the host's address is set, the message names the config file.
+        const address = merged.get('ansible_host');
+        for (const message of settings.problems) {
+          const text = `host '${hostModel.name}': ${message}`;
+          problems.add(address ? address.source.problemAt(address.value ?? address.keyNode, text) : hostModel.source.problemAt(hostModel.keyNode, text));
+        }
+        continue;
+      }
+      // The address (and private_ip by default) reaches config files and ssh: it must be an address, whichever way it came.
+      if (!isHostAddress(settings.connection.address)) {
+        const why = connection.data.ansible_host === undefined && settings.connection.address === hostModel.name
+          ? 'this host name is not an IP address or DNS name, so it cannot be the address: set ansible_host (and private_ip)'
+          : `host '${hostModel.name}': its address ${JSON.stringify(settings.connection.address)} (from the ssh config) is not an IP address or DNS name`;
+        problems.add(hostModel.source.problemAt(hostModel.keyNode, why));
+        continue;
+      }
+      if (!isUserName(settings.connection.user)) {
+        problems.add(hostModel.source.problemAt(hostModel.keyNode, `host '${hostModel.name}': its user ${JSON.stringify(settings.connection.user)} (from the ssh config) is not a user name`));
+        continue;
+      }
+      const host: Host<z.output<S>> = { name: hostModel.name, groups, ...settings, vars: task.data as z.output<S> };
       hosts.push({ host, definitions: merged });
     }
   }

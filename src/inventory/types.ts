@@ -8,15 +8,27 @@ import type { SourcePosition } from '../errors.ts';
  */
 export type HostKeyChecking = 'strict' | 'ask' | 'accept-new' | 'off';
 
+/**
+ * A server on the way to a host (`ssh_jump`, ProxyJump): logged in to, then asked to forward the connection to the
+ * next hop or the host. Its key is checked like any host's, against the host's known_hosts and checking mode.
+ */
+export interface JumpHost {
+  address: string;
+  port: number;
+  user: string;
+  /** Its own key (an IdentityFile of ~/.ssh/config for it); absent: the host's key file, then the SSH agent. */
+  privateKeyFile?: string;
+}
+
 /** Everything needed to open and use the SSH connection to one host. */
 export interface ConnectionSettings {
-  /** Address to connect to (`ansible_host`, default: the host's name). */
+  /** Address to connect to (`ansible_host`, default: the host's name; its HostName when ~/.ssh/config has one). */
   address: string;
-  /** `ansible_port`, default 22. */
+  /** `ansible_port`, else the Port of ~/.ssh/config, else 22. */
   port: number;
-  /** `ansible_user`, default root. */
+  /** `ansible_user`, else the User of ~/.ssh/config, else root. */
   user: string;
-  /** `ansible_ssh_private_key_file`, resolved to an absolute path; absent: use the SSH agent. */
+  /** `ansible_ssh_private_key_file` (or an IdentityFile of ~/.ssh/config), an absolute path; absent: use the SSH agent. */
   privateKeyFile?: string;
   /** `ansible_password`: first contact with a password-only server. Tried after the key. */
   password?: string;
@@ -24,6 +36,8 @@ export interface ConnectionSettings {
   become: boolean;
   /** `ansible_become_password`, usually `${ENV}`; absent: `sudo -n`. */
   becomePassword?: string;
+  /** The jump hosts to go through, the first reached directly (`ssh_jump`, `-J`/ProxyJump, ~/.ssh/config); absent: none. */
+  jump?: JumpHost[];
   /** `ssh_known_hosts_file`, default ~/.ssh/known_hosts. */
   knownHostsFile: string;
   /** `ssh_host_key_checking`, default ask. */

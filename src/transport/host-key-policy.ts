@@ -24,13 +24,20 @@ export class UnknownHostKeyError extends UnreachableError {
     readonly publicKey: string,
     readonly knownHostsFile: string,
     message?: string,
+    /** True when the key is a jump host's (`ssh_jump`), on the way to the host: it is recorded, never pinned. */
+    readonly jumpHost = false,
   ) {
     super(
       message ??
-        `new host key for ${hostPattern(address, port)}: ${publicKey.split(' ')[0]} ${fingerprintOfLine(publicKey)} is not in ${knownHostsFile}, ` +
-          'and nobody accepted it (ssh_host_key_checking: ask); nothing was sent to the host',
+        `new host key for ${jumpHost ? 'jump host ' : ''}${hostPattern(address, port)}: ${publicKey.split(' ')[0]} ${fingerprintOfLine(publicKey)} is not in ${knownHostsFile}, ` +
+          `and nobody accepted it (ssh_host_key_checking: ask); nothing was sent to ${jumpHost ? 'it' : 'the host'}`,
     );
     this.name = 'UnknownHostKeyError';
+  }
+
+  /** The same key, offered by a jump host. */
+  asJumpHost(): UnknownHostKeyError {
+    return this.jumpHost ? this : new UnknownHostKeyError(this.address, this.port, this.publicKey, this.knownHostsFile, undefined, true);
   }
 
   /** The key's `SHA256:…` fingerprint, as `ssh-keygen -l` prints it. */
@@ -47,11 +54,15 @@ export class UnknownHostKeyError extends UnreachableError {
   refusedBecause(why: string): UnknownHostKeyError {
     // sshd's key files are named after the algorithm's family: ssh_host_ed25519_key, ssh_host_ecdsa_key, ssh_host_rsa_key.
     const family = this.keyType.replace(/^ssh-/, '').replace(/-.*$/, '');
-    const message =
-      `new host key for ${hostPattern(this.address, this.port)}: ${this.keyType} ${this.fingerprint} is not in ${this.knownHostsFile} and was not accepted: ${why}. ` +
-      `Nothing was sent to the host. If it is the host's key (on the host: ssh-keygen -lf /etc/ssh/ssh_host_${family}_key.pub), ` +
-      `pin it in the inventory (ssh_host_key: ${this.publicKey}) or accept it when a run on a terminal asks`;
-    return new UnknownHostKeyError(this.address, this.port, this.publicKey, this.knownHostsFile, message);
+    const where = hostPattern(this.address, this.port);
+    const head = `new host key for ${this.jumpHost ? 'jump host ' : ''}${where}: ${this.keyType} ${this.fingerprint} is not in ${this.knownHostsFile} and was not accepted: ${why}. `;
+    // A jump host's key goes to known_hosts: ssh_host_key pins the host's own key.
+    const message = this.jumpHost
+      ? `${head}Nothing was sent to it. If it is the jump host's key (on it: ssh-keygen -lf /etc/ssh/ssh_host_${family}_key.pub), ` +
+        `add the line "${where} ${this.publicKey}" to ${this.knownHostsFile} or accept it when a run on a terminal asks`
+      : `${head}Nothing was sent to the host. If it is the host's key (on the host: ssh-keygen -lf /etc/ssh/ssh_host_${family}_key.pub), ` +
+        `pin it in the inventory (ssh_host_key: ${this.publicKey}) or accept it when a run on a terminal asks`;
+    return new UnknownHostKeyError(this.address, this.port, this.publicKey, this.knownHostsFile, message, this.jumpHost);
   }
 }
 

@@ -31,8 +31,9 @@ export function persistSeconds(settings: ConnectionSettings, env: NodeJS.Process
 
 /**
  * What a kept connection must match to serve a run: every setting (the password and sudo's among them, as a hash
- * only), the private key's contents and the known_hosts file's, so that a changed key, user, port or password, or
- * a host key removed or revoked since, gets a login (and a host key check) of its own.
+ * only; the jump hosts, in order), the private keys' contents and the known_hosts file's, so that a changed key,
+ * user, port, password or way through the jump hosts, or a host key removed or revoked since, gets a login (and a
+ * host key check) of its own.
  */
 export function connectionKey(settings: ConnectionSettings, keyContents: string | undefined, knownHosts: string | undefined): string {
   // Plain code-unit order: localeCompare would load ICU's collator, ~10 ms of every start.
@@ -101,7 +102,7 @@ export async function openHostConnection(settings: ConnectionSettings): Promise<
   const socketPath = persist > 0 ? keeperSocket() : undefined;
   const keeper = socketPath ? await keeperClient(socketPath, persist) : undefined;
   if (!keeper?.usable) return openDirect(settings);
-  const keyContents = settings.privateKeyFile ? readText(settings.privateKeyFile) : undefined;
+  const keyContents = keyFilesContents(settings);
   const knownHosts = settings.hostKeyChecking === 'off' ? undefined : readText(settings.knownHostsFile);
   try {
     return await KeptConnection.open(keeper, { ...settings, persist }, connectionKey(settings, keyContents, knownHosts));
@@ -124,6 +125,13 @@ export async function releaseHostConnection(connection: HostConnection, keep: bo
   if (!keeper) return;
   await keeper.request({ op: 'forget', target: targetOf(connection.settings) }, 10_000).catch(() => undefined);
   keeper.end();
+}
+
+/** The contents of the host's key file, and of the jump hosts' own keys when they have some (for connectionKey). */
+export function keyFilesContents(settings: ConnectionSettings): string | undefined {
+  const own = settings.privateKeyFile ? readText(settings.privateKeyFile) : undefined;
+  const hops = (settings.jump ?? []).map((hop) => (hop.privateKeyFile ? (readText(hop.privateKeyFile) ?? null) : null));
+  return hops.some((contents) => contents !== null) ? JSON.stringify([own ?? null, ...hops]) : own;
 }
 
 function readText(file: string): string | undefined {

@@ -7,6 +7,7 @@ import { UnreachableError } from '../errors.ts';
 import { redact } from '../report/redact.ts';
 import type { ShellCommand } from './shell.ts';
 import { recordCommand } from './command-log.ts';
+import { formatHop } from '../inventory/jump-hosts.ts';
 
 /** What a remote command returned; stdout and stderr exactly as the host sent them. */
 export interface ExecResult {
@@ -78,7 +79,9 @@ export function tallyCommand(stats: TransportStats, settings: ConnectionSettings
   recordCommand({ target: describe(settings), command: command.text, code: result?.code ?? -1, stdout: result?.stdout ?? '', stderr: result?.stderr ?? '', ms });
 }
 
-/** The address and port string used in messages, e.g. `root@10.0.0.5:22`. */
+/** The address and port string used in messages, e.g. `root@10.0.0.5:22`, and the jump hosts on the way, if any. */
 export function describe(settings: ConnectionSettings): string {
-  return `${settings.user}@${settings.address}:${settings.port}`;
+  const target = `${settings.user}@${formatHop({ host: settings.address })}:${settings.port}`;
+  if (!settings.jump?.length) return target;
+  return `${target} via ${settings.jump.map((hop) => formatHop({ host: hop.address, port: hop.port, user: hop.user })).join(', ')}`;
 }

@@ -1,9 +1,9 @@
 /** One SSH connection per host, reused by every command of the run. */
-import net from 'node:net';
 import { randomBytes } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
-import { NodeSSH } from 'node-ssh';
-import type { ClientChannel, ConnectConfig } from 'ssh2';
+import type { Duplex } from 'node:stream';
+import type { NodeSSH } from 'node-ssh';
+import type { ClientChannel } from 'ssh2';
 import type { ConnectionSettings } from '../inventory/types.ts';
 import { UnreachableError } from '../errors.ts';
 import { redact } from '../report/redact.ts';
@@ -13,7 +13,10 @@ import { CommandRunner, RunnerEndedError, RunnerOutputLimitError, RunnerTimeoutE
 import { killGroupCommand, reportGroup, takeGroupReport } from './process-group.ts';
 import type { HostConnection } from './connection.ts';
 import { readKnownHosts } from './known-hosts.ts';
-import { hostKeyAlgorithms, verifyHostKey } from './verify-host-key.ts';
+import { AuthenticationFailedError, authMethods, openSocket, sshLogin, type AuthMethodName } from './ssh-login.ts';
+import { JumpHostUnansweredError, JumpRoute } from './jump.ts';
+
+export { AuthenticationFailedError } from './ssh-login.ts';
 
 /** Options of SshConnection.open. */
 export interface OpenOptions {
@@ -24,13 +27,7 @@ export interface OpenOptions {
   retryWindowMs?: number;
 }
 
-/** How a connection that sshd never greeted ends: reset, broken pipe, or closed (ssh2's words for an EOF). */
-const PRE_BANNER_ENDS = /ECONNRESET|EPIPE|ECONNABORTED|connection lost before handshake|socket hang up/i;
-
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
-
-/** sshd refused every credential this run has: never retried on the same login. */
-export class AuthenticationFailedError extends UnreachableError {}
 
 /** sshd refused a new session channel (its MaxSessions, say) on a connection that is still up. */
 class ChannelRefusedError extends UnreachableError {}
@@ -45,44 +42,37 @@ function sudoWithPassword(command: string): string {
   return sh`if sudo -k -n true 2>/dev/null; then IFS= read -r _; exec sudo -n -- sh -c ${command}; else exec sudo -S -k -p '' -- sh -c ${command}; fi`.text;
 }
 
-/** Opens a TCP socket with Nagle's algorithm off: ssh2 leaves it on, costing ~40 ms per command. */
-function openSocket(settings: ConnectionSettings): Promise<net.Socket> {
-  return new Promise((resolve, reject) => {
-    const socket = net.connect({ host: settings.address, port: settings.port });
-    socket.setNoDelay(true);
-    const timer = setTimeout(() => {
-      socket.destroy();
-      reject(new PortUnansweredError(`connect to ${describe(settings)} timed out after ${settings.connectTimeout}s`));
-    }, settings.connectTimeout * 1000);
-    socket.once('connect', () => {
-      clearTimeout(timer);
-      resolve(socket);
-    });
-    socket.once('error', (error: NodeJS.ErrnoException) => {
-      clearTimeout(timer);
-      const why = error.code ?? error.message;
-      // A reset while connecting is a proxy that accepted and dropped it: for the operator, the same as one after.
-      const message = PRE_BANNER_ENDS.test(why) ? `${describe(settings)} closed the connection before sshd's banner (${why})` : `cannot connect to ${describe(settings)}: ${why}`;
-      reject(new PortUnansweredError(message, { cause: error }));
-    });
-  });
-}
+/**
+ * The jump hosts of one open(): logged in to once and used for every attempt (ports, users, retries) while they stay
+ * up; handed to the connection that succeeds, closed otherwise.
+ */
+class Route {
+  private route: JumpRoute | undefined;
+  private taken = false;
 
-/** The auth methods to try, key (file or agent) first, then the password, so hardened hosts use the key. */
-function authMethods(settings: ConnectionSettings, privateKey: string | undefined): ConnectConfig['authHandler'] {
-  const methods: NonNullable<ConnectConfig['authHandler']> & unknown[] = [];
-  if (privateKey) methods.push({ type: 'publickey', username: settings.user, key: privateKey } as never);
-  else if (process.env.SSH_AUTH_SOCK) methods.push({ type: 'agent', username: settings.user, agent: process.env.SSH_AUTH_SOCK } as never);
-  if (settings.password) {
-    methods.push({ type: 'password', username: settings.user, password: settings.password } as never);
-    methods.push({
-      type: 'keyboard-interactive',
-      username: settings.user,
-      prompt: (_name: string, _instructions: string, _lang: string, prompts: unknown[], finish: (answers: string[]) => void) =>
-        finish(prompts.map(() => settings.password ?? '')),
-    } as never);
+  constructor(private readonly settings: ConnectionSettings) {}
+
+  /** A stream to the host at `port`: a TCP socket, or a channel through the jump hosts. */
+  async streamTo(settings: ConnectionSettings, where: string): Promise<Duplex> {
+    if (!this.settings.jump?.length) return openSocket(settings.address, settings.port, settings.connectTimeout, where);
+    if (!this.route?.alive) {
+      this.route?.close();
+      this.route = undefined;
+      this.route = await JumpRoute.open(this.settings);
+    }
+    return this.route.forward(settings.address, settings.port, settings.connectTimeout);
   }
-  return methods;
+
+  /** The jump hosts, now the connection's to close. */
+  take(): JumpRoute | undefined {
+    this.taken = true;
+    return this.route;
+  }
+
+  /** Closes the jump hosts unless a connection took them. */
+  release(): void {
+    if (!this.taken) this.route?.close();
+  }
 }
 
 /** An open, authenticated connection to one host. */
@@ -92,26 +82,34 @@ export class SshConnection implements HostConnection {
     private readonly ssh: NodeSSH,
     readonly settings: ConnectionSettings,
     /** The auth method that succeeded, for safety checks (e.g. never disable passwords when we logged in with one). */
-    readonly authenticatedWith: 'publickey' | 'agent' | 'password',
+    readonly authenticatedWith: AuthMethodName,
+    /** The jump hosts the connection goes through: closed with it. */
+    private readonly route: JumpRoute | undefined,
   ) {
     this.stats.connections = 1;
   }
 
   /**
-   * Connects, verifies the host key against known_hosts, and authenticates. When the port does not answer, tries
-   * `fallbackPorts` (sshd moved by an earlier run), trusting there the key known for the inventory's port.
+   * Connects (through the jump hosts, if any), verifies the host key against known_hosts, and authenticates. When the
+   * port does not answer, tries `fallbackPorts` (sshd moved by an earlier run), trusting there the key known for the
+   * inventory's port.
    */
   static async open(settings: ConnectionSettings, options: OpenOptions = {}): Promise<SshConnection> {
-    if (options.retryWindowMs !== undefined) return SshConnection.openWithin(settings, options.retryWindowMs);
-    const retries = settings.connectRetries ?? 0;
-    for (let attempt = 0; ; attempt++) {
-      try {
-        return await SshConnection.openWithFallback(settings);
-      } catch (error) {
-        // Only a port that did not answer (refused, timed out, reset) is worth another try; auth and host keys are not.
-        if (!(error instanceof PortUnansweredError) || attempt >= retries) throw error;
-        await sleep(500 * 2 ** attempt);
+    const route = new Route(settings);
+    try {
+      if (options.retryWindowMs !== undefined) return await SshConnection.openWithin(settings, options.retryWindowMs, route);
+      const retries = settings.connectRetries ?? 0;
+      for (let attempt = 0; ; attempt++) {
+        try {
+          return await SshConnection.openWithFallback(settings, route);
+        } catch (error) {
+          // Only a port that did not answer (refused, timed out, reset) is worth another try; auth and host keys are not.
+          if (!(error instanceof PortUnansweredError) || attempt >= retries) throw error;
+          await sleep(500 * 2 ** attempt);
+        }
       }
+    } finally {
+      route.release();
     }
   }
 
@@ -120,11 +118,11 @@ export class SshConnection implements HostConnection {
    * before its banner: what a reload or restart looks like for a few seconds, behind a port proxy (Docker's, a cloud
    * load balancer) as a reset after the TCP connect. An authentication failure or a host key problem ends it at once.
    */
-  private static async openWithin(settings: ConnectionSettings, windowMs: number): Promise<SshConnection> {
+  private static async openWithin(settings: ConnectionSettings, windowMs: number, route: Route): Promise<SshConnection> {
     const started = performance.now();
     for (let attempt = 1; ; attempt++) {
       try {
-        return await SshConnection.openWithFallback(settings);
+        return await SshConnection.openWithFallback(settings, route);
       } catch (error) {
         if (!(error instanceof PortUnansweredError)) throw error;
         const elapsed = performance.now() - started;
@@ -138,9 +136,9 @@ export class SshConnection implements HostConnection {
     }
   }
 
-  private static async openWithFallback(settings: ConnectionSettings): Promise<SshConnection> {
+  private static async openWithFallback(settings: ConnectionSettings, route: Route): Promise<SshConnection> {
     try {
-      return await SshConnection.openOnPorts(settings);
+      return await SshConnection.openOnPorts(settings, route);
     } catch (error) {
       const user = settings.fallbackUser;
       if (!(error instanceof AuthenticationFailedError) || user === undefined || user === settings.user) throw error;
@@ -149,7 +147,7 @@ export class SshConnection implements HostConnection {
       delete asAdmin.password;
       delete asAdmin.fallbackUser;
       try {
-        return await SshConnection.openOnPorts(asAdmin);
+        return await SshConnection.openOnPorts(asAdmin, route);
       } catch (fallbackError) {
         if (fallbackError instanceof AuthenticationFailedError) throw new AuthenticationFailedError(`${error.message}; also tried ${describe(asAdmin)} (ssh.admin_user) with the key`);
         throw fallbackError;
@@ -157,15 +155,15 @@ export class SshConnection implements HostConnection {
     }
   }
 
-  private static async openOnPorts(settings: ConnectionSettings): Promise<SshConnection> {
+  private static async openOnPorts(settings: ConnectionSettings, route: Route): Promise<SshConnection> {
     try {
-      return await SshConnection.openOn(settings, settings.port);
+      return await SshConnection.openOn(settings, settings.port, route);
     } catch (error) {
       const fallbacks = (settings.fallbackPorts ?? []).filter((port) => port !== settings.port);
-      if (!(error instanceof PortUnansweredError) || fallbacks.length === 0) throw error;
+      if (!(error instanceof PortUnansweredError) || error instanceof JumpHostUnansweredError || fallbacks.length === 0) throw error;
       for (const port of fallbacks) {
         try {
-          return await SshConnection.openOn({ ...settings, port }, settings.port);
+          return await SshConnection.openOn({ ...settings, port }, settings.port, route);
         } catch (fallbackError) {
           if (!(fallbackError instanceof PortUnansweredError)) throw fallbackError;
         }
@@ -174,7 +172,7 @@ export class SshConnection implements HostConnection {
     }
   }
 
-  private static async openOn(settings: ConnectionSettings, trustedPort: number): Promise<SshConnection> {
+  private static async openOn(settings: ConnectionSettings, trustedPort: number, route: Route): Promise<SshConnection> {
     const privateKey = settings.privateKeyFile ? await readFile(settings.privateKeyFile, 'utf8') : undefined;
     if (!privateKey && !process.env.SSH_AUTH_SOCK && !settings.password) {
       throw new UnreachableError(
@@ -182,69 +180,18 @@ export class SshConnection implements HostConnection {
       );
     }
     const knownHosts = settings.hostKeyChecking === 'off' ? '' : await readKnownHosts(settings.knownHostsFile);
-    let hostKeyProblem: UnreachableError | undefined;
-    let lastMethod: 'publickey' | 'agent' | 'password' = 'publickey';
-    const serverHostKey = hostKeyAlgorithms(settings, trustedPort, knownHosts);
-    const socket = await openSocket(settings);
-    const ssh = new NodeSSH();
-    const methods = authMethods(settings, privateKey) as unknown as Array<{ type: string }>;
-    let index = 0;
-    try {
-      await ssh.connect({
-        sock: socket,
-        host: settings.address,
-        port: settings.port,
-        username: settings.user,
-        readyTimeout: settings.connectTimeout * 1000,
-        keepaliveInterval: 15_000,
-        // The key types already trusted for the host are asked for first, so a known host is never taken for a changed one.
-        ...(serverHostKey ? { algorithms: { serverHostKey: serverHostKey as never } } : {}),
-        authHandler: ((_left: unknown, _partial: unknown, next: (method: unknown) => void) => {
-          const method = methods[index++];
-          if (method) lastMethod = method.type === 'keyboard-interactive' ? 'password' : (method.type as typeof lastMethod);
-          next(method ?? false);
-        }) as never,
-        hostVerifier: ((key: Buffer, verify: (ok: boolean) => void) => {
-          // Decided before any auth method runs: a refused key has been sent nothing but the key exchange.
-          verifyHostKey(settings, trustedPort, knownHosts, key).then(
-            (problem) => {
-              hostKeyProblem = problem;
-              verify(problem === undefined);
-            },
-            (error: Error) => {
-              hostKeyProblem = new UnreachableError(`cannot check the host key of ${describe(settings)}: ${error.message}`);
-              verify(false);
-            },
-          );
-        }) as never,
-      });
-    } catch (error) {
-      // Read before destroy: a connection that ended with nothing received never saw sshd's banner.
-      const beforeBanner = socket.bytesRead === 0;
-      socket.destroy();
-      if (hostKeyProblem) throw hostKeyProblem;
-      const message = error instanceof Error ? error.message : String(error);
-      if (beforeBanner && PRE_BANNER_ENDS.test(message)) {
-        // Accepted, then reset or closed without a word from sshd: a port proxy in front of a listener that is being
-        // reopened (sshd re-executes on reload) or is not there yet. Worth another try, as a refused port is.
-        throw new PortUnansweredError(`${describe(settings)} closed the connection before sshd's banner (${redact(message)})`);
-      }
-      // sshd ends the connection itself once MaxAuthTries methods failed, before the client runs out of them.
-      if (/authentication methods failed|too many authentication failures/i.test(message)) {
-        throw new AuthenticationFailedError(`authentication failed for ${describe(settings)} (tried: ${methods.map((m) => m.type).join(', ') || 'nothing'})`);
-      }
-      if (/connection lost before handshake/i.test(message)) {
-        // The port answered and sshd closed it at once: it is re-executing itself after a reload (SIGHUP closes and
-        // reopens its socket) or dropping connections past MaxStartups. Both pass: worth another try.
-        throw new PortUnansweredError(`${describe(settings)} closed the connection before the SSH handshake (sshd reloading or busy)`);
-      }
-      if (/timed out while waiting for handshake/i.test(message)) {
-        // The port answered but sshd never completed the handshake (hung or overloaded): worth another try.
-        throw new PortUnansweredError(`no SSH handshake from ${describe(settings)}: timed out after ${settings.connectTimeout}s`);
-      }
-      throw new UnreachableError(`cannot open SSH session to ${describe(settings)}: ${redact(message)}`, { cause: error });
-    }
-    const connection = new SshConnection(ssh, settings, lastMethod);
+    const where = describe(settings);
+    const sock = await route.streamTo(settings, where);
+    const { ssh, method } = await sshLogin({
+      settings,
+      trustedPort,
+      where,
+      sock,
+      methods: authMethods(settings.user, privateKey, settings.password),
+      knownHosts,
+      certificates: !settings.jump?.length,
+    });
+    const connection = new SshConnection(ssh, settings, method, route.take());
     connection.watchTransport();
     try {
       await connection.checkSudo();
@@ -508,5 +455,6 @@ export class SshConnection implements HostConnection {
     // The connection closes next: no need to wait for the shell's channel (or for a shell still starting).
     if (this.startedRunner?.alive) void this.startedRunner.close();
     this.ssh.dispose();
+    this.route?.close();
   }
 }

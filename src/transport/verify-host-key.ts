@@ -20,7 +20,13 @@ export function hostKeyAlgorithms(settings: ConnectionSettings, trustedPort: num
  * says so). `knownHosts` is the file's content as read for this connection; `trustedPort` is the port whose known key
  * vouches for the host when this connection tries a port sshd moved to.
  */
-export async function verifyHostKey(settings: ConnectionSettings, trustedPort: number, knownHosts: string, key: Buffer): Promise<UnreachableError | undefined> {
+export async function verifyHostKey(
+  settings: ConnectionSettings,
+  trustedPort: number,
+  knownHosts: string,
+  key: Buffer,
+  options: { certificates?: boolean } = {},
+): Promise<UnreachableError | undefined> {
   const check: HostKeyCheck = {
     address: settings.address,
     port: settings.port,
@@ -34,7 +40,11 @@ export async function verifyHostKey(settings: ConnectionSettings, trustedPort: n
   };
   let decision = decideHostKey(check);
   if (decision.verdict === 'needs-certificates') {
-    const fetched = await fetchHostCertificates(settings.address, settings.port, settings.connectTimeout);
+    // ssh-keyscan connects directly: behind a jump host it would not reach the server, or reach another one.
+    const fetched =
+      options.certificates === false
+        ? { problem: 'host certificates are not read through a jump host (ssh-keyscan connects directly); record the key in known_hosts instead' }
+        : await fetchHostCertificates(settings.address, settings.port, settings.connectTimeout);
     decision = decideHostKey({ ...check, certificates: 'certificates' in fetched ? fetched.certificates : fetched });
   }
   if (decision.verdict === 'refused') return decision.error;

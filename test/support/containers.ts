@@ -1,7 +1,7 @@
 /** E2E helpers: real Debian hosts (systemd + sshd) as containers, with an inventory that reaches them over SSH. */
 import './env.ts';
 import { randomBytes } from 'node:crypto';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { appendFileSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -49,6 +49,11 @@ export interface TestHostSpec {
   cpusetCpus?: string;
   /** CPU time limit in CPUs, as `docker run --cpus`: a CFS quota, visible only in the cgroup files. */
   cpuQuota?: number;
+  /**
+   * False: sshd's port is not published on 127.0.0.1, so the host is reached only from the other hosts' network (through
+   * a jump host). Such a host is left out of `inventoryFile`; known_hosts names it by its private address.
+   */
+  publish?: boolean;
 }
 
 let staleRemoval: Promise<void> | undefined;
@@ -58,7 +63,7 @@ export interface TestHost {
   name: string;
   group: string;
   container: StartedTestContainer;
-  /** The port on 127.0.0.1 that forwards to the container's sshd. */
+  /** The port on 127.0.0.1 that forwards to the container's sshd; 0 when it is not published. */
   sshPort: number;
   /** The container's address on the hosts' shared network. */
   privateIp: string;
@@ -73,7 +78,7 @@ export interface ExecOutput {
 
 /** Started hosts plus the files that point provision at them; `stop()` removes it all. */
 export interface TestHosts {
-  /** An inventory (root, lab key, strict host key checking) listing every host in its group. */
+  /** An inventory (root, lab key, strict host key checking) listing every published host in its group. */
   inventoryFile: string;
   knownHostsFile: string;
   /** The private key authorized for root on every host. */
@@ -125,9 +130,13 @@ export async function startTestHosts(specs: readonly TestHostSpec[]): Promise<Te
       }),
     );
     const knownHostsFile = join(dir, 'known_hosts');
-    writeKnownHosts(knownHostsFile, hosts.map((host, i) => ({ port: host.sshPort, keys: hostKeys[i]! })));
+    const published = hosts.filter((host) => host.sshPort !== 0);
+    writeKnownHosts(knownHostsFile, published.map((host) => ({ port: host.sshPort, keys: hostKeys[hosts.indexOf(host)]! })));
+    // A host behind a jump host is known by its address on the hosts' network, on sshd's own port.
+    const unpublished = hosts.filter((host) => host.sshPort === 0);
+    appendFileSync(knownHostsFile, unpublished.flatMap((host) => hostKeys[hosts.indexOf(host)]!.map((hostKey) => `${host.privateIp} ${hostKey}\n`)).join(''));
     const inventoryFile = join(dir, 'inventory.yaml');
-    writeFileSync(inventoryFile, renderInventory(hosts, { privateKeyFile: key.privateKeyFile, knownHostsFile }));
+    writeFileSync(inventoryFile, renderInventory(published, { privateKeyFile: key.privateKeyFile, knownHostsFile }));
     const byName = new Map(hosts.map((host) => [host.name, host]));
     return {
       inventoryFile,
@@ -158,27 +167,36 @@ async function startTestHost(spec: TestHostSpec, network: StartedNetwork, public
     .withBindMounts(LAB_CONTAINER.bindMounts.map((mount) => ({ ...mount })))
     .withTmpFs(Object.fromEntries(LAB_CONTAINER.tmpfs.map((dir) => [dir, ''])))
     .withCommand([...LAB_CONTAINER.command])
-    .withExposedPorts(LAB_CONTAINER.sshPort)
-    // Started once the container runs: the SSH banner on 127.0.0.1 (below) is the real readiness check.
+    // Started once the container runs: the SSH banner (below) is the real readiness check.
     .withWaitStrategy(Wait.forSuccessfulCommand('true'));
+  const publish = spec.publish ?? true;
+  if (publish) builder = builder.withExposedPorts(LAB_CONTAINER.sshPort);
   if (spec.cpuQuota !== undefined) builder = builder.withResourcesQuota({ cpu: spec.cpuQuota });
   const container = await builder.start();
   const host: TestHost = {
     name: spec.name,
     group: spec.group,
     container,
-    sshPort: container.getMappedPort(LAB_CONTAINER.sshPort),
+    sshPort: publish ? container.getMappedPort(LAB_CONTAINER.sshPort) : 0,
     privateIp: container.getIpAddress(network.getName()),
   };
   started.push(host);
   await mustExec(host, authorizeKeyCommand(publicKey));
   try {
-    await waitForSshBanner(host.sshPort);
+    if (publish) await waitForSshBanner(host.sshPort);
+    else await mustExec(host, [...SSH_BANNER_INSIDE]);
   } catch (error) {
     throw new Error(`${spec.name}: ${(error as Error).message}\n${await labHostDiagnostics(container.getId())}`);
   }
   return host;
 }
+
+/** Waits (at most 20 s) inside a container until its own sshd greets on port 22. */
+const SSH_BANNER_INSIDE = [
+  'bash',
+  '-c',
+  'for i in $(seq 100); do if timeout 2 bash -c "exec 3<>/dev/tcp/127.0.0.1/22 && head -c 7 <&3" 2>/dev/null | grep -q SSH-2.0; then exit 0; fi; sleep 0.2; done; echo "sshd did not greet within 20 s" >&2; exit 1',
+] as const;
 
 async function mustExec(host: TestHost, command: string[]): Promise<ExecOutput> {
   const result = await host.container.exec(command);

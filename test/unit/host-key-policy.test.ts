@@ -354,9 +354,48 @@ describe('first contact under ask', () => {
   });
 
   test('a new key found by the connection keeper reaches the run as the same error, key and all', () => {
-    const error = unknown('/k/known_hosts', 2201);
-    const rebuilt = decodeError(JSON.parse(JSON.stringify(encodeError(error))));
-    assert.ok(rebuilt instanceof UnknownHostKeyError);
-    assert.deepEqual([rebuilt.address, rebuilt.port, rebuilt.publicKey, rebuilt.knownHostsFile, rebuilt.message], [error.address, error.port, error.publicKey, error.knownHostsFile, error.message]);
+    for (const error of [unknown('/k/known_hosts', 2201), unknown('/k/known_hosts', 2201).asJumpHost()]) {
+      const rebuilt = decodeError(JSON.parse(JSON.stringify(encodeError(error))));
+      assert.ok(rebuilt instanceof UnknownHostKeyError);
+      assert.deepEqual(
+        [rebuilt.address, rebuilt.port, rebuilt.publicKey, rebuilt.knownHostsFile, rebuilt.message, rebuilt.jumpHost],
+        [error.address, error.port, error.publicKey, error.knownHostsFile, error.message, error.jumpHost],
+      );
+    }
+  });
+
+  test("a jump host's new key is asked about once for every host behind it, and is recorded, never pinned", async () => {
+    const dir = scratch();
+    try {
+      const file = join(dir, 'known_hosts');
+      const asked: NewHostKey[][] = [];
+      const gateway = () => unknown(file, 2200).asJumpHost();
+      assert.match(gateway().message, /^new host key for jump host \[127\.0\.0\.1\]:2200: ssh-ed25519 .*nothing was sent to it$/);
+      const settled = await settleNewHostKeys(
+        [
+          { host: 'node1', error: gateway() },
+          { host: 'node2', error: gateway() },
+          { host: 'node3', error: unknown(file, 2203, otherKey) },
+        ],
+        async (keys) => {
+          asked.push([...keys]);
+          return { accepted: true };
+        },
+      );
+      assert.deepEqual(asked[0]!.map((key) => [key.host, key.where]), [
+        ['jump host of node1, node2', '[127.0.0.1]:2200'],
+        ['node3', '[127.0.0.1]:2203'],
+      ]);
+      assert.deepEqual([...settled.values()], [undefined, undefined, undefined]);
+      assert.equal(readFileSync(file, 'utf8'), `[127.0.0.1]:2200 ${text(hostKey)}\n[127.0.0.1]:2203 ${text(otherKey)}\n`);
+
+      const declined = (await settleNewHostKeys([{ host: 'node1', error: unknown(join(dir, 'other'), 2200).asJumpHost() }])).get('node1');
+      assert.ok(declined instanceof UnknownHostKeyError && declined.jumpHost);
+      assert.match(declined.message, /^new host key for jump host \[127\.0\.0\.1\]:2200: .* was not accepted: nobody was asked\. Nothing was sent to it\. /);
+      assert.ok(declined.message.includes(`add the line "[127.0.0.1]:2200 ${text(hostKey)}" to ${join(dir, 'other')}`), declined.message);
+      assert.ok(!declined.message.includes('ssh_host_key'), 'ssh_host_key pins the host, not its jump host');
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });

@@ -186,7 +186,7 @@ describe('connection variables', () => {
       '5:25 all.hosts.c.ansible_become: expected true or false (yes/no also accepted)',
       '5:55 all.hosts.c.ssh_host_key_checking: expected strict, ask, accept-new or off',
       '5:83 all.hosts.c.ssh_connect_timeout: expected a duration like 10s, 10m or 1h (or a whole number of seconds)',
-      '5:109 all.hosts.c.ansible_connection: ansible_connection "local" is not supported: provision only connects over ssh',
+      "5:109 all.hosts.c.ansible_connection: ansible_connection: local is not supported: provision reaches every host over SSH, this machine too. To manage this machine, remove ansible_connection and write ansible_host: 127.0.0.1 (sshd must accept the key); to leave it alone, leave it out of the hosts provision runs on (--limit '!NAME')",
     ]);
   });
 });

@@ -192,11 +192,11 @@ describe('Ansible Vault', () => {
 
 describe("variables that are not provision's", () => {
   test('are loaded and ignored, and listed with where they are set', async () => {
-    const dir = writeProject({ hosts: '[nodes]\nn1 hornet_version=2.0\n', 'group_vars/all.yml': 'docker_compose_version: v2\nnodes: [a, b]\nssl: true\nansible_ssh_common_args: -o ForwardAgent=yes\n' });
+    const dir = writeProject({ hosts: '[nodes]\nn1 hornet_version=2.0\n', 'group_vars/all.yml': 'docker_compose_version: v2\nnodes: [a, b]\nssl: true\nansible_ssh_pipelining: true\n' });
     const inventory = await load(dir);
     assert.deepEqual(
       inventory.ignored?.map((variable) => `${variable.name} ${variable.position.file.replace(dir, '')}:${variable.position.line}`),
-      ['ansible_ssh_common_args /group_vars/all.yml:4', 'docker_compose_version /group_vars/all.yml:1', 'hornet_version /hosts:2', 'nodes /group_vars/all.yml:2', 'ssl /group_vars/all.yml:3'],
+      ['ansible_ssh_pipelining /group_vars/all.yml:4', 'docker_compose_version /group_vars/all.yml:1', 'hornet_version /hosts:2', 'nodes /group_vars/all.yml:2', 'ssl /group_vars/all.yml:3'],
     );
   });
 

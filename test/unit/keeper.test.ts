@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import type { ConnectionSettings } from '../../src/inventory/types.ts';
 import { UnreachableError } from '../../src/errors.ts';
 import { CommandTimeoutError, PortUnansweredError } from '../../src/transport/remote-command.ts';
-import { connectionKey, keeperEnvironment, persistSeconds } from '../../src/transport/open-connection.ts';
+import { connectionKey, keeperEnvironment, keyFilesContents, persistSeconds } from '../../src/transport/open-connection.ts';
 import { keeperDir, keeperSocket, unsafeKeeperDir } from '../../src/transport/keeper/paths.ts';
 import { decodeError, encodeError, readMessages, sendMessage } from '../../src/transport/keeper/protocol.ts';
 
@@ -42,10 +42,40 @@ test('a kept connection serves only the same settings, private key and known_hos
     connectionKey({ ...settings, password: 'hunter2' }, 'KEY A', 'KNOWN'),
     connectionKey({ ...settings, becomePassword: 'hunter2' }, 'KEY A', 'KNOWN'),
     connectionKey({ ...settings, hostKeyChecking: 'accept-new' }, 'KEY A', 'KNOWN'),
+    // The way through the jump hosts is part of the login: another hop, user, port or order is another connection.
+    connectionKey({ ...settings, jump: [{ address: '203.0.113.1', port: 22, user: 'ops' }] }, 'KEY A', 'KNOWN'),
+  ]) {
+    assert.notEqual(other, key);
+  }
+  const jumped = { ...settings, jump: [{ address: '203.0.113.1', port: 22, user: 'ops' }] };
+  const viaJump = connectionKey(jumped, 'KEY A', 'KNOWN');
+  assert.equal(connectionKey({ ...jumped, jump: [{ ...jumped.jump[0]! }] }, 'KEY A', 'KNOWN'), viaJump);
+  for (const other of [
+    connectionKey({ ...settings, jump: [{ address: '203.0.113.1', port: 22, user: 'jumper' }] }, 'KEY A', 'KNOWN'),
+    connectionKey({ ...settings, jump: [{ address: '203.0.113.1', port: 2222, user: 'ops' }] }, 'KEY A', 'KNOWN'),
+    connectionKey({ ...settings, jump: [{ address: '203.0.113.2', port: 22, user: 'ops' }] }, 'KEY A', 'KNOWN'),
+    connectionKey({ ...settings, jump: [{ address: '203.0.113.1', port: 22, user: 'ops', privateKeyFile: '/k/gw' }] }, 'KEY A', 'KNOWN'),
+    connectionKey({ ...settings, jump: [jumped.jump[0]!, { address: '10.0.0.1', port: 22, user: 'ops' }] }, 'KEY A', 'KNOWN'),
   ]) {
     assert.notEqual(other, key);
   }
   assert.match(connectionKey({ ...settings, password: 'hunter2' }, 'KEY A', 'KNOWN'), /^[0-9a-f]{64}$/, 'a hash: no setting is readable in it');
+});
+
+test("a jump host's own key is part of what a kept connection must match, as the host's key is", () => {
+  const dir = mkdtempSync(join(tmpdir(), 'keeper-keys-'));
+  try {
+    const [hostKey, hopKey] = [join(dir, 'host'), join(dir, 'hop')];
+    writeFileSync(hostKey, 'HOST KEY');
+    writeFileSync(hopKey, 'HOP KEY 1');
+    assert.equal(keyFilesContents({ ...settings, privateKeyFile: hostKey }), 'HOST KEY', 'without jump hosts: the key file alone');
+    const jumped: ConnectionSettings = { ...settings, privateKeyFile: hostKey, jump: [{ address: 'gw', port: 22, user: 'ops', privateKeyFile: hopKey }] };
+    const first = keyFilesContents(jumped);
+    writeFileSync(hopKey, 'HOP KEY 2');
+    assert.notEqual(keyFilesContents(jumped), first);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
 });
 
 test('PROVISION_SSH_PERSIST overrides ssh_persist; 0 keeps nothing; a bad value is an error', () => {

@@ -106,10 +106,10 @@ export class KeptConnection implements HostConnection {
 
   /** Leases a connection for `settings`; `key` names what it must match to be reused (see open-connection.ts). */
   static async open(client: KeeperClient, settings: ConnectionSettings, key: string): Promise<KeptConnection> {
-    // Past the keeper's own attempts: on every port, each try's connect and handshake and the backoff between
-    // tries, sudo's two checks, and the check of a kept connection.
+    // Past the keeper's own attempts: on every port, each try's connect and handshake (each jump host's too) and the
+    // backoff between tries, sudo's two checks, and the check of a kept connection.
     const retries = settings.connectRetries ?? 0;
-    const ports = 1 + (settings.fallbackPorts?.length ?? 0);
+    const ports = (1 + (settings.fallbackPorts?.length ?? 0)) * (1 + (settings.jump?.length ?? 0));
     const openMs = (2 * settings.connectTimeout * (retries + 1) * ports + 2 ** retries + 2 * settings.commandTimeout + settings.connectTimeout + 10) * 1000;
     const lease = await client.request<OpenedLease>({ op: 'open', key, settings, persist: settings.persist ?? 0, authSock: process.env.SSH_AUTH_SOCK ?? null }, openMs);
     // Where the keeper's login landed, which a fallback port or user may have moved from what was asked.

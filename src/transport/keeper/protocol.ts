@@ -14,7 +14,7 @@ import { UnknownHostKeyError } from '../host-key-policy.ts';
  * Bumped whenever a message or the meaning of a setting changes: the socket's name carries it, so a CLI never talks
  * to a keeper of another build (one that would, say, check host keys by older rules).
  */
-export const KEEPER_PROTOCOL = 4;
+export const KEEPER_PROTOCOL = 5;
 
 export type KeeperRequest =
   /** A connection for `settings`: a kept one for the same `key` if one is idle and alive, else a new login. */
@@ -46,7 +46,7 @@ export interface WireError {
   timeoutMs?: number;
   processGroup?: number;
   /** An UnknownHostKeyError's key and where it was offered. */
-  hostKey?: { address: string; port: number; publicKey: string; knownHostsFile: string };
+  hostKey?: { address: string; port: number; publicKey: string; knownHostsFile: string; jumpHost?: boolean };
 }
 
 /** The host a connection goes to, as `address:port`: what a change on it drops. */
@@ -62,8 +62,8 @@ export function encodeError(error: unknown): WireError {
   if (error instanceof OutputLimitError) return { name: 'OutputLimitError', message: error.message, command: error.command };
   if (error instanceof PortUnansweredError) return { name: 'PortUnansweredError', message: error.message };
   if (error instanceof UnknownHostKeyError) {
-    const { address, port, publicKey, knownHostsFile } = error;
-    return { name: 'UnknownHostKeyError', message: error.message, hostKey: { address, port, publicKey, knownHostsFile } };
+    const { address, port, publicKey, knownHostsFile, jumpHost } = error;
+    return { name: 'UnknownHostKeyError', message: error.message, hostKey: { address, port, publicKey, knownHostsFile, jumpHost } };
   }
   if (error instanceof UnreachableError) return { name: 'UnreachableError', message: error.message };
   return { name: 'Error', message: error instanceof Error ? error.message : String(error) };
@@ -80,7 +80,7 @@ export function decodeError(wire: WireError): Error {
       return new PortUnansweredError(wire.message);
     case 'UnknownHostKeyError':
       if (!wire.hostKey) return new UnreachableError(wire.message);
-      return new UnknownHostKeyError(wire.hostKey.address, wire.hostKey.port, wire.hostKey.publicKey, wire.hostKey.knownHostsFile, wire.message);
+      return new UnknownHostKeyError(wire.hostKey.address, wire.hostKey.port, wire.hostKey.publicKey, wire.hostKey.knownHostsFile, wire.message, wire.hostKey.jumpHost === true);
     case 'UnreachableError':
       return new UnreachableError(wire.message);
     default:
