@@ -27,7 +27,7 @@ import { dockerCommand } from '../src/lab/docker-engine.ts';
 import { playHosts } from '../src/engine/play-hosts.ts';
 import { playHandlers, type Handler } from '../src/engine/types.ts';
 import site from '../playbooks/site.ts';
-import { HAPROXY_FILES } from '../tasks/haproxy.render.ts';
+import { HAPROXY_FILES } from '../tasks/haproxy/render.ts';
 
 interface Measurement {
   hosts: number;

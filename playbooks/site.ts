@@ -1,12 +1,12 @@
 /** The site playbook: what `provision apply` runs by default on every host of the inventory. */
 import { definePlaybook, type Play } from '../src/engine/types.ts';
-import { fail2ban, restartFail2ban } from '../tasks/fail2ban.ts';
-import { firewall, firewallAfterSshMove } from '../tasks/firewall.ts';
-import { haproxyTasks, reloadHaproxy } from '../tasks/haproxy.ts';
-import { nodeHandlers, nodePowTasks } from '../tasks/node-pow.ts';
-import { installPackagesFirst } from '../tasks/packages-first.ts';
-import { sshAccess } from '../tasks/ssh-access.ts';
-import { automaticUpdates } from '../tasks/updates.ts';
+import { fail2ban, restartFail2ban } from '../tasks/fail2ban/tasks.ts';
+import { firewall, firewallAfterSshMove } from '../tasks/firewall/tasks.ts';
+import { haproxyTasks, reloadHaproxy } from '../tasks/haproxy/tasks.ts';
+import { nodeHandlers, nodePowTasks } from '../tasks/node/pow.ts';
+import { installPackagesFirst } from '../tasks/core/packages-first.ts';
+import { sshAccess } from '../tasks/ssh/tasks.ts';
+import { automaticUpdates } from '../tasks/updates/tasks.ts';
 import type { HostVars } from '../tasks/vars.ts';
 
 const plays: Play<HostVars>[] = [

@@ -2,10 +2,10 @@
 import { sh } from '../src/transport/shell.ts';
 import type { Fact, FactReader } from '../src/engine/types.ts';
 import type { Host } from '../src/inventory/types.ts';
-import { effectiveSshdConfig } from './sshd.facts.ts';
-import { usableCpusOfNode } from './node.facts.ts';
-import { pathState } from './files.facts.ts';
-import { POW_CONFIG_FORMATS } from './node-config.ts';
+import { effectiveSshdConfig } from './ssh/facts.ts';
+import { usableCpusOfNode } from './node/facts.ts';
+import { pathState } from './core/files.facts.ts';
+import { POW_CONFIG_FORMATS } from './node/config.ts';
 import type { HostVars } from './vars.ts';
 
 const osName: Fact<string> = {

@@ -4,11 +4,11 @@
  */
 import { z } from 'zod';
 import { yamlBoolean } from '../src/inventory/connection.ts';
-import { SSH_DEFAULTS, sshVars } from './sshd.vars.ts';
-import { nodeVars } from './node.vars.ts';
-import { fail2banVars } from './fail2ban.vars.ts';
-import { haproxyVars } from './haproxy.vars.ts';
-import { firewallVars } from './firewall.vars.ts';
+import { SSH_DEFAULTS, sshVars } from './ssh/vars.ts';
+import { nodeVars } from './node/vars.ts';
+import { fail2banVars } from './fail2ban/vars.ts';
+import { haproxyVars } from './haproxy/vars.ts';
+import { firewallVars } from './firewall/vars.ts';
 
 /** `updates.*`: automatic security updates (Debian's unattended-upgrades). */
 export const updatesVars = z

@@ -5,7 +5,7 @@
  */
 import { readFileSync } from 'node:fs';
 import { $ } from 'zx';
-import { FLAVOR_LAYOUT, type NodeFlavor } from '../../tasks/node.vars.ts';
+import { FLAVOR_LAYOUT, type NodeFlavor } from '../../tasks/node/vars.ts';
 import { dockerCommand } from './docker-engine.ts';
 import { projectPath } from '../project-root.ts';
 

@@ -20,7 +20,7 @@ import {
   fail2banServerSettings,
   formatSeconds,
   sshPorts,
-} from '../../tasks/fail2ban.ts';
+} from '../../tasks/fail2ban/tasks.ts';
 import { hostVarsSchema, type HostVars } from '../../tasks/vars.ts';
 import { factReader, fakeHost } from '../support/fake-context.ts';
 

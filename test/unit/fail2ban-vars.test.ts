@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { fail2banVars, FAIL2BAN_DEFAULTS } from '../../tasks/fail2ban.vars.ts';
+import { fail2banVars, FAIL2BAN_DEFAULTS } from '../../tasks/fail2ban/vars.ts';
 import { hostVarsSchema } from '../../tasks/vars.ts';
 
 function messages(input: unknown): string[] {

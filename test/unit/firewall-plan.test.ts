@@ -3,10 +3,10 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { Change, LoginInfo, Plan, PlanContext, Step, Task } from '../../src/engine/types.ts';
 import type { Inventory } from '../../src/inventory/types.ts';
-import { CONFIG_PATH } from '../../tasks/firewall.facts.ts';
-import type { FileLoad, TableState } from '../../tasks/firewall.facts.ts';
-import { renderConfigFile, renderTable, inputRules, firewallInputs } from '../../tasks/firewall.render.ts';
-import { BOOT_UNIT, RULESET_DIFF_PATH, firewall, firewallBootUnit, firewallRemoved, firewallTable, renderBootUnit, sshdPorts, standardContent } from '../../tasks/firewall.ts';
+import { CONFIG_PATH } from '../../tasks/firewall/facts.ts';
+import type { FileLoad, TableState } from '../../tasks/firewall/facts.ts';
+import { renderConfigFile, renderTable, inputRules, firewallInputs } from '../../tasks/firewall/render.ts';
+import { BOOT_UNIT, RULESET_DIFF_PATH, firewall, firewallBootUnit, firewallRemoved, firewallTable, renderBootUnit, sshdPorts, standardContent } from '../../tasks/firewall/tasks.ts';
 import { hostVarsSchema, type HostVars } from '../../tasks/vars.ts';
 import { factReader, fakeHost } from '../support/fake-context.ts';
 

@@ -17,7 +17,7 @@ import {
   renderTable,
   tableOfConfigFile,
   type RunView,
-} from '../../tasks/firewall.render.ts';
+} from '../../tasks/firewall/render.ts';
 import { hostVarsSchema, type HostVars } from '../../tasks/vars.ts';
 import { fakeHost } from '../support/fake-context.ts';
 

@@ -56,7 +56,7 @@ test('facts of one batch kind are asked in one command, and each reads the same 
   const { mkdtempSync, writeFileSync, mkdirSync, symlinkSync, rmSync } = await import('node:fs');
   const { join } = await import('node:path');
   const { tmpdir } = await import('node:os');
-  const { pathState } = await import('../../tasks/files.facts.ts');
+  const { pathState } = await import('../../tasks/core/files.facts.ts');
   const dir = mkdtempSync(join(tmpdir(), 'provision-batch-'));
   writeFileSync(join(dir, 'plain'), 'line one\n\nünï | pipes | here\n');
   writeFileSync(join(dir, 'empty'), '');
@@ -80,7 +80,7 @@ test('facts of one batch kind are asked in one command, and each reads the same 
 });
 
 test('path states are cut apart by the sizes stat printed; a file that changed size meanwhile is an error', async () => {
-  const { splitPathStates } = await import('../../tasks/files.facts.ts');
+  const { splitPathStates } = await import('../../tasks/core/files.facts.ts');
   const stat = 'regular file|644|root|root|3|/a\nregular empty file|600|root|root|0|/b\ndirectory|755|root|root|4096|/d\nregular file|644|root|root|2|/c';
   const names = '/a\n/b\n/c';
   const ok = splitPathStates({ stdout: `${stat}\n--contents--\n${names}\n\n${Buffer.from('abcde').toString('base64')}`, code: 0 }, ['/a', '/b', '/c', '/d', '/e']);
@@ -99,7 +99,7 @@ test('path states are cut apart by the sizes stat printed; a file that changed s
 
 test('a batch kind becomes one question in the place of its first fact', async () => {
   const { questionsFor } = await import('../../src/engine/gather.ts');
-  const { unitState, splitUnitStates } = await import('../../tasks/systemd.facts.ts');
+  const { unitState, splitUnitStates } = await import('../../tasks/core/systemd.facts.ts');
   const facts = [unitState('ssh'), raw('other', sh`true`), unitState('fail2ban'), unitState('ssh.socket')];
   const questions = questionsFor(facts);
   assert.equal(questions.length, 2);

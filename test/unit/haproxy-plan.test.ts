@@ -6,12 +6,12 @@ import { fileURLToPath } from 'node:url';
 import type { FactReader, Plan, PlanContext, WriteFileStep } from '../../src/engine/types.ts';
 import type { Host, Inventory } from '../../src/inventory/types.ts';
 import { containsSecret } from '../../src/report/redact.ts';
-import { verifySha512Crypt } from '../../tasks/haproxy-auth.ts';
-import { certificateState, configuredValues, parseCertificateState, type CertificateState } from '../../tasks/haproxy.facts.ts';
-import { HAPROXY_FILES } from '../../tasks/haproxy.render.ts';
-import { planProvidedCertificate, planSelfSignedCertificate, selfSignedProblem } from '../../tasks/haproxy-tls.ts';
-import { RELOAD_HAPROXY, candidateCheck, haproxyConfig, haproxyTasks, plannedServers, reloadHaproxy } from '../../tasks/haproxy.ts';
-import { usableCpusOfNode, type UsableCpus } from '../../tasks/node.facts.ts';
+import { verifySha512Crypt } from '../../tasks/haproxy/auth.ts';
+import { certificateState, configuredValues, parseCertificateState, type CertificateState } from '../../tasks/haproxy/facts.ts';
+import { HAPROXY_FILES } from '../../tasks/haproxy/render.ts';
+import { planProvidedCertificate, planSelfSignedCertificate, selfSignedProblem } from '../../tasks/haproxy/tls.ts';
+import { RELOAD_HAPROXY, candidateCheck, haproxyConfig, haproxyTasks, plannedServers, reloadHaproxy } from '../../tasks/haproxy/tasks.ts';
+import { usableCpusOfNode, type UsableCpus } from '../../tasks/node/facts.ts';
 import { hostVarsSchema, type HostVars } from '../../tasks/vars.ts';
 import { factReader, fakeHost } from '../support/fake-context.ts';
 

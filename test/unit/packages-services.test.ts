@@ -1,10 +1,10 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { aptPackages } from '../../tasks/apt.ts';
-import { parseListsAge, parsePackageStates } from '../../tasks/apt.facts.ts';
-import { parseUnitState } from '../../tasks/systemd.facts.ts';
-import { service } from '../../tasks/systemd.ts';
-import { command } from '../../tasks/command.ts';
+import { aptPackages } from '../../tasks/core/apt.ts';
+import { parseListsAge, parsePackageStates } from '../../tasks/core/apt.facts.ts';
+import { parseUnitState } from '../../tasks/core/systemd.facts.ts';
+import { service } from '../../tasks/core/systemd.ts';
+import { command } from '../../tasks/core/command.ts';
 import { sh } from '../../src/transport/shell.ts';
 import { planWith } from '../support/fake-context.ts';
 
@@ -56,7 +56,7 @@ test('a guarded command runs only when its guard says so', () => {
 });
 
 test('one install up front covers the later apt tasks: a dry run plans them as installed', async () => {
-  const { installPackagesFirst } = await import('../../tasks/packages-first.ts');
+  const { installPackagesFirst } = await import('../../tasks/core/packages-first.ts');
   const { FactCache } = await import('../../src/engine/fact-cache.ts');
   const { fakeHost } = await import('../support/fake-context.ts');
   const host = fakeHost({});

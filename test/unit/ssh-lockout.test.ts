@@ -3,10 +3,10 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { Change, LoginInfo, Plan, PlanContext, Step, Task } from '../../src/engine/types.ts';
 import type { Host } from '../../src/inventory/types.ts';
-import { authorizedKeys } from '../../tasks/authorized-keys.ts';
-import { sshdHardening } from '../../tasks/sshd.ts';
-import { sshVars } from '../../tasks/sshd.vars.ts';
-import { opensshVersion } from '../../tasks/sshd.facts.ts';
+import { authorizedKeys } from '../../tasks/core/authorized-keys.ts';
+import { sshdHardening } from '../../tasks/ssh/sshd.ts';
+import { sshVars } from '../../tasks/ssh/vars.ts';
+import { opensshVersion } from '../../tasks/ssh/facts.ts';
 import type { HostVars } from '../../tasks/vars.ts';
 import { fakeHost, factReader } from '../support/fake-context.ts';
 

@@ -1,0 +1,62 @@
+/** Debian packages installed with apt-get, refreshing the lists only when they are missing or old. */
+import { sh } from '../../src/transport/shell.ts';
+import type { Task } from '../../src/engine/types.ts';
+import { listsAge, packageStates } from './apt.facts.ts';
+
+/** Options of `aptPackages`. */
+export interface AptOptions {
+  /** Refresh the lists before installing when they are older than this many seconds (default 3600). */
+  cacheValidSeconds?: number;
+  /** Package sets of later apt tasks this install covers, so a dry run plans them as already installed. */
+  covers?: readonly (readonly string[])[];
+}
+
+/** An apt task, with the packages it installs visible to `installPackagesFirst`. */
+export interface AptTask extends Task {
+  readonly packages: readonly string[];
+}
+
+/** True for tasks made by `aptPackages`. */
+export function isAptTask(task: Task<never>): task is AptTask & Task<never> {
+  return task.kind === 'apt.packages' && Array.isArray((task as Partial<AptTask>).packages);
+}
+
+/** These packages are installed (noninteractively, keeping existing config files). */
+export function aptPackages(names: readonly string[], options: AptOptions = {}): AptTask {
+  const states = packageStates(names);
+  const maxAge = options.cacheValidSeconds ?? 3600;
+  return {
+    kind: 'apt.packages',
+    packages: names,
+    target: names.join(', '),
+    facts: () => [states, listsAge],
+    plan: ({ facts }) => {
+      const installed = facts.get(states);
+      const missing = names.filter((name) => installed[name] !== 'installed');
+      if (missing.length === 0) return { status: 'ok', reason: `${names.join(', ')} ${names.length === 1 ? 'is' : 'are'} installed` };
+      const age = facts.get(listsAge).ageSeconds;
+      const refresh = age === null || age > maxAge;
+      const install = sh`DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends -o DPkg::Lock::Timeout=120 -o Dpkg::Options::=--force-confdef -o Dpkg::Options::=--force-confold ${missing}`;
+      return {
+        status: 'change',
+        changes: [
+          {
+            summary: `install ${missing.join(', ')}${refresh ? ' (after apt-get update)' : ''}`,
+            packages: { install: missing },
+            steps: [
+              ...(refresh ? [{ kind: 'run' as const, command: sh`apt-get update -q -o DPkg::Lock::Timeout=120` }] : []),
+              { kind: 'run', command: install },
+            ],
+            predicts: [
+              { key: states.key, value: Object.fromEntries(names.map((name) => [name, 'installed'])) },
+              ...(options.covers ?? []).map((set) => ({ key: packageStates(set).key, value: Object.fromEntries(set.map((name) => [name, 'installed'])) })),
+              ...(refresh ? [{ key: listsAge.key, value: { ageSeconds: 0 } }] : []),
+            ],
+            // Packages ship files, units and commands; whatever later tasks read about them must be re-read.
+            invalidates: ['file:*', 'systemd:*', 'command:*', 'apt:packages:*'],
+          },
+        ],
+      };
+    },
+  };
+}

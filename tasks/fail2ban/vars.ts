@@ -1,0 +1,79 @@
+/**
+ * `fail2ban.*`: bans for SSH brute force, and on balancers for HTTP abuse. Every key is documented with its default;
+ * durations are seconds inside.
+ */
+import { z } from 'zod';
+import { yamlBoolean } from '../../src/inventory/connection.ts';
+import { duration } from '../../src/inventory/duration.ts';
+
+const ADDRESS_HINT = 'expected an IP address or a CIDR range, e.g. 203.0.113.7 or 10.0.0.0/8';
+
+/** One `ignoreip` entry: an address or a range. Host names are refused: fail2ban would resolve them at every start. */
+const ignoredAddress = z.union([z.ipv4(), z.ipv6(), z.cidrv4(), z.cidrv6()], { error: ADDRESS_HINT });
+
+/** The filter modes of Debian 12's sshd filter (fail2ban 1.0.2, /etc/fail2ban/filter.d/sshd.conf). */
+export const SSHD_FILTER_MODES = ['normal', 'ddos', 'extra', 'aggressive'] as const;
+
+/** The nftables ban actions: block the banned address on the jail's ports only, or on every port. */
+export const BAN_ACTIONS = ['nftables-multiport', 'nftables-allports'] as const;
+
+const FACTOR_HINT = 'expected a number above 0 and at most 1000';
+const RETRY_HINT = 'expected a whole number of failures from 1 to 1000';
+
+const positiveDuration = (fallback: number) =>
+  duration.refine((seconds) => seconds > 0, 'expected a duration longer than 0s').default(fallback);
+
+/** `fail2ban.haproxy.*`: the jail over HAProxy's log on balancers (sources that keep getting 429 or 401). */
+export const fail2banHaproxyVars = z
+  .object({
+    /** Add the haproxy-abuse jail on hosts in `balancers`. Default true. */
+    enabled: yamlBoolean.default(true),
+    /** 429 and 401 answers within `findtime` that ban a source. Default 20. */
+    maxretry: z.number({ error: RETRY_HINT }).int(RETRY_HINT).min(1, RETRY_HINT).max(1000, RETRY_HINT).default(20),
+    /** The window in which `maxretry` such answers lead to a ban. Default 1m. */
+    findtime: positiveDuration(60),
+    /** How long a source stays banned from the HTTP and HTTPS ports. Default 1h. */
+    bantime: positiveDuration(3600),
+  })
+  .strict();
+
+/** The validated `fail2ban.haproxy` namespace. */
+export type Fail2banHaproxyVars = z.output<typeof fail2banHaproxyVars>;
+
+/** The `fail2ban` namespace. */
+export const fail2banVars = z
+  .object({
+    /** How long an address stays banned. Default 1h. */
+    bantime: positiveDuration(3600),
+    /** The window in which `maxretry` failures lead to a ban. Default 10m. */
+    findtime: positiveDuration(600),
+    /** Failures within `findtime` that ban an address. Default 5. */
+    maxretry: z.number({ error: RETRY_HINT }).int(RETRY_HINT).min(1, RETRY_HINT).max(1000, RETRY_HINT).default(5),
+    /** Incremental bans: each new ban of the same address lasts longer (bantime × 2^bans × factor). Default false. */
+    bantime_increment: yamlBoolean.default(false),
+    /** The factor of incremental bans. Default 1. */
+    bantime_factor: z.number({ error: FACTOR_HINT }).positive(FACTOR_HINT).max(1000, FACTOR_HINT).default(1),
+    /** The longest incremental ban. Default 7d. */
+    bantime_maxtime: positiveDuration(7 * 86_400),
+    /** Addresses and ranges that are never banned (besides 127.0.0.1/8, ::1 and the controller). Default none. */
+    ignoreip: z.array(ignoredAddress).default([]),
+    /** Never ban the address this run connects from, as the host sees it. Default true. */
+    ignore_controller: yamlBoolean.default(true),
+    /** nftables-multiport bans on the SSH ports only; nftables-allports on every port. Default nftables-multiport. */
+    banaction: z.enum(BAN_ACTIONS, { error: `expected ${BAN_ACTIONS.join(' or ')}` }).default('nftables-multiport'),
+    /** The sshd filter's mode: aggressive also counts rejected keys and connections closed before authentication. */
+    sshd_mode: z.enum(SSHD_FILTER_MODES, { error: `expected one of ${SSHD_FILTER_MODES.join(', ')}` }).default('aggressive'),
+    /** The jail over HAProxy's log, on balancers. */
+    haproxy: fail2banHaproxyVars.prefault({}),
+  })
+  .strict()
+  .refine((vars) => !vars.bantime_increment || vars.bantime_maxtime >= vars.bantime, {
+    message: 'expected a duration no shorter than bantime (incremental bans grow up to it)',
+    path: ['bantime_maxtime'],
+  });
+
+/** The validated `fail2ban` namespace. */
+export type Fail2banVars = z.output<typeof fail2banVars>;
+
+/** The defaults of `fail2ban`, for hosts that do not set it (the schema's own, so they cannot drift). */
+export const FAIL2BAN_DEFAULTS: Fail2banVars = fail2banVars.parse({});
