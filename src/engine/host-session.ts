@@ -13,6 +13,7 @@ import { checkCandidates, performStep, type StepEnvironment } from './steps.ts';
 import { applyChange } from './apply-change.ts';
 import { leaveStartToHandler } from './handler-start.ts';
 import { discoverLogin, sshConnectionFact } from './login.ts';
+import { roleContext } from './role.ts';
 import { playHandlers, type Change, type Fact, type FactReader, type Handler, type LoginInfo, type Plan, type Play, type PlanContext, type Task, type VerifyLoginStep, type WriteFileStep } from './types.ts';
 import type { ConnectionSettings } from '../inventory/types.ts';
 
@@ -31,7 +32,7 @@ export interface HostEvents {
 /** Finds other hosts' gathered facts during planning. */
 export type PeerLookup = (hostName: string) => FactReader | undefined;
 
-function taskName(task: Task<unknown>): string {
+function taskName(task: Pick<Task, 'kind' | 'target'>): string {
   return `${task.kind} ${task.target}`;
 }
 
@@ -163,8 +164,9 @@ export class HostSession<Vars> {
     }
   }
 
-  private context(facts: FactReader, peers: PeerLookup): PlanContext<Vars> {
-    return { host: this.host, inventory: this.inventory, facts, factsOf: peers, ...(this.login ? { login: this.login } : {}) };
+  private context(play: Play<Vars>, facts: FactReader, peers: PeerLookup): PlanContext<Vars> {
+    const roles = play.roles?.(this.inventory) ?? roleContext(this.inventory);
+    return { host: this.host, inventory: this.inventory, facts, factsOf: peers, roles, ...(this.login ? { login: this.login } : {}) };
   }
 
   /** Plans every task in order against the gathered facts, carrying predicted effects forward. */
@@ -176,7 +178,7 @@ export class HostSession<Vars> {
       if (cache.staleAmong(task.facts(this.host).map((fact) => fact.key)).length > 0) this.provisional.add(index);
       const notified = notifiedIn.get(play) ?? notifiedIn.set(play, new Set()).get(play)!;
       try {
-        const plan = this.asRun(play, task.plan(this.context(cache, peers)), notified);
+        const plan = this.asRun(play, task.plan(this.context(play, cache, peers)), notified);
         if (plan.status === 'change') {
           for (const change of plan.changes) {
             applyEffects(cache, change);
@@ -306,7 +308,7 @@ export class HostSession<Vars> {
     try {
       const stale = cache.staleAmong(task.facts(this.host).map((fact) => fact.key));
       if (stale.length > 0) await this.refresh(task, later, cache);
-      const plan = this.asRun(play, task.plan(this.context(cache, peers)), notified);
+      const plan = this.asRun(play, task.plan(this.context(play, cache, peers)), notified);
       if (plan.status === 'ok') return { play: play.name, name, status: 'ok', reason: plan.reason, changes: [] };
       for (const change of plan.changes) {
         await applyChange(connection, change, this.environment);

@@ -11,14 +11,9 @@ export interface AptOptions {
   covers?: readonly (readonly string[])[];
 }
 
-/** An apt task, with the packages it installs visible to `installPackagesFirst`. */
+/** An apt task, with the packages it installs visible to the packages-first role. */
 export interface AptTask extends Task {
   readonly packages: readonly string[];
-}
-
-/** True for tasks made by `aptPackages`. */
-export function isAptTask(task: Task<never>): task is AptTask & Task<never> {
-  return task.kind === 'apt.packages' && Array.isArray((task as Partial<AptTask>).packages);
 }
 
 /** These packages are installed (noninteractively, keeping existing config files). */

@@ -14,10 +14,10 @@ import { aptPackages } from '../core/apt.ts';
 import { planFileWrite } from '../core/files.ts';
 import { pathState } from '../core/files.facts.ts';
 import { HAPROXY_FILTER, HAPROXY_JAIL, ignoreList, renderHaproxyFilter, renderJail, renderServerSettings, type HaproxyJailSettings, type JailSettings } from './render.ts';
-import type { Fail2banVars } from './vars.ts';
+import type { Fail2banHostVars, Fail2banVars } from './vars.ts';
 import { effectiveSshdConfig, type EffectiveConfig } from '../ssh/facts.ts';
 import { restartService, service } from '../core/systemd.ts';
-import type { HostVars } from '../vars.ts';
+import { balancerRole } from '../haproxy/role.ts';
 
 /** fail2ban, the journal reader its systemd backend imports, and the `nft` its ban actions call. */
 export const FAIL2BAN_PACKAGES = ['fail2ban', 'python3-systemd', 'nftables'] as const;
@@ -28,9 +28,6 @@ const JAIL_FILE = 'jail.d/provision.local';
 const SERVER_FILE = 'fail2ban.d/provision.local';
 /** A filter of our own name: fail2ban reads filter.d/NAME.conf, then NAME.local, so an operator can still override it. */
 const FILTER_FILE = `filter.d/${HAPROXY_FILTER}.conf`;
-
-/** The group whose hosts run HAProxy, and so get the haproxy-abuse jail. */
-export const BALANCERS_GROUP = 'balancers';
 
 /** The jail file provision writes. */
 export const JAIL_PATH = `${CONFIG_DIR}/${JAIL_FILE}`;
@@ -121,15 +118,15 @@ export function ignoredAddresses(vars: Fail2banVars, hostName: string, controlle
 }
 
 /** The haproxy-abuse jail for a host: on balancers with `fail2ban.haproxy.enabled`, on HAProxy's ports; else null. */
-export function haproxyJailSettings(host: PlanContext<HostVars>['host']): HaproxyJailSettings | null {
+export function haproxyJailSettings(host: PlanContext<Fail2banHostVars>['host'], onBalancer: boolean): HaproxyJailSettings | null {
   const vars = host.vars.fail2ban.haproxy;
-  if (!vars.enabled || !host.groups.includes(BALANCERS_GROUP)) return null;
+  if (!vars.enabled || !onBalancer) return null;
   const ports = [...new Set([host.vars.haproxy.http_port, host.vars.haproxy.https_port])].sort((a, b) => a - b);
   return { ports, maxretry: vars.maxretry, findtime: vars.findtime, bantime: vars.bantime };
 }
 
 /** The jail's settings for this host: the inventory's, with the ports and addresses of this run. */
-export function jailSettings(context: PlanContext<HostVars>): JailSettings {
+export function jailSettings(context: PlanContext<Fail2banHostVars>): JailSettings {
   const { host } = context;
   const vars = host.vars.fail2ban;
   const effective = context.facts.get(effectiveSshdConfig);
@@ -141,7 +138,7 @@ export function jailSettings(context: PlanContext<HostVars>): JailSettings {
     ignoreip: ignoredAddresses(vars, host.name, context.login?.controllerAddress),
     banaction: vars.banaction,
     sshd: { ports: sshPorts(effective, host.vars.ssh.port, host.connection.port), mode: vars.sshd_mode },
-    haproxy: haproxyJailSettings(host),
+    haproxy: haproxyJailSettings(host, context.roles.runs(host, balancerRole)),
   };
 }
 
@@ -181,7 +178,7 @@ function describeJail(settings: JailSettings, controllerAddress: string | undefi
 }
 
 /** provision's fail2ban files as this host should have them; `filter` only where the haproxy-abuse jail is. */
-export function desiredFiles(context: PlanContext<HostVars>): { jail: ConfigFile; server: ConfigFile; filter: ConfigFile | null; settings: JailSettings } {
+export function desiredFiles(context: PlanContext<Fail2banHostVars>): { jail: ConfigFile; server: ConfigFile; filter: ConfigFile | null; settings: JailSettings } {
   const settings = jailSettings(context);
   return {
     jail: { relativePath: JAIL_FILE, content: renderJail(settings) },
@@ -206,7 +203,7 @@ function validationScope(files: { jail: ConfigFile; server: ConfigFile; filter: 
 }
 
 /** /etc/fail2ban/fail2ban.d/provision.local: how long ban history is kept. */
-export function fail2banServerSettings(): Task<HostVars> {
+export function fail2banServerSettings(): Task<Fail2banHostVars> {
   const server = pathState(SERVER_PATH);
   return {
     kind: 'fail2ban.server',
@@ -224,7 +221,7 @@ export function fail2banServerSettings(): Task<HostVars> {
 }
 
 /** /etc/fail2ban/jail.d/provision.local: the jail, validated on a copy of the whole configuration. */
-export function fail2banJail(): Task<HostVars> {
+export function fail2banJail(): Task<Fail2banHostVars> {
   const jail = pathState(JAIL_PATH);
   return {
     kind: 'fail2ban.jail',
@@ -252,7 +249,7 @@ export function fail2banJail(): Task<HostVars> {
  * The haproxy-abuse jail's filter, on balancers: written before the jail that names it, validated with the other files.
  * Elsewhere nothing is written (a filter left from an earlier run is harmless: no jail uses it).
  */
-export function fail2banHaproxyFilter(): Task<HostVars> {
+export function fail2banHaproxyFilter(): Task<Fail2banHostVars> {
   const filter = pathState(HAPROXY_FILTER_PATH);
   return {
     kind: 'fail2ban.filter',
@@ -261,7 +258,7 @@ export function fail2banHaproxyFilter(): Task<HostVars> {
     plan: (context): Plan => {
       const files = desiredFiles(context);
       if (!files.filter) {
-        const why = context.host.groups.includes(BALANCERS_GROUP) ? 'fail2ban.haproxy.enabled is false' : `the host is not in ${BALANCERS_GROUP}`;
+        const why = context.roles.runs(context.host, balancerRole) ? 'fail2ban.haproxy.enabled is false' : `the host is not in ${context.roles.patternOf(balancerRole)}`;
         return { status: 'ok', reason: `no ${HAPROXY_JAIL} jail: ${why}` };
       }
       return planFileWrite(HAPROXY_FILTER_PATH, context.facts.get(filter), files.filter.content, {
@@ -274,6 +271,6 @@ export function fail2banHaproxyFilter(): Task<HostVars> {
 }
 
 /** fail2ban installed, configured from `fail2ban.*`, enabled and running. Play it with the `restartFail2ban` handler. */
-export function fail2ban(): Task<HostVars>[] {
+export function fail2ban(): Task<Fail2banHostVars>[] {
   return [aptPackages(FAIL2BAN_PACKAGES), fail2banServerSettings(), fail2banHaproxyFilter(), fail2banJail(), service('fail2ban')];
 }

@@ -3,6 +3,9 @@
  * durations are seconds inside.
  */
 import { z } from 'zod';
+import { defineNamespace, type VarsOf } from '../../src/engine/role.ts';
+import type { sshNamespace } from '../ssh/vars.ts';
+import type { haproxyNamespace } from '../haproxy/vars.ts';
 import { yamlBoolean } from '../../src/inventory/connection.ts';
 import { duration } from '../../src/inventory/duration.ts';
 
@@ -77,3 +80,9 @@ export type Fail2banVars = z.output<typeof fail2banVars>;
 
 /** The defaults of `fail2ban`, for hosts that do not set it (the schema's own, so they cannot drift). */
 export const FAIL2BAN_DEFAULTS: Fail2banVars = fail2banVars.parse({});
+
+/** The `fail2ban` namespace: the sshd jail, and the haproxy-abuse jail on balancers. */
+export const fail2banNamespace = defineNamespace('fail2ban', fail2banVars.prefault({}));
+
+/** The host variables fail2ban reads: its own, the SSH port, and HAProxy's ports on balancers. */
+export type Fail2banHostVars = VarsOf<typeof fail2banNamespace | typeof sshNamespace | typeof haproxyNamespace>;

@@ -5,15 +5,14 @@
  */
 import { plainConfigValues } from '../../src/engine/config-values.ts';
 import { SafetyError } from '../../src/errors.ts';
-import type { Host, Inventory } from '../../src/inventory/types.ts';
-import { cidrContains, formatAddress, parseAddress, parseCidr, type AllowRule } from './vars.ts';
-import type { HostVars } from '../vars.ts';
+import type { RoleContext } from '../../src/engine/role.ts';
+import type { Host } from '../../src/inventory/types.ts';
+import { cidrContains, formatAddress, parseAddress, parseCidr, type AllowRule, type FirewallHostVars } from './vars.ts';
+import { nodeRole } from '../node/role.ts';
+import { balancerRole } from '../haproxy/role.ts';
 
 /** The nftables family and name of provision's own table; nothing else in the ruleset is touched. */
 export const TABLE = 'inet provision';
-
-/** The inventory groups whose ports the firewall opens. */
-export const ROLE_GROUPS = { node: 'nodes', balancer: 'balancers' } as const;
 
 /** Ports a balancer serves to the public. */
 export const BALANCER_PORTS = [
@@ -173,7 +172,7 @@ export function controllerAddressOf(text: string | undefined): string | null {
  * What this host's ruleset depends on. Refuses (SafetyError) a restrictive `ssh_from` when the controller's address
  * is unknown, and refuses balancers whose `private_ip` is a name rather than an address.
  */
-export function firewallInputs(host: Host<HostVars>, inventory: Inventory<HostVars>, run: RunView): FirewallInputs {
+export function firewallInputs(host: Host<FirewallHostVars>, roles: RoleContext<FirewallHostVars>, run: RunView): FirewallInputs {
   const vars = host.vars.firewall;
   const sshFrom = vars.ssh_from ?? 'anywhere';
   let controller: string | null = null;
@@ -192,18 +191,17 @@ export function firewallInputs(host: Host<HostVars>, inventory: Inventory<HostVa
     });
     if (covered) controller = null;
   }
-  const isNode = host.groups.includes(ROLE_GROUPS.node);
+  const isNode = roles.runs(host, nodeRole);
   const apiClients = isNode
-    ? (inventory.groups.get(ROLE_GROUPS.balancer) ?? []).map((name) => {
-        const balancer = inventory.hosts.find((candidate) => candidate.name === name);
-        const parsed = balancer ? parseAddress(balancer.privateIp) : null;
-        if (!balancer || !parsed) {
+    ? roles.hostsOf(balancerRole).map((balancer) => {
+        const parsed = parseAddress(balancer.privateIp);
+        if (!parsed) {
           throw new Error(
-            `the node API on ${host.name} is opened to each balancer by address, but ${name}'s private_ip ` +
-              `(${balancer?.privateIp ?? 'missing'}) is not an IP address: set private_ip for ${name}`,
+            `the node API on ${host.name} is opened to each balancer by address, but ${balancer.name}'s private_ip ` +
+              `(${balancer.privateIp}) is not an IP address: set private_ip for ${balancer.name}`,
           );
         }
-        return { name, address: formatAddress(parsed) };
+        return { name: balancer.name, address: formatAddress(parsed) };
       })
     : [];
   const node = host.vars.node;
@@ -211,7 +209,7 @@ export function firewallInputs(host: Host<HostVars>, inventory: Inventory<HostVa
     sshPorts: [...new Set(run.sshPorts)].sort((a, b) => a - b),
     sshFrom,
     controller,
-    roles: { node: isNode, balancer: host.groups.includes(ROLE_GROUPS.balancer) },
+    roles: { node: isNode, balancer: roles.runs(host, balancerRole) },
     nodePorts: { gossip: node.ports.gossip, autopeering: node.ports.autopeering, api: node.api_port },
     apiClients,
     allow: vars.allow,

@@ -6,7 +6,8 @@
  */
 import { sh } from '../../src/transport/shell.ts';
 import type { Change, FileDiff, Plan, PlanContext, Step, Task } from '../../src/engine/types.ts';
-import type { Host, Inventory } from '../../src/inventory/types.ts';
+import type { RoleContext } from '../../src/engine/role.ts';
+import type { Host } from '../../src/inventory/types.ts';
 import { aptPackages } from '../core/apt.ts';
 import { directory, planFileWrite } from '../core/files.ts';
 import { pathState } from '../core/files.facts.ts';
@@ -14,7 +15,7 @@ import { CONFIG_PATH, LOAD_RECORD, NO_ROLLBACK, PENDING_MARKER, STATE_DIR, ROLLB
 import { TABLE, describeOpenings, firewallInputs, inputRules, openings, renderConfigFile, renderTable } from './render.ts';
 import { effectiveSshdConfig, type EffectiveConfig } from '../ssh/facts.ts';
 import { service, unitFile } from '../core/systemd.ts';
-import type { HostVars } from '../vars.ts';
+import type { FirewallHostVars } from './vars.ts';
 
 /** The unit that loads the firewall's file at boot, instead of nftables.service (see `renderBootUnit`). */
 export const BOOT_UNIT = 'provision-firewall.service';
@@ -35,7 +36,7 @@ export interface TableContent {
 }
 
 /** Builds the table's content while planning (it depends on this run's controller address). */
-export type ContentSource = (context: PlanContext<HostVars>) => TableContent;
+export type ContentSource = (context: PlanContext<FirewallHostVars>) => TableContent;
 
 /**
  * The unit that loads the file at boot. A unit of its own rather than nftables.service: Debian's stock
@@ -98,11 +99,11 @@ export function sshdPorts(effective: EffectiveConfig, configured: number | undef
 }
 
 /** The standard content: SSH, the host's roles' ports and `firewall.allow`, from the host, the inventory and this run. */
-export function standardContent(host: Host<HostVars>, inventory: Inventory<HostVars>): ContentSource {
+export function standardContent(host: Host<FirewallHostVars>, roles: RoleContext<FirewallHostVars>): ContentSource {
   return (context) => {
     const ports = sshdPorts(context.facts.get(effectiveSshdConfig), host.vars.ssh.port, host.connection.port);
     const controllerAddress = context.login?.controllerAddress;
-    const inputs = firewallInputs(host, inventory, { sshPorts: ports, ...(controllerAddress ? { controllerAddress } : {}) });
+    const inputs = firewallInputs(host, roles, { sshPorts: ports, ...(controllerAddress ? { controllerAddress } : {}) });
     return { rules: inputRules(inputs), description: describeOpenings(openings(inputs)) };
   };
 }
@@ -192,7 +193,7 @@ function loadReason(state: TableState, pending: boolean, expected: string, fileC
  * only when the file has this content AND the kernel holds exactly what that file loads (compared in a scratch
  * network namespace, so the comparison uses this host's own nft's words).
  */
-export function firewallTable(host: Host<HostVars>, content: ContentSource): Task<HostVars> {
+export function firewallTable(host: Host<FirewallHostVars>, content: ContentSource): Task<FirewallHostVars> {
   const file = pathState(CONFIG_PATH);
   return {
     kind: 'nft.table',
@@ -259,12 +260,12 @@ export function firewallTable(host: Host<HostVars>, content: ContentSource): Tas
 }
 
 /** The boot unit's file, made known to systemd at once, and enabled by the same step on a first run. */
-export function firewallBootUnit(): Task<HostVars> {
+export function firewallBootUnit(): Task<FirewallHostVars> {
   return unitFile(BOOT_UNIT, renderBootUnit(), { enable: true });
 }
 
 /** With `firewall.enabled: false`: provision's table and file are gone (other tables stay). */
-export function firewallRemoved(): Task<HostVars> {
+export function firewallRemoved(): Task<FirewallHostVars> {
   const file = pathState(CONFIG_PATH);
   return {
     kind: 'nft.table',
@@ -309,12 +310,12 @@ export interface FirewallOptions {
  * The firewall play's tasks: nftables installed, the table loaded with the safety net, and the boot unit enabled
  * (only after the table was confirmed: a failed confirmation skips the rest). With `enabled: false`, the removal.
  */
-export function firewall(host: Host<HostVars>, inventory: Inventory<HostVars>, options: FirewallOptions = {}): Task<HostVars>[] {
+export function firewall(host: Host<FirewallHostVars>, roles: RoleContext<FirewallHostVars>, options: FirewallOptions = {}): Task<FirewallHostVars>[] {
   if (!host.vars.firewall.enabled) return [firewallRemoved(), service('provision-firewall', { enabled: false, running: false })];
   return [
     aptPackages(['nftables']),
     directory('/etc/nftables.d'),
-    firewallTable(host, options.content ?? standardContent(host, inventory)),
+    firewallTable(host, options.content ?? standardContent(host, roles)),
     firewallBootUnit(),
     service('provision-firewall'),
   ];
@@ -324,7 +325,7 @@ export function firewall(host: Host<HostVars>, inventory: Inventory<HostVars>, o
  * The table once more, after the SSH play: when that play moved sshd to `ssh.port`, the firewall kept the old port
  * open for the logins that proved the move, and closes it here, in the same run. Otherwise it is in place already.
  */
-export function firewallAfterSshMove(host: Host<HostVars>, inventory: Inventory<HostVars>): Task<HostVars>[] {
+export function firewallAfterSshMove(host: Host<FirewallHostVars>, roles: RoleContext<FirewallHostVars>): Task<FirewallHostVars>[] {
   if (!host.vars.firewall.enabled || host.vars.ssh.port === undefined) return [];
-  return [firewallTable(host, standardContent(host, inventory))];
+  return [firewallTable(host, standardContent(host, roles))];
 }

@@ -5,6 +5,9 @@
  */
 import { isIPv4, isIPv6 } from 'node:net';
 import { z } from 'zod';
+import { defineNamespace, type VarsOf } from '../../src/engine/role.ts';
+import type { sshNamespace } from '../ssh/vars.ts';
+import type { nodeNamespace } from '../node/vars.ts';
 import { yamlBoolean } from '../../src/inventory/connection.ts';
 import { duration } from '../../src/inventory/duration.ts';
 
@@ -182,3 +185,9 @@ export type FirewallVars = z.output<typeof firewallVars>;
 
 /** The defaults of `firewall` (the schema's own, so they cannot drift). */
 export const FIREWALL_DEFAULTS: FirewallVars = firewallVars.parse({});
+
+/** The `firewall` namespace: the default-deny table, who may reach SSH, and the rollback window. */
+export const firewallNamespace = defineNamespace('firewall', firewallVars.prefault({}));
+
+/** The host variables the firewall reads: its own, the SSH port it keeps open, and a node's ports. */
+export type FirewallHostVars = VarsOf<typeof firewallNamespace | typeof sshNamespace | typeof nodeNamespace>;

@@ -1,12 +1,13 @@
 /**
- * HAProxy on the balancers, in front of every host in `nodes`: TLS with Mozilla's intermediate settings, source
+ * HAProxy on the balancers, in front of every host that runs the node role: TLS with Mozilla's intermediate settings, source
  * allow/deny lists, abuse limits per source, an authorization layer for the write and block-submission routes, health
  * checks, and `leastconn` weighted by each node's usable CPUs (read from the nodes in the same run). Every file is
  * validated with `haproxy -c` before it replaces the live one; changes reload HAProxy (open connections survive).
  */
 import { sh } from '../../src/transport/shell.ts';
 import type { Handler, Plan, PlanContext, Task } from '../../src/engine/types.ts';
-import type { Host, Inventory } from '../../src/inventory/types.ts';
+import type { RoleContext } from '../../src/engine/role.ts';
+import type { Host } from '../../src/inventory/types.ts';
 import { registerSecret } from '../../src/report/redact.ts';
 import { aptPackages } from '../core/apt.ts';
 import { file, planFileWrite } from '../core/files.ts';
@@ -15,18 +16,15 @@ import { tokenDigest, userPasswordHash } from './auth.ts';
 import { configuredValues } from './facts.ts';
 import { HAPROXY_FILES, renderHaproxyConfig, renderSourceList, renderTokenMap, serverName, type BackendServer, type HaproxyConfigSettings } from './render.ts';
 import { RELOAD_HAPROXY, haproxyTlsTasks } from './tls.ts';
-import type { HaproxyVars } from './vars.ts';
+import type { BalancerHostVars } from './vars.ts';
 import { cpusText, describeCpuSources, usableCpusOfNode, type UsableCpus } from '../node/facts.ts';
-import type { NodeVars } from '../node/vars.ts';
+import { nodeRole } from '../node/role.ts';
 import { reloadService, service } from '../core/systemd.ts';
 
 export { RELOAD_HAPROXY };
 
 /** HAProxy itself, and openssl for the self-signed certificate and for checking the served one. */
 export const HAPROXY_PACKAGES = ['haproxy', 'openssl'] as const;
-
-/** The group whose hosts are the backends. */
-export const NODES_GROUP = 'nodes';
 
 /**
  * How the reload handler waits for HAProxy to finish reloading: asked every 0.05 s for the first half second (a
@@ -52,7 +50,7 @@ export const reloadHaproxy: Handler = {
 };
 
 /** What the balancer tasks read from the inventory. */
-type BalancerVars = { haproxy: HaproxyVars; node: NodeVars };
+type BalancerVars = BalancerHostVars;
 
 /** The highest weight HAProxy accepts. */
 const MAX_WEIGHT = 256;
@@ -124,12 +122,6 @@ export function plannedServers(
   });
 }
 
-/** The inventory hosts of the `nodes` group, in inventory order. */
-export function nodeHosts<Vars>(inventory: Inventory<Vars>): Host<Vars>[] {
-  const names = new Set(inventory.groups.get(NODES_GROUP) ?? []);
-  return inventory.hosts.filter((host) => names.has(host.name));
-}
-
 /** The config settings for this balancer, with each password's hash (kept when it still verifies). */
 export function configSettings(host: Host<BalancerVars>, servers: BackendServer[], currentHashes: ReadonlyMap<string, string>): { settings: HaproxyConfigSettings; notes: string[] } {
   const vars = host.vars.haproxy;
@@ -186,16 +178,16 @@ function summaryLines(host: Host<BalancerVars>, servers: PlannedServer[]): strin
 }
 
 /** haproxy.cfg, rendered from the inventory and the nodes' CPU facts, validated with `haproxy -c`. */
-export function haproxyConfig(host: Host<BalancerVars>, inventory: Inventory<BalancerVars>): Task<BalancerVars> {
+export function haproxyConfig(host: Host<BalancerVars>, roles: RoleContext<BalancerVars>): Task<BalancerVars> {
   const config = pathState(HAPROXY_FILES.config);
-  const nodes = nodeHosts(inventory);
+  const nodes = roles.hostsOf(nodeRole);
   return {
     kind: 'haproxy.config',
     target: HAPROXY_FILES.config,
     facts: () => [config],
     peerFacts: () => nodes.map((node) => ({ host: node.name, fact: usableCpusOfNode(node) })),
     plan: ({ facts, factsOf }: PlanContext<BalancerVars>): Plan => {
-      if (nodes.length === 0) throw new Error(`no hosts in the group ${NODES_GROUP}: the balancer would have nothing to send requests to`);
+      if (nodes.length === 0) throw new Error(`no hosts in the group ${roles.patternOf(nodeRole)}: the balancer would have nothing to send requests to`);
       const state = facts.get(config);
       const current = configuredValues(state.type === 'file' ? state.content : undefined);
       const cpusOf = (node: Host<BalancerVars>): UsableCpus | undefined => {
@@ -236,6 +228,6 @@ export function haproxyListTasks(host: Host<BalancerVars>): Task[] {
 }
 
 /** Everything a balancer runs, in order: packages, certificate, lists, config, service. */
-export function haproxyTasks(host: Host<BalancerVars>, inventory: Inventory<BalancerVars>): Task<BalancerVars>[] {
-  return [aptPackages(HAPROXY_PACKAGES), ...haproxyTlsTasks(host), ...haproxyListTasks(host), haproxyConfig(host, inventory), service('haproxy')];
+export function haproxyTasks(host: Host<BalancerVars>, roles: RoleContext<BalancerVars>): Task<BalancerVars>[] {
+  return [aptPackages(HAPROXY_PACKAGES), ...haproxyTlsTasks(host), ...haproxyListTasks(host), haproxyConfig(host, roles), service('haproxy')];
 }

@@ -7,6 +7,8 @@ import { X509Certificate, createPrivateKey } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { isIP } from 'node:net';
 import { z } from 'zod';
+import { defineNamespace, type VarsOf } from '../../src/engine/role.ts';
+import type { nodeNamespace } from '../node/vars.ts';
 import { yamlBoolean } from '../../src/inventory/connection.ts';
 import { duration } from '../../src/inventory/duration.ts';
 import { resolveInventoryPath } from '../../src/inventory/paths.ts';
@@ -282,3 +284,9 @@ export function haproxyVars(inventoryDir: string) {
 
 /** The validated `haproxy` namespace. */
 export type HaproxyVars = z.output<ReturnType<typeof haproxyVars>>;
+
+/** The `haproxy` namespace: the balancer's TLS, source lists, limits and authorization. */
+export const haproxyNamespace = defineNamespace('haproxy', (inventoryDir) => haproxyVars(inventoryDir).prefault({}));
+
+/** The host variables the balancer reads: its own, and each node's API port. */
+export type BalancerHostVars = VarsOf<typeof haproxyNamespace | typeof nodeNamespace>;

@@ -3,6 +3,7 @@
  * policy. Every key has a documented default; `config_path` and `service` default per flavor.
  */
 import { z } from 'zod';
+import { defineNamespace, type VarsOf } from '../../src/engine/role.ts';
 import { yamlBoolean } from '../../src/inventory/connection.ts';
 
 /** The node software a host runs; it decides the config format, its keys and the API routes. */
@@ -93,3 +94,9 @@ export type NodeVars = z.output<typeof nodeVars>;
 
 /** The validated `node.pow` namespace. */
 export type NodePowVars = NodeVars['pow'];
+
+/** The `node` namespace: the node software, its config file and the remote-PoW policy. */
+export const nodeNamespace = defineNamespace('node', nodeVars);
+
+/** The host variables the node role reads. */
+export type NodeHostVars = VarsOf<typeof nodeNamespace>;

@@ -15,7 +15,7 @@ import { effectiveDifferences, expectedEffective, hardeningSettings, removeManag
 import { armSshdRollback, confirmSshd, disarmSshdRollback } from './rollback.ts';
 import { commentOutLines, findConflicts, parseDropIns, type ConfigFile } from './scan.ts';
 import { unitState } from '../core/systemd.facts.ts';
-import type { HostVars } from '../vars.ts';
+import type { SshHostVars } from './vars.ts';
 
 const MAIN_CONFIG = '/etc/ssh/sshd_config';
 const VALIDATE = 'install -d -m 0755 /run/sshd && /usr/sbin/sshd -t -f %s';
@@ -29,12 +29,12 @@ const dropIns: Fact<ConfigFile[]> = {
 };
 
 /** The user this run will log in as once sshd is hardened: the admin user when one is configured. */
-function targetUser(host: Host<HostVars>): string {
+function targetUser(host: Host<SshHostVars>): string {
   return host.vars.ssh.admin_user ?? host.connection.user;
 }
 
 /** Refuses (SafetyError) unless a key this run holds is authorized for the user it will log in as afterwards. */
-function checkKeyAccess(context: PlanContext<HostVars>, user: string, target: Account): void {
+function checkKeyAccess(context: PlanContext<SshHostVars>, user: string, target: Account): void {
   const { host } = context;
   const keys = context.login?.publicKeys ?? [];
   const name = host.name;
@@ -67,7 +67,7 @@ function checkKeyAccess(context: PlanContext<HostVars>, user: string, target: Ac
  * Refuses an admin user that could not become root once root's own logins end: it has no password (logins are
  * key-only), so without the NOPASSWD rule only a sudo password the operator gave can work.
  */
-function checkBecomeRoot(host: Host<HostVars>): void {
+function checkBecomeRoot(host: Host<SshHostVars>): void {
   const { admin_user: admin, admin_sudo_nopasswd: nopasswd } = host.vars.ssh;
   if (admin === undefined || nopasswd || host.connection.user !== 'root' || host.connection.becomePassword !== undefined) return;
   throw new SafetyError(
@@ -77,14 +77,14 @@ function checkBecomeRoot(host: Host<HostVars>): void {
 }
 
 /** The account the plan sees for `user`; a user created earlier in this run counts as existing with the sudo group. */
-function plannedAccount(context: PlanContext<HostVars>, fact: Fact<Account>, user: string): Account {
+function plannedAccount(context: PlanContext<SshHostVars>, fact: Fact<Account>, user: string): Account {
   const state = context.facts.get(fact);
   if (state.exists || !context.facts.isStale(fact)) return state;
   return { exists: true, uid: -1, gid: -1, home: `/home/${user}`, groups: [user, 'sudo'], authorizedKeys: null };
 }
 
 /** sshd is key-only with the hardened settings of `ssh.*`. */
-export function sshdHardening(host: Host<HostVars>): Task<HostVars> {
+export function sshdHardening(host: Host<SshHostVars>): Task<SshHostVars> {
   const main = pathState(MAIN_CONFIG);
   const socket = unitState('ssh.socket');
   const service = unitState('ssh.service');
@@ -132,7 +132,7 @@ export function sshdHardening(host: Host<HostVars>): Task<HostVars> {
   };
 
   function hardeningChange(
-    context: PlanContext<HostVars>,
+    context: PlanContext<SshHostVars>,
     mainState: Extract<PathState, { type: 'file' }>,
     nextMain: string,
     settings: ReturnType<typeof hardeningSettings>,

@@ -2,6 +2,7 @@
 import { readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { z } from 'zod';
+import { defineNamespace, type VarsOf } from '../../src/engine/role.ts';
 import { yamlBoolean } from '../../src/inventory/connection.ts';
 import { duration } from '../../src/inventory/duration.ts';
 import { resolveInventoryPath } from '../../src/inventory/paths.ts';
@@ -97,3 +98,9 @@ export const SSH_DEFAULTS = { authorized_keys: [], exclusive_keys: false, admin_
 export function sshPort(vars: { ssh: SshVars }, connectionPort: number): number {
   return vars.ssh.port ?? connectionPort;
 }
+
+/** The `ssh` namespace: the operator's keys, the admin user and sshd's settings. */
+export const sshNamespace = defineNamespace('ssh', (inventoryDir) => sshVars(inventoryDir).default(SSH_DEFAULTS));
+
+/** The host variables the SSH role reads. */
+export type SshHostVars = VarsOf<typeof sshNamespace>;

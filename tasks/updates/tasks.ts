@@ -5,7 +5,7 @@ import { plainConfigValues } from '../../src/engine/config-values.ts';
 import { aptPackages } from '../core/apt.ts';
 import { file } from '../core/files.ts';
 import { service } from '../core/systemd.ts';
-import type { HostVars } from '../vars.ts';
+import type { UpdatesHostVars } from './vars.ts';
 
 /** Renders /etc/apt/apt.conf.d/20auto-upgrades (pure). */
 export function renderAutoUpgrades(enabled: boolean): string {
@@ -20,7 +20,7 @@ export function renderRebootPolicy(reboot: boolean, time: string): string {
 }
 
 /** The tasks that keep a host patched. */
-export function automaticUpdates(host: Host<HostVars>): Task[] {
+export function automaticUpdates(host: Host<UpdatesHostVars>): Task[] {
   const vars = host.vars.updates;
   if (!vars.automatic) return [file('/etc/apt/apt.conf.d/20auto-upgrades', renderAutoUpgrades(false))];
   return [
