@@ -158,7 +158,7 @@ export class HostSession<Vars> {
   async gather(facts: Fact<unknown>[]): Promise<void> {
     if (!this.connection || this.failed) return;
     try {
-      this.gathered.store(await gatherFacts(this.connection, facts));
+      this.gathered.store(await gatherFacts(this.connection, facts), facts);
     } catch (error) {
       this.markUnreachable(error instanceof UnreachableError ? error : new UnreachableError(`fact gathering failed: ${errorText(error)}`));
     }
@@ -181,7 +181,7 @@ export class HostSession<Vars> {
         const plan = this.asRun(play, task.plan(this.context(play, cache, peers)), notified);
         if (plan.status === 'change') {
           for (const change of plan.changes) {
-            applyEffects(cache, change);
+            cache.applyEffects(change);
             for (const handler of change.notify ?? []) notified.add(handler);
           }
         }
@@ -312,7 +312,7 @@ export class HostSession<Vars> {
       if (plan.status === 'ok') return { play: play.name, name, status: 'ok', reason: plan.reason, changes: [] };
       for (const change of plan.changes) {
         await applyChange(connection, change, this.environment);
-        applyEffects(cache, change);
+        cache.applyEffects(change);
         for (const handler of change.notify ?? []) notified.add(handler);
         if (change.movesLogin) this.loginSettings = { ...this.loginSettings, ...change.movesLogin };
         if (change.notice) (this.result.notices ??= []).push(change.notice);
@@ -339,13 +339,13 @@ export class HostSession<Vars> {
     const ahead = staleOf([...own, ...later.flatMap((next) => next.facts(this.host))]);
     if (ahead.length > own.length) {
       try {
-        cache.store(await gatherFacts(this.connection!, ahead));
+        cache.store(await gatherFacts(this.connection!, ahead), ahead);
         return;
       } catch (error) {
         if (error instanceof UnreachableError) throw error;
       }
     }
-    cache.store(await gatherFacts(this.connection!, own));
+    cache.store(await gatherFacts(this.connection!, own), own);
   }
 
   /** The plan as it runs in this play: starts that a notified restart handler does anyway are left to it. */
@@ -394,9 +394,4 @@ const VERIFY_LOGIN_WINDOW_MS = 10_000;
 const PROVISIONAL_NOTE = 'planned on the current state; an earlier change in this run (e.g. a package install) may alter it before this task runs';
 
 
-/** Carries a change's known effects into the fact cache, so later tasks plan on the state it leaves. */
-function applyEffects(cache: FactCache, change: Change): void {
-  for (const pattern of change.invalidates ?? []) cache.invalidate(pattern);
-  for (const { key, value } of change.predicts ?? []) cache.predict(key, value);
-}
 

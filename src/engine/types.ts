@@ -23,14 +23,39 @@ export interface FactBatch {
   split(output: FactOutput, items: readonly string[]): FactOutput[];
 }
 
+/**
+ * A kind of change to a host that makes facts stale without naming them: `packages`, an install or removal (packages
+ * ship files, units and commands); `{ path }`, a write of a file: in a change, the file it writes; in a fact, any file
+ * at or below that path.
+ */
+export type Staleness = 'packages' | { readonly path: string };
+
 /** A question about a host: a shell command and a pure parser of its output. */
 export interface Fact<T> {
-  /** Cache key, unique per question, e.g. `file:/etc/motd`. Changes invalidate facts by key. */
+  /** Cache key, unique per question, e.g. `file:/etc/motd`. */
   readonly key: string;
   readonly command: ShellCommand;
   parse(output: FactOutput): T;
   /** Set when the fact can be asked together with others of its kind. */
   readonly batch?: FactBatch;
+  /**
+   * What makes the value stale besides a change that names this fact (see Change.affects). Default `['packages']`:
+   * a new kind of fact is read again after a package install unless it says that no package changes it (`[]`).
+   */
+  readonly staleAfter?: readonly Staleness[];
+}
+
+/** A fact's value after a change, known in advance: made by `predict`, so that the value has the fact's type. */
+export interface Prediction<T = unknown> {
+  readonly fact: Fact<T>;
+  /** The fact's key (for reports and tests). */
+  readonly key: string;
+  readonly value: T;
+}
+
+/** The value `fact` will have once the change is applied. */
+export function predict<T>(fact: Fact<T>, value: T): Prediction<T> {
+  return { fact, key: fact.key, value };
 }
 
 /** A file the change writes, for the diff: before (null when absent) and after. */
@@ -127,9 +152,14 @@ export interface Change {
   /** Something the operator must do after this change, printed with the recap. */
   notice?: string;
   /** Facts whose cached values this change makes stale; later tasks needing them get them re-read. */
-  invalidates?: string[];
+  invalidates?: Fact<unknown>[];
+  /**
+   * What the change does beyond the facts it names: every fact whose `staleAfter` lists it becomes stale (a package
+   * install names no fact). `everything`: a command whose effects cannot be known.
+   */
+  affects?: readonly (Staleness | 'everything')[];
   /** Facts whose new values are known in advance (so a dry run plans later tasks on the predicted state). */
-  predicts?: { key: string; value: unknown }[];
+  predicts?: Prediction[];
 }
 
 /** At least one element. */

@@ -82,4 +82,6 @@ export const listsAge: Fact<ListsAge> = {
 while read -r key boot; do [ "$key" = btime ] && break; done </proc/stat
 printf '%s ' "$((boot + \${up%.*}))"; find /var/lib/apt/lists -maxdepth 1 -name '*_Packages*' -printf '%T@ ' 2>/dev/null`,
   parse: parseListsAge,
+  // An install predicts the lists' age when it refreshes them, and leaves them as they are when it does not.
+  staleAfter: [],
 };

@@ -1,7 +1,7 @@
 /** Debian packages installed with apt-get, refreshing the lists only when they are missing or old. */
 import { sh } from '../../src/transport/shell.ts';
-import type { Task } from '../../src/engine/types.ts';
-import { listsAge, packageStates } from './apt.facts.ts';
+import { type Task, predict } from '../../src/engine/types.ts';
+import { listsAge, packageStates, type PackageStates } from './apt.facts.ts';
 
 /** Options of `aptPackages`. */
 export interface AptOptions {
@@ -14,6 +14,11 @@ export interface AptOptions {
 /** An apt task, with the packages it installs visible to the packages-first role. */
 export interface AptTask extends Task {
   readonly packages: readonly string[];
+}
+
+/** What dpkg will say of these packages once they are installed. */
+function installedStates(names: readonly string[]): PackageStates {
+  return Object.fromEntries(names.map((name) => [name, 'installed' as const]));
 }
 
 /** These packages are installed (noninteractively, keeping existing config files). */
@@ -42,13 +47,13 @@ export function aptPackages(names: readonly string[], options: AptOptions = {}):
               ...(refresh ? [{ kind: 'run' as const, command: sh`apt-get update -q -o DPkg::Lock::Timeout=120` }] : []),
               { kind: 'run', command: install },
             ],
+            // Packages ship files, units and commands: every fact that a package install can change is read again.
+            affects: ['packages'],
             predicts: [
-              { key: states.key, value: Object.fromEntries(names.map((name) => [name, 'installed'])) },
-              ...(options.covers ?? []).map((set) => ({ key: packageStates(set).key, value: Object.fromEntries(set.map((name) => [name, 'installed'])) })),
-              ...(refresh ? [{ key: listsAge.key, value: { ageSeconds: 0 } }] : []),
+              predict(states, installedStates(names)),
+              ...(options.covers ?? []).map((set) => predict(packageStates(set), installedStates(set))),
+              ...(refresh ? [predict(listsAge, { ageSeconds: 0 })] : []),
             ],
-            // Packages ship files, units and commands; whatever later tasks read about them must be re-read.
-            invalidates: ['file:*', 'systemd:*', 'command:*', 'apt:packages:*'],
           },
         ],
       };

@@ -1,7 +1,7 @@
 /** The operator's public keys in a user's ~/.ssh/authorized_keys; existing keys stay unless `exclusive`. */
 import { SafetyError } from '../../src/errors.ts';
 import { sh } from '../../src/transport/shell.ts';
-import type { Change, PlanContext, Task } from '../../src/engine/types.ts';
+import { type Change, type PlanContext, type Task, predict } from '../../src/engine/types.ts';
 import { account, type Account } from './accounts.facts.ts';
 
 const KEY_TYPE = /^(ssh-(rsa|dss|ed25519)|ecdsa-sha2-nistp\d+|sk-(ssh-ed25519|ecdsa-sha2-nistp256)@openssh\.com)$/;
@@ -122,6 +122,6 @@ function keysChange(user: string, state: Extract<Account, { exists: true }>, cur
       { kind: 'run', command: sh`install -d -m 0700 -o ${ownership(user, state).owner} -g ${ownership(user, state).group} ${dir}` },
       { kind: 'write-file', path, content: next, mode: '0600', ...ownership(user, state) },
     ],
-    predicts: [{ key: `account:${user}`, value: { ...state, authorizedKeys: next } satisfies Account }],
+    predicts: [predict(account(user), { ...state, authorizedKeys: next })],
   };
 }

@@ -1,6 +1,6 @@
 /** A command guarded by `creates` / `unless`, so that it is idempotent. */
 import { sh, type ShellCommand } from '../../src/transport/shell.ts';
-import type { Fact, Task } from '../../src/engine/types.ts';
+import { type Fact, type Task, predict } from '../../src/engine/types.ts';
 
 /** Options of `command`. */
 export interface CommandOptions {
@@ -10,8 +10,8 @@ export interface CommandOptions {
   creates?: string;
   /** Skip when this command succeeds. */
   unless?: ShellCommand;
-  /** Facts the command changes (default: all), re-read before later tasks plan. */
-  invalidates?: string[];
+  /** Facts the command changes, re-read before later tasks plan (default: every fact, as nothing says what it does). */
+  invalidates?: Fact<unknown>[];
   notify?: string[];
   /** Sent to the command's stdin (kept off the command line, for secrets). */
   stdin?: string;
@@ -38,8 +38,8 @@ export function command(run: ShellCommand, options: CommandOptions): Task {
           {
             summary: options.description,
             steps: [{ kind: 'run', command: run, ...(options.stdin !== undefined ? { stdin: options.stdin } : {}) }],
-            invalidates: options.invalidates ?? ['*'],
-            predicts: [...(creates ? [{ key: creates.key, value: 0 }] : []), ...(unless ? [{ key: unless.key, value: 0 }] : [])],
+            ...(options.invalidates ? { invalidates: options.invalidates } : { affects: ['everything' as const] }),
+            predicts: [...(creates ? [predict(creates, 0)] : []), ...(unless ? [predict(unless, 0)] : [])],
             ...(options.notify ? { notify: options.notify } : {}),
           },
         ],

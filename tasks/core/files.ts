@@ -1,6 +1,6 @@
 /** File tasks: whole-file content, directories, and single lines in a file. */
 import { checkedPath, directoryScript } from '../../src/engine/write-script.ts';
-import type { Change, FileDiff, Plan, Task, WriteFileStep } from '../../src/engine/types.ts';
+import { type Change, type FileDiff, type Plan, type Task, type WriteFileStep, predict } from '../../src/engine/types.ts';
 import { normalizeMode, pathState, pathStateKey, type PathState } from './files.facts.ts';
 
 /** Ownership and permissions of a managed path. */
@@ -47,8 +47,10 @@ export function planFileWrite(path: string, state: PathState, content: string, o
   if (!contentChanges && !metaChanges) return { status: 'ok', reason: `${path} is up to date` };
 
   const predicted: PathState = { type: 'file', ...wanted, content };
-  const common: Pick<Change, 'predicts'> & { notify?: string[] } = {
-    predicts: [{ key: pathStateKey(path, options.followSymlinks), value: predicted }],
+  const common: Pick<Change, 'predicts' | 'affects'> & { notify?: string[] } = {
+    // Facts about files under this path (sshd's view of /etc/ssh, say) are read again; its own state is predicted.
+    affects: [{ path }],
+    predicts: [predict(pathState(path, options), predicted)],
     ...(options.notify ? { notify: options.notify } : {}),
   };
   const diff: FileDiff = {
@@ -115,7 +117,7 @@ export function directory(path: string, options: Ownership = {}): Task {
             summary,
             // Guarded as a file write is: never chown or chmod through a link a directory's owner may have put there.
             steps: [{ kind: 'run', command: directoryScript(path, wanted), description: summary }],
-            predicts: [{ key: `file:${path}`, value: { type: 'directory', ...wanted } satisfies PathState }],
+            predicts: [predict(fact, { type: 'directory', ...wanted })],
           },
         ],
       };

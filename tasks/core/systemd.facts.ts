@@ -44,7 +44,7 @@ export function unitState(unit: string): Fact<UnitState> {
  * when none runs). Its own command asks systemctl for the PID; in a batch the PID comes from the units' one
  * `systemctl show`, since each systemctl costs a host ~20 ms (it links the whole of systemd's shared library).
  */
-export function mainProcessFact<T>(unit: string, key: string, probe: ShellCommand, parse: (output: FactOutput) => T): Fact<T> {
+export function mainProcessFact<T>(unit: string, key: string, probe: ShellCommand, parse: (output: FactOutput) => T, staleAfter?: Fact<T>['staleAfter']): Fact<T> {
   const name = unitName(unit);
   return {
     key,
@@ -53,6 +53,7 @@ case "$pid" in ''|0|*[!0-9]*) pid= ;; esac
 ${probe}`,
     parse,
     batch: { kind: 'unit-state', item: `${name}\n${probe.text}`, command: unitStatesCommand, split: splitUnitStates },
+    ...(staleAfter ? { staleAfter } : {}),
   };
 }
 

@@ -1,6 +1,6 @@
 /** systemd services: enabled at boot and running, and the reload/restart handlers that changes notify. */
 import { sh } from '../../src/transport/shell.ts';
-import type { Change, Handler, Task } from '../../src/engine/types.ts';
+import { type Change, type Handler, type Task, predict } from '../../src/engine/types.ts';
 import { planFileWrite } from './files.ts';
 import { pathState } from './files.facts.ts';
 import { unitState, type UnitState } from './systemd.facts.ts';
@@ -55,7 +55,7 @@ export function service(name: string, options: ServiceOptions = {}): Task {
       const [first, ...rest] = changes;
       if (!first) return { status: 'ok', reason: `${name} is ${enabled ? 'enabled' : 'disabled'} and ${running ? 'running' : 'stopped'}` };
       const last = rest.at(-1) ?? first;
-      last.predicts = [{ key: fact.key, value: { ...after, load: 'loaded' } }];
+      last.predicts = [predict(fact, { ...after, load: 'loaded' })];
       return { status: 'change', changes: [first, ...rest] };
     },
   };
@@ -85,10 +85,10 @@ export function unitFile(unit: string, content: string, options: { enable?: bool
           change.summary += ` and enable ${unit}`;
           change.steps.push({ kind: 'run', command: sh`systemctl enable -- ${unit}` });
           change.services = [{ name: unit, action: 'enable' }];
-          change.predicts = [...(change.predicts ?? []), { key: state.key, value: { load: 'loaded', active: current.active, unitFile: 'enabled' } satisfies UnitState }];
+          change.predicts = [...(change.predicts ?? []), predict(state, { load: 'loaded', active: current.active, unitFile: 'enabled' })];
         } else {
           change.steps.push({ kind: 'run', command: sh`systemctl daemon-reload` });
-          change.invalidates = [state.key];
+          change.invalidates = [state];
         }
       }
       return plan;

@@ -1,6 +1,6 @@
 /** The admin user: created with a home directory, in the sudo group, allowed to sudo without a password. */
 import { sh } from '../../src/transport/shell.ts';
-import type { Task } from '../../src/engine/types.ts';
+import { predict, type Task } from '../../src/engine/types.ts';
 import { account, type Account } from './accounts.facts.ts';
 import { file } from './files.ts';
 
@@ -21,7 +21,7 @@ export function adminUser(name: string): Task {
             {
               summary: `add ${name} to group sudo`,
               steps: [{ kind: 'run', command: sh`usermod -a -G sudo ${name}` }],
-              predicts: [{ key: fact.key, value: { ...state, groups: [...state.groups, 'sudo'] } satisfies Account }],
+              predicts: [predict(fact, { ...state, groups: [...state.groups, 'sudo'] })],
             },
           ],
         };
@@ -33,7 +33,7 @@ export function adminUser(name: string): Task {
             summary: `create user ${name} (home /home/${name}, group sudo)`,
             steps: [{ kind: 'run', command: sh`useradd --create-home --shell /bin/bash --groups sudo ${name}` }],
             // uid and gid are not known before useradd runs: later tasks re-read the account.
-            invalidates: [fact.key],
+            invalidates: [fact],
           },
         ],
       };

@@ -5,7 +5,7 @@
  * the host puts the old ones back by itself. Other tables (fail2ban's, Docker's) are never touched.
  */
 import { sh } from '../../src/transport/shell.ts';
-import type { Change, FileDiff, Plan, PlanContext, Step, Task } from '../../src/engine/types.ts';
+import { predict, type Change, type FileDiff, type Plan, type PlanContext, type Step, type Task } from '../../src/engine/types.ts';
 import type { RoleContext } from '../../src/engine/role.ts';
 import type { Host } from '../../src/inventory/types.ts';
 import { aptPackages } from '../core/apt.ts';
@@ -250,8 +250,8 @@ export function firewallTable(host: Host<FirewallHostVars>, content: ContentSour
         ],
         rollback: restoreNow,
         predicts: [
-          { key: tableState.key, value: loadedState(state, expected) },
-          { key: rollbackTimer.key, value: NO_ROLLBACK },
+          predict(tableState, loadedState(state, expected)),
+          predict(rollbackTimer, NO_ROLLBACK),
         ],
       });
       return { status: 'change', changes: changes as [Change, ...Change[]] };
@@ -289,9 +289,9 @@ rm -f ${CONFIG_PATH} ${LOAD_RECORD} ${PENDING_MARKER}`;
             ...(live !== null ? { diff: { path: RULESET_DIFF_PATH, before: live, after: null } } : fileState.type === 'file' ? { diff: { path: CONFIG_PATH, before: fileState.content, after: null } } : {}),
             steps: [{ kind: 'run', command: remove, description: `delete table ${TABLE}` }],
             predicts: [
-              { key: file.key, value: { type: 'absent' } },
-              ...(state.nft === 'present' ? [{ key: tableState.key, value: { ...state, live: null, file: { kind: 'absent' } } }] : []),
-              { key: rollbackTimer.key, value: NO_ROLLBACK },
+              predict(file, { type: 'absent' }),
+              ...(state.nft === 'present' ? [predict(tableState, { ...state, live: null, file: { kind: 'absent' } })] : []),
+              predict(rollbackTimer, NO_ROLLBACK),
             ],
           },
         ],

@@ -7,7 +7,7 @@
 import { createHash } from 'node:crypto';
 import { isIP } from 'node:net';
 import { sh } from '../../src/transport/shell.ts';
-import type { Change, FileDiff, Plan, Task } from '../../src/engine/types.ts';
+import { predict, type Change, type FileDiff, type Plan, type Task } from '../../src/engine/types.ts';
 import type { Host } from '../../src/inventory/types.ts';
 import { directory } from '../core/files.ts';
 import { RENEW_BEFORE_SECONDS, SELF_SIGNED_ORGANISATION, certificateState, type CertificateState } from './facts.ts';
@@ -45,7 +45,7 @@ function chmodChange(state: CertificateFile): Change {
     summary: `set ${metaLine(WANTED_META)} on ${HAPROXY_FILES.certificate}`,
     steps: [{ kind: 'run', command: sh`chown root:root ${HAPROXY_FILES.certificate} && chmod 0600 ${HAPROXY_FILES.certificate}` }],
     diff: { path: HAPROXY_FILES.certificate, before: `sha256:${state.sha256}`, after: `sha256:${state.sha256}`, secret: true, metaBefore: metaLine(state), metaAfter: metaLine(WANTED_META) },
-    predicts: [{ key: certificateState(HAPROXY_FILES.certificate).key, value: { ...state, ...WANTED_META } }],
+    predicts: [predict(certificateState(HAPROXY_FILES.certificate), { ...state, ...WANTED_META })],
   };
 }
 
@@ -68,7 +68,7 @@ export function planProvidedCertificate(provided: ProvidedCertificate, state: Ce
         diff: secretDiff(state, digest),
         steps: [{ kind: 'write-file', path: HAPROXY_FILES.certificate, content, ...WANTED_META }],
         notify: [RELOAD_HAPROXY],
-        predicts: [{ key: fact.key, value: { type: 'file', ...WANTED_META, sha256: digest, inspected: true, subject: provided.subject, renewDue: false } satisfies CertificateState }],
+        predicts: [predict(fact, { type: 'file', ...WANTED_META, sha256: digest, inspected: true, subject: provided.subject, renewDue: false } satisfies CertificateState)],
       },
     ],
   };
@@ -131,10 +131,7 @@ export function planSelfSignedCertificate(domain: string, days: number, state: C
         steps: [{ kind: 'run', command: selfSignedCommand(domain, days), description: `make a self-signed certificate for ${domain} with openssl` }],
         notify: [RELOAD_HAPROXY],
         predicts: [
-          {
-            key: fact.key,
-            value: { type: 'file', ...WANTED_META, sha256: '(made on the host)', inspected: true, subject, issuer: subject, names: [altName(domain).printed], notAfter: `in ${days} days`, renewDue: false } satisfies CertificateState,
-          },
+          predict(fact, { type: 'file', ...WANTED_META, sha256: '(made on the host)', inspected: true, subject, issuer: subject, names: [altName(domain).printed], notAfter: `in ${days} days`, renewDue: false } satisfies CertificateState),
         ],
       },
     ],

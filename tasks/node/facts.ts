@@ -146,6 +146,8 @@ awk '($3 == "cgroup" || $3 == "cgroup2") && !seen[$2]++ { print $2, $3, $4 }' "$
   done
 done`,
     parseUsableCpus,
+    // The CPUs a node may use are the machine's and its cgroups': no package install changes them.
+    [],
   );
 }
 

@@ -26,6 +26,8 @@ export const effectiveSshdConfig: Fact<EffectiveConfig> = {
   // runtime directory, which is missing while a socket-activated sshd is idle.
   command: sh`[ -d /run/sshd ] || install -d -m 0755 /run/sshd; /usr/sbin/sshd -T 2>&1`,
   parse: parseEffectiveConfig,
+  // What sshd reads lives under /etc/ssh; the openssh packages are in place before any run (the run logs in with them).
+  staleAfter: [{ path: '/etc/ssh' }],
 };
 
 /** An OpenSSH version as major and minor, e.g. 9.2. */

@@ -5,7 +5,7 @@
  */
 import { SafetyError } from '../../src/errors.ts';
 import { join, sh } from '../../src/transport/shell.ts';
-import type { Change, Fact, PlanContext, Step, Task } from '../../src/engine/types.ts';
+import { predict, type Change, type Fact, type PlanContext, type Step, type Task } from '../../src/engine/types.ts';
 import type { Host } from '../../src/inventory/types.ts';
 import { account, type Account } from '../core/accounts.facts.ts';
 import { keyIdentity } from '../core/authorized-keys.ts';
@@ -26,6 +26,7 @@ const dropIns: Fact<ConfigFile[]> = {
   key: 'sshd:drop-ins',
   command: sh`for f in /etc/ssh/sshd_config.d/*.conf; do [ -f "$f" ] && { echo "== $f"; base64 -w0 "$f"; echo; }; done; true`,
   parse: (output) => parseDropIns(output.stdout),
+  staleAfter: [{ path: '/etc/ssh' }],
 };
 
 /** The user this run will log in as once sshd is hardened: the admin user when one is configured. */
@@ -206,8 +207,8 @@ export function sshdHardening(host: Host<SshHostVars>): Task<SshHostVars> {
       ...(newPort !== currentPort || vars.admin_user ? { movesLogin: { port: newPort, user } } : {}),
       ...(notices.length ? { notice: notices.join('; ') } : {}),
       predicts: [
-        { key: main.key, value: { ...mainState, content: nextMain } },
-        { key: effectiveSshdConfig.key, value: { ok: true, values: new Map([...effectiveValues, ...expectedEffective(settings)]) } },
+        predict(main, { ...mainState, content: nextMain }),
+        predict(effectiveSshdConfig, { ok: true, values: new Map([...effectiveValues, ...expectedEffective(settings)]) }),
       ],
     };
   }

@@ -167,7 +167,7 @@ test('the boot unit is its own, never flushes, has no ExecStop, and is made know
   const enabled = { type: 'file', mode: '0644', owner: 'root', group: 'root', content: 'old\n' };
   const [update] = changesOf(plan(firewallBootUnit(), { [unitFileFact]: enabled, [`systemd:${BOOT_UNIT}`]: { load: 'loaded', active: 'active', unitFile: 'enabled' } }));
   assert.deepEqual(commands(update!), ['write-file', 'systemctl daemon-reload']);
-  assert.deepEqual(update!.invalidates, [`systemd:${BOOT_UNIT}`]);
+  assert.deepEqual(update!.invalidates?.map((fact) => fact.key), [`systemd:${BOOT_UNIT}`]);
 });
 
 test('the play: nftables, its directory, the table, then the boot unit, enabled only after the table is confirmed', () => {

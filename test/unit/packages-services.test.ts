@@ -74,6 +74,6 @@ test('one install up front covers the later apt tasks: a dry run plans them as i
   assert.equal(plan.status, 'change');
   if (plan.status !== 'change') return;
   assert.deepEqual(plan.changes[0].packages, { install: ['fail2ban', 'nftables', 'haproxy'] });
-  for (const step of plan.changes[0].predicts ?? []) cache.predict(step.key, step.value);
+  for (const step of plan.changes[0].predicts ?? []) cache.predict(step.fact, step.value);
   for (const task of later) assert.equal(task.plan(context).status, 'ok');
 });
