@@ -8,7 +8,7 @@ import { sh } from '../../src/transport/shell.ts';
 import type { Handler, Plan, PlanContext, Task } from '../../src/engine/types.ts';
 import type { RoleContext } from '../../src/engine/role.ts';
 import type { Host } from '../../src/inventory/types.ts';
-import { registerSecret } from '../../src/report/redact.ts';
+import { secret } from '../../src/inventory/secret.ts';
 import { aptPackages } from '../core/apt.ts';
 import { file, planFileWrite } from '../core/files.ts';
 import { pathState } from '../core/files.facts.ts';
@@ -129,7 +129,7 @@ export function configSettings(host: Host<BalancerVars>, servers: BackendServer[
   const users = vars.auth.users.map((user) => {
     const { hash, reused } = userPasswordHash(host.name, user.name, user.password, currentHashes.get(user.name));
     // Hashes are not passwords, but there is no reason to print them either.
-    registerSecret(hash);
+    secret(hash);
     if (!reused) notes.push(`user ${user.name}: ${currentHashes.has(user.name) ? 'the password changed; new' : 'new'} SHA-512 crypt hash`);
     return { name: user.name, hash };
   });

@@ -12,8 +12,7 @@ import type { nodeNamespace } from '../node/vars.ts';
 import { yamlBoolean } from '../../src/inventory/connection.ts';
 import { duration } from '../../src/inventory/duration.ts';
 import { resolveInventoryPath } from '../../src/inventory/paths.ts';
-import { secretString } from '../../src/inventory/secret.ts';
-import { registerSecret } from '../../src/report/redact.ts';
+import { secret, secretString, type Secret } from '../../src/inventory/secret.ts';
 
 const PORT_HINT = 'expected a port number from 1 to 65535';
 const port = z.number({ error: PORT_HINT }).int(PORT_HINT).min(1, PORT_HINT).max(65535, PORT_HINT);
@@ -50,17 +49,16 @@ const HTTP_METHODS = ['GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE', 'OPTIONS'
 /** A URL path; `/prefix/*` means every path under the prefix, anything else the exact path. */
 const routePath = z.string({ error: 'expected a URL path such as /api/core/v2/blocks' }).regex(/^\/[A-Za-z0-9._~!$&'()+,;=:@%/-]*\*?$/, 'expected a URL path starting with / (end it with * for a prefix), without spaces or quotes');
 
-/** Reads a secret from a file next to the inventory: the first line, registered for redaction. */
-function readSecretFile(path: string, inventoryDir: string, what: string, context: z.RefinementCtx): string {
+/** Reads a secret from a file next to the inventory: its first line. */
+function readSecretFile(path: string, inventoryDir: string, what: string, context: z.RefinementCtx): Secret {
   const file = resolveInventoryPath(path, inventoryDir);
   try {
-    const value = readFileSync(file, 'utf8').split('\n')[0]!.replace(/\r$/, '');
-    registerSecret(value);
+    const value = secret(readFileSync(file, 'utf8').split('\n')[0]!.replace(/\r$/, ''));
     if (value === '') context.addIssue({ code: 'custom', message: `${file} is empty; expected the ${what} on its first line` });
     return value;
   } catch {
     context.addIssue({ code: 'custom', message: `cannot read the ${what} from ${file}` });
-    return '';
+    return '' as Secret;
   }
 }
 
@@ -187,8 +185,8 @@ function readCertificate(certFile: string, keyFile: string, inventoryDir: string
     return undefined;
   }
   const keyBlocks = pemBlocks(keyText).filter((block) => /^-----BEGIN [A-Z ]*PRIVATE KEY-----/.test(block));
-  // Registered before any check, so not even an error message can show it.
-  for (const block of keyBlocks) registerSecret(block);
+  // Made secrets before any check, so not even an error message can show them.
+  for (const block of keyBlocks) secret(block);
   try {
     certText = readFileSync(certPath, 'utf8');
   } catch {

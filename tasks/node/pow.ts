@@ -4,7 +4,7 @@
  * restarted by a handler when it changed, and a second handler checks that the node's info route agrees.
  */
 import { plainConfigValues } from '../../src/engine/config-values.ts';
-import { registerSecret } from '../../src/report/redact.ts';
+import { secret } from '../../src/inventory/secret.ts';
 import { sh } from '../../src/transport/shell.ts';
 import type { Handler, Plan, Task } from '../../src/engine/types.ts';
 import type { Host } from '../../src/inventory/types.ts';
@@ -138,7 +138,7 @@ export function remotePow(host: Host<{ node: NodeVars }>): Task {
       }
       if (state.type !== 'file') throw new Error(`the node config ${vars.config_path} is a ${state.type}, not a file (nothing was changed)`);
       // The file's credentials (p2p identity key, dashboard password hash) are masked in every diff and report.
-      for (const secret of configSecrets(format.format, state.content)) registerSecret(secret);
+      for (const credential of configSecrets(format.format, state.content)) secret(credential);
       const cpus: UsableCpus = facts.get(cpusFact);
       const decision = decidePow(cpus.usable, vars.pow);
       let current: PowSettings;
