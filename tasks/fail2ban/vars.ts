@@ -29,14 +29,10 @@ const positiveDuration = (fallback: number) =>
 /** `fail2ban.haproxy.*`: the jail over HAProxy's log on balancers (sources that keep getting 429 or 401). */
 export const fail2banHaproxyVars = z
   .object({
-    /** Add the haproxy-abuse jail on hosts in `balancers`. Default true. */
-    enabled: yamlBoolean.default(true),
-    /** 429 and 401 answers within `findtime` that ban a source. Default 20. */
-    maxretry: z.number({ error: RETRY_HINT }).int(RETRY_HINT).min(1, RETRY_HINT).max(1000, RETRY_HINT).default(20),
-    /** The window in which `maxretry` such answers lead to a ban. Default 1m. */
-    findtime: positiveDuration(60),
-    /** How long a source stays banned from the HTTP and HTTPS ports. Default 1h. */
-    bantime: positiveDuration(3600),
+    enabled: yamlBoolean.default(true).describe('Add the haproxy-abuse jail on hosts in `balancers`. Default true.'),
+    maxretry: z.number({ error: RETRY_HINT }).int(RETRY_HINT).min(1, RETRY_HINT).max(1000, RETRY_HINT).default(20).describe('429 and 401 answers within `findtime` that ban a source. Default 20.'),
+    findtime: positiveDuration(60).describe('The window in which `maxretry` such answers lead to a ban. Default 1m.'),
+    bantime: positiveDuration(3600).describe('How long a source stays banned from the HTTP and HTTPS ports. Default 1h.'),
   })
   .strict();
 
@@ -46,28 +42,17 @@ export type Fail2banHaproxyVars = z.output<typeof fail2banHaproxyVars>;
 /** The `fail2ban` namespace. */
 export const fail2banVars = z
   .object({
-    /** How long an address stays banned. Default 1h. */
-    bantime: positiveDuration(3600),
-    /** The window in which `maxretry` failures lead to a ban. Default 10m. */
-    findtime: positiveDuration(600),
-    /** Failures within `findtime` that ban an address. Default 5. */
-    maxretry: z.number({ error: RETRY_HINT }).int(RETRY_HINT).min(1, RETRY_HINT).max(1000, RETRY_HINT).default(5),
-    /** Incremental bans: each new ban of the same address lasts longer (bantime × 2^bans × factor). Default false. */
-    bantime_increment: yamlBoolean.default(false),
-    /** The factor of incremental bans. Default 1. */
-    bantime_factor: z.number({ error: FACTOR_HINT }).positive(FACTOR_HINT).max(1000, FACTOR_HINT).default(1),
-    /** The longest incremental ban. Default 7d. */
-    bantime_maxtime: positiveDuration(7 * 86_400),
-    /** Addresses and ranges that are never banned (besides 127.0.0.1/8, ::1 and the controller). Default none. */
-    ignoreip: z.array(ignoredAddress).default([]),
-    /** Never ban the address this run connects from, as the host sees it. Default true. */
-    ignore_controller: yamlBoolean.default(true),
-    /** nftables-multiport bans on the SSH ports only; nftables-allports on every port. Default nftables-multiport. */
-    banaction: z.enum(BAN_ACTIONS, { error: `expected ${BAN_ACTIONS.join(' or ')}` }).default('nftables-multiport'),
-    /** The sshd filter's mode: aggressive also counts rejected keys and connections closed before authentication. */
-    sshd_mode: z.enum(SSHD_FILTER_MODES, { error: `expected one of ${SSHD_FILTER_MODES.join(', ')}` }).default('aggressive'),
-    /** The jail over HAProxy's log, on balancers. */
-    haproxy: fail2banHaproxyVars.prefault({}),
+    bantime: positiveDuration(3600).describe('How long an address stays banned. Default 1h.'),
+    findtime: positiveDuration(600).describe('The window in which `maxretry` failures lead to a ban. Default 10m.'),
+    maxretry: z.number({ error: RETRY_HINT }).int(RETRY_HINT).min(1, RETRY_HINT).max(1000, RETRY_HINT).default(5).describe('Failures within `findtime` that ban an address. Default 5.'),
+    bantime_increment: yamlBoolean.default(false).describe('Incremental bans: each new ban of the same address lasts longer (bantime × 2^bans × factor). Default false.'),
+    bantime_factor: z.number({ error: FACTOR_HINT }).positive(FACTOR_HINT).max(1000, FACTOR_HINT).default(1).describe('The factor of incremental bans. Default 1.'),
+    bantime_maxtime: positiveDuration(7 * 86_400).describe('The longest incremental ban. Default 7d.'),
+    ignoreip: z.array(ignoredAddress).default([]).describe('Addresses and ranges that are never banned (besides 127.0.0.1/8, ::1 and the controller). Default none.'),
+    ignore_controller: yamlBoolean.default(true).describe('Never ban the address this run connects from, as the host sees it. Default true.'),
+    banaction: z.enum(BAN_ACTIONS, { error: `expected ${BAN_ACTIONS.join(' or ')}` }).default('nftables-multiport').describe('nftables-multiport bans on the SSH ports only; nftables-allports on every port. Default nftables-multiport.'),
+    sshd_mode: z.enum(SSHD_FILTER_MODES, { error: `expected one of ${SSHD_FILTER_MODES.join(', ')}` }).default('aggressive').describe("The sshd filter's mode: aggressive also counts rejected keys and connections closed before authentication."),
+    haproxy: fail2banHaproxyVars.prefault({}).describe("The jail over HAProxy's log, on balancers."),
   })
   .strict()
   .refine((vars) => !vars.bantime_increment || vars.bantime_maxtime >= vars.bantime, {

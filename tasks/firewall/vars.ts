@@ -147,17 +147,14 @@ const COMMENT_HINT = 'expected a short note (up to 60 letters, digits, spaces an
 /** One extra opening in `firewall.allow`. */
 export const allowRule = z
   .object({
-    /** The port or range, e.g. 9000 or 9000-9010. */
-    port: portText,
-    /** tcp or udp. Default tcp. */
-    protocol: z.enum(['tcp', 'udp'], { error: 'expected tcp or udp' }).default('tcp'),
-    /** Only from this address or range. Default: from anywhere. */
-    source: cidrText.optional(),
-    /** A note shown in the ruleset (nft's rule comment). Default: firewall.allow. */
+    port: portText.describe('The port or range, e.g. 9000 or 9000-9010.'),
+    protocol: z.enum(['tcp', 'udp'], { error: 'expected tcp or udp' }).default('tcp').describe('tcp or udp. Default tcp.'),
+    source: cidrText.optional().describe('Only from this address or range. Default: from anywhere.'),
     comment: z
       .string({ error: COMMENT_HINT })
       .regex(/^[\p{L}\p{N} .,:()/+_-]{1,60}$/u, COMMENT_HINT)
-      .optional(),
+      .optional()
+      .describe("A note shown in the ruleset (nft's rule comment). Default: firewall.allow."),
   })
   .strict();
 
@@ -169,14 +166,10 @@ const ROLLBACK_HINT = 'expected a duration from 10s to 1h';
 /** The `firewall` namespace. */
 export const firewallVars = z
   .object({
-    /** Manage the firewall. false removes provision's table (and file), leaving other tables alone. Default true. */
-    enabled: yamlBoolean.default(true),
-    /** Addresses and ranges that may reach SSH. Default: anywhere. The controller's address is always allowed. */
-    ssh_from: z.array(cidrText).min(1, 'expected at least one address or range (leave ssh_from out to allow anywhere)').optional(),
-    /** Extra openings: `{port, protocol: tcp|udp, source?, comment?}`. Default none. */
-    allow: z.array(allowRule).default([]),
-    /** Unless a NEW SSH login confirms the new rules within this time, the host restores the previous ones. Default 60s. */
-    rollback_after: duration.refine((seconds) => seconds >= 10 && seconds <= 3600, ROLLBACK_HINT).default(60),
+    enabled: yamlBoolean.default(true).describe("Manage the firewall. false removes provision's table (and file), leaving other tables alone. Default true."),
+    ssh_from: z.array(cidrText).min(1, 'expected at least one address or range (leave ssh_from out to allow anywhere)').optional().describe("Addresses and ranges that may reach SSH. Default: anywhere. The controller's address is always allowed."),
+    allow: z.array(allowRule).default([]).describe('Extra openings: `{port, protocol: tcp|udp, source?, comment?}`. Default none.'),
+    rollback_after: duration.refine((seconds) => seconds >= 10 && seconds <= 3600, ROLLBACK_HINT).default(60).describe('Unless a NEW SSH login confirms the new rules within this time, the host restores the previous ones. Default 60s.'),
   })
   .strict();
 

@@ -66,12 +66,9 @@ function readSecretFile(path: string, inventoryDir: string, what: string, contex
 function userEntry(inventoryDir: string) {
   return z
     .object({
-      /** The user name clients send. */
-      name: credentialName,
-      /** The password, usually `${HAPROXY_PASSWORD}` from the environment. Never written anywhere in clear. */
-      password: secretString().optional(),
-      /** Or a file (relative to the inventory) whose first line is the password. */
-      password_file: z.string().min(1).optional(),
+      name: credentialName.describe('The user name clients send.'),
+      password: secretString().optional().describe('The password, usually `${HAPROXY_PASSWORD}` from the environment. Never written anywhere in clear.'),
+      password_file: z.string().min(1).optional().describe('Or a file (relative to the inventory) whose first line is the password.'),
     })
     .strict()
     .transform((user, context) => {
@@ -92,12 +89,9 @@ const MIN_TOKEN_LENGTH = 32;
 function tokenEntry(inventoryDir: string) {
   return z
     .object({
-      /** Who holds the token (a label in the map file; the token itself is stored only as its SHA-256). */
-      name: credentialName,
-      /** The token, usually `${HAPROXY_TOKEN}`; at least 32 characters, e.g. from `openssl rand -hex 32`. */
-      token: secretString().optional(),
-      /** Or a file (relative to the inventory) whose first line is the token. */
-      token_file: z.string().min(1).optional(),
+      name: credentialName.describe('Who holds the token (a label in the map file; the token itself is stored only as its SHA-256).'),
+      token: secretString().optional().describe('The token, usually `${HAPROXY_TOKEN}`; at least 32 characters, e.g. from `openssl rand -hex 32`.'),
+      token_file: z.string().min(1).optional().describe('Or a file (relative to the inventory) whose first line is the token.'),
     })
     .strict()
     .transform((entry, context) => {
@@ -117,16 +111,11 @@ function tokenEntry(inventoryDir: string) {
 function authVars(inventoryDir: string) {
   return z
     .object({
-      /** Basic-auth users ({name, password} or {name, password_file}). Default none. */
-      users: z.array(userEntry(inventoryDir)).default([]),
-      /** Bearer tokens ({name, token} or {name, token_file}). Default none. */
-      tokens: z.array(tokenEntry(inventoryDir)).default([]),
-      /** Methods that need credentials on every path (except `public_paths`). Default POST, PUT, PATCH, DELETE. */
-      protected_methods: z.array(z.enum(HTTP_METHODS, { error: `expected one of ${HTTP_METHODS.join(', ')}` })).default(['POST', 'PUT', 'PATCH', 'DELETE']),
-      /** Paths that need credentials with any method: the block submission routes (PoW-heavy). Default those of Hornet 2 and Chrysalis. */
-      protected_paths: z.array(routePath).default(['/api/core/v2/blocks', '/api/v1/messages']),
-      /** Paths that never need credentials, whatever else says: health and node info. */
-      public_paths: z.array(routePath).default(['/health', '/api/core/v2/info', '/api/v1/info']),
+      users: z.array(userEntry(inventoryDir)).default([]).describe('Basic-auth users ({name, password} or {name, password_file}). Default none.'),
+      tokens: z.array(tokenEntry(inventoryDir)).default([]).describe('Bearer tokens ({name, token} or {name, token_file}). Default none.'),
+      protected_methods: z.array(z.enum(HTTP_METHODS, { error: `expected one of ${HTTP_METHODS.join(', ')}` })).default(['POST', 'PUT', 'PATCH', 'DELETE']).describe('Methods that need credentials on every path (except `public_paths`). Default POST, PUT, PATCH, DELETE.'),
+      protected_paths: z.array(routePath).default(['/api/core/v2/blocks', '/api/v1/messages']).describe('Paths that need credentials with any method: the block submission routes (PoW-heavy). Default those of Hornet 2 and Chrysalis.'),
+      public_paths: z.array(routePath).default(['/health', '/api/core/v2/info', '/api/v1/info']).describe('Paths that never need credentials, whatever else says: health and node info.'),
     })
     .strict()
     .superRefine((auth, context) => {
@@ -141,16 +130,11 @@ function authVars(inventoryDir: string) {
 /** `haproxy.rate_limit.*`: abuse limits per source address (IPv6 sources count per /64). */
 export const rateLimitVars = z
   .object({
-    /** Requests a source may make per `window`; beyond them it gets 429. Default 200. */
-    requests: count('a whole number of requests from 1 to 1000000', 1, 1_000_000).default(200),
-    /** The sliding window the requests are counted over. Default 10s. */
-    window: duration.refine((seconds) => seconds >= 1, 'expected a window of at least 1s').default(10),
-    /** Further requests within the window, after the limit, that ban the source. Default: as many as `requests`. */
-    ban_after: count('a whole number of requests from 1 to 1000000', 1, 1_000_000).optional(),
-    /** How long a banned source gets 429 for everything. Default 10m. */
-    ban: duration.refine((seconds) => seconds >= 1, 'expected a ban of at least 1s').default(600),
-    /** Concurrent connections per source; more are refused. Default 50. */
-    connections: count('a whole number of connections from 1 to 100000', 1, 100_000).default(50),
+    requests: count('a whole number of requests from 1 to 1000000', 1, 1_000_000).default(200).describe('Requests a source may make per `window`; beyond them it gets 429. Default 200.'),
+    window: duration.refine((seconds) => seconds >= 1, 'expected a window of at least 1s').default(10).describe('The sliding window the requests are counted over. Default 10s.'),
+    ban_after: count('a whole number of requests from 1 to 1000000', 1, 1_000_000).optional().describe('Further requests within the window, after the limit, that ban the source. Default: as many as `requests`.'),
+    ban: duration.refine((seconds) => seconds >= 1, 'expected a ban of at least 1s').default(600).describe('How long a banned source gets 429 for everything. Default 10m.'),
+    connections: count('a whole number of connections from 1 to 100000', 1, 100_000).default(50).describe('Concurrent connections per source; more are refused. Default 50.'),
   })
   .strict()
   .transform((limits) => ({ ...limits, ban_after: limits.ban_after ?? limits.requests }));
@@ -232,14 +216,10 @@ function readCertificate(certFile: string, keyFile: string, inventoryDir: string
 function tlsVars(inventoryDir: string) {
   return z
     .object({
-      /** The certificate chain (PEM) on the controller, relative to the inventory. Default: a self-signed one made on the balancer. */
-      cert_file: z.string().min(1).optional(),
-      /** Its private key (PEM, unencrypted) on the controller. Given together with cert_file. */
-      key_file: z.string().min(1).optional(),
-      /** Strict-Transport-Security max-age; 0 sends no HSTS header. Default 730d (two years, Mozilla's recommendation). */
-      hsts_max_age: duration.default(63_072_000),
-      /** Lifetime of the self-signed certificate. Default 365d; it is renewed 30 days before it ends. */
-      self_signed_days: count('a whole number of days from 31 to 3650', 31, 3650).default(365),
+      cert_file: z.string().min(1).optional().describe('The certificate chain (PEM) on the controller, relative to the inventory. Default: a self-signed one made on the balancer.'),
+      key_file: z.string().min(1).optional().describe('Its private key (PEM, unencrypted) on the controller. Given together with cert_file.'),
+      hsts_max_age: duration.default(63_072_000).describe("Strict-Transport-Security max-age; 0 sends no HSTS header. Default 730d (two years, Mozilla's recommendation)."),
+      self_signed_days: count('a whole number of days from 31 to 3650', 31, 3650).default(365).describe('Lifetime of the self-signed certificate. Default 365d; it is renewed 30 days before it ends.'),
     })
     .strict()
     .transform((tls, context) => {
@@ -256,22 +236,14 @@ function tlsVars(inventoryDir: string) {
 export function haproxyVars(inventoryDir: string) {
   return z
     .object({
-      /** The name clients use; the self-signed certificate is made for it. Default: the host's inventory name. */
-      domain: domainName.optional(),
-      /** Plain HTTP port; it only redirects to HTTPS. Default 80. */
-      http_port: port.default(80),
-      /** HTTPS port. Default 443. */
-      https_port: port.default(443),
-      /** Also listen on IPv6 (::). Set false on hosts booted with ipv6.disable=1. Default true. */
-      ipv6: yamlBoolean.default(true),
-      /** Connections HAProxy accepts in total (global maxconn). Default 4096. */
-      maxconn: count('a whole number of connections from 1 to 1000000', 1, 1_000_000).default(4096),
-      /** Largest request body accepted (413 beyond it). Default 128k: a 32 KiB block, hex-encoded in JSON, fits. */
-      max_body: byteSize.default(128 * 1024),
-      /** Only these addresses/ranges are served; the rest are refused at connect. Default: everyone. */
-      allow: z.array(sourceRange).default([]),
-      /** These addresses/ranges get 403. Default none. */
-      deny: z.array(sourceRange).default([]),
+      domain: domainName.optional().describe("The name clients use; the self-signed certificate is made for it. Default: the host's inventory name."),
+      http_port: port.default(80).describe('Plain HTTP port; it only redirects to HTTPS. Default 80.'),
+      https_port: port.default(443).describe('HTTPS port. Default 443.'),
+      ipv6: yamlBoolean.default(true).describe('Also listen on IPv6 (::). Set false on hosts booted with ipv6.disable=1. Default true.'),
+      maxconn: count('a whole number of connections from 1 to 1000000', 1, 1_000_000).default(4096).describe('Connections HAProxy accepts in total (global maxconn). Default 4096.'),
+      max_body: byteSize.default(128 * 1024).describe('Largest request body accepted (413 beyond it). Default 128k: a 32 KiB block, hex-encoded in JSON, fits.'),
+      allow: z.array(sourceRange).default([]).describe('Only these addresses/ranges are served; the rest are refused at connect. Default: everyone.'),
+      deny: z.array(sourceRange).default([]).describe('These addresses/ranges get 403. Default none.'),
       tls: tlsVars(inventoryDir).prefault({}),
       rate_limit: rateLimitVars.prefault({}),
       auth: authVars(inventoryDir).prefault({}),

@@ -42,24 +42,18 @@ const count = (what: string, min: number) =>
 /** `node.pow.*`: when the node does proof of work for its API clients, and with how many workers. */
 export const nodePowVars = z
   .object({
-    /** Force remote PoW on (true) or off (false). Default: decided from the usable CPUs and `min_cpus`. */
-    enabled: yamlBoolean.optional(),
-    /** Force the worker count. Default: usable CPUs − `reserve_cpus`, at least 1. */
-    workers: count('a whole number of workers, at least 1', 1).optional(),
-    /** Enable remote PoW only when the node can use at least this many CPUs. Default 2. */
-    min_cpus: count('a whole number of CPUs, at least 1', 1).default(2),
-    /** CPUs left to the node's other work when counting workers. Default 1. */
-    reserve_cpus: count('a whole number of CPUs, 0 or more', 0).default(1),
+    enabled: yamlBoolean.optional().describe('Force remote PoW on (true) or off (false). Default: decided from the usable CPUs and `min_cpus`.'),
+    workers: count('a whole number of workers, at least 1', 1).optional().describe('Force the worker count. Default: usable CPUs − `reserve_cpus`, at least 1.'),
+    min_cpus: count('a whole number of CPUs, at least 1', 1).default(2).describe('Enable remote PoW only when the node can use at least this many CPUs. Default 2.'),
+    reserve_cpus: count('a whole number of CPUs, 0 or more', 0).default(1).describe("CPUs left to the node's other work when counting workers. Default 1."),
   })
   .strict();
 
 /** `node.ports.*`: the node's peer-to-peer ports, which the firewall opens. */
 export const nodePortVars = z
   .object({
-    /** Gossip between peers, TCP. Default 15600. */
-    gossip: port.default(15600),
-    /** Autopeering (peer discovery), UDP. Default 14626. */
-    autopeering: port.default(14626),
+    gossip: port.default(15600).describe('Gossip between peers, TCP. Default 15600.'),
+    autopeering: port.default(14626).describe('Autopeering (peer discovery), UDP. Default 14626.'),
   })
   .strict();
 
@@ -70,14 +64,10 @@ const unitName = z.string({ error: 'expected a systemd unit name' }).regex(/^[A-
 /** The `node` namespace; `config_path` and `service` come out filled in from the flavor when not given. */
 export const nodeVars = z
   .object({
-    /** `hornet-2` (Stardust), `hornet-1` (Chrysalis) or `bee`. Default hornet-2. */
-    flavor: z.enum(NODE_FLAVORS, { error: `expected one of ${NODE_FLAVORS.join(', ')}` }).default('hornet-2'),
-    /** The node's config file. Default: /var/lib/hornet/config.json (Hornet), /var/lib/bee/config.toml (Bee). */
-    config_path: absolutePath.optional(),
-    /** The node's systemd unit. Default: hornet or bee. */
-    service: unitName.optional(),
-    /** The node's REST API port, on which the node answers locally. Default 14265. */
-    api_port: port.default(14265),
+    flavor: z.enum(NODE_FLAVORS, { error: `expected one of ${NODE_FLAVORS.join(', ')}` }).default('hornet-2').describe('`hornet-2` (Stardust), `hornet-1` (Chrysalis) or `bee`. Default hornet-2.'),
+    config_path: absolutePath.optional().describe("The node's config file. Default: /var/lib/hornet/config.json (Hornet), /var/lib/bee/config.toml (Bee)."),
+    service: unitName.optional().describe("The node's systemd unit. Default: hornet or bee."),
+    api_port: port.default(14265).describe("The node's REST API port, on which the node answers locally. Default 14265."),
     ports: nodePortVars.prefault({}),
     pow: nodePowVars.prefault({}),
   })

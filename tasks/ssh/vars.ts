@@ -59,31 +59,23 @@ const userName = z.string().regex(/^[a-z_][a-z0-9_-]{0,31}$/, 'expected a user n
 export function sshVars(inventoryDir: string) {
   return z
     .object({
-      /** Public keys to authorize for the login user (and the admin user): key lines or .pub paths. Default none. */
       authorized_keys: z
         .array(authorizedKeyEntry(inventoryDir))
         .default([])
-        .transform((lists) => lists.flat()),
-      /** Remove keys not listed here from authorized_keys. Default false: existing keys stay. */
-      exclusive_keys: yamlBoolean.default(false),
-      /** Create this user (home, sudo group, the keys) and forbid root logins. Default: none. */
-      admin_user: userName.optional(),
-      /** The admin user may sudo without a password (it has none: logins are key-only). Default true. */
-      admin_sudo_nopasswd: yamlBoolean.default(true),
-      /** sshd's port. Default: leave it (22). */
-      port: z.number().int().min(1).max(65535).optional(),
-      /** Only these users may log in. Default: no restriction. */
-      allow_users: z.array(userName).min(1).optional(),
-      /** Only members of these groups may log in. Default: no restriction. */
-      allow_groups: z.array(userName).min(1).optional(),
-      /** MaxAuthTries. Default 3. */
-      max_auth_tries: z.number().int().min(1).max(100).default(3),
-      /** LoginGraceTime. Default 30s. */
-      login_grace_time: duration.default(30),
-      /** Without a confirming new login in this time (10s–1h) after sshd reloads, the host restores the previous configuration. Default 60s. */
+        .transform((lists) => lists.flat())
+        .describe('Public keys to authorize for the login user (and the admin user): key lines or .pub paths. Default none.'),
+      exclusive_keys: yamlBoolean.default(false).describe('Remove keys not listed here from authorized_keys. Default false: existing keys stay.'),
+      admin_user: userName.optional().describe('Create this user (home, sudo group, the keys) and forbid root logins. Default: none.'),
+      admin_sudo_nopasswd: yamlBoolean.default(true).describe('The admin user may sudo without a password (it has none: logins are key-only). Default true.'),
+      port: z.number().int().min(1).max(65535).optional().describe("sshd's port. Default: leave it (22)."),
+      allow_users: z.array(userName).min(1).optional().describe('Only these users may log in. Default: no restriction.'),
+      allow_groups: z.array(userName).min(1).optional().describe('Only members of these groups may log in. Default: no restriction.'),
+      max_auth_tries: z.number().int().min(1).max(100).default(3).describe('MaxAuthTries. Default 3.'),
+      login_grace_time: duration.default(30).describe('LoginGraceTime. Default 30s.'),
       rollback_after: duration
         .refine((seconds) => seconds >= 10 && seconds <= 3600, 'expected a duration from 10s to 1h')
-        .default(60),
+        .default(60)
+        .describe('Without a confirming new login in this time (10s–1h) after sshd reloads, the host restores the previous configuration. Default 60s.'),
     })
     .strict();
 }

@@ -6,15 +6,13 @@ import { defineNamespace, type VarsOf } from '../../src/engine/role.ts';
 /** The schema of `updates`, every key with its default. */
 export const updatesVars = z
   .object({
-    /** Install unattended-upgrades and apply security updates daily. Default true. */
-    automatic: yamlBoolean.default(true),
-    /** Reboot automatically when an update requires it, at `reboot_time`. Default false. */
-    reboot: yamlBoolean.default(false),
-    /** Local time for automatic reboots, HH:MM. Default 04:00. */
+    automatic: yamlBoolean.default(true).describe('Install unattended-upgrades and apply security updates daily. Default true.'),
+    reboot: yamlBoolean.default(false).describe('Reboot automatically when an update requires it, at `reboot_time`. Default false.'),
     reboot_time: z
       .string()
       .regex(/^([01]\d|2[0-3]):[0-5]\d$/, 'expected a time as HH:MM')
-      .default('04:00'),
+      .default('04:00')
+      .describe('Local time for automatic reboots, HH:MM. Default 04:00.'),
   })
   .strict();
 
