@@ -43,6 +43,11 @@ export interface Fact<T> {
    * a new kind of fact is read again after a package install unless it says that no package changes it (`[]`).
    */
   readonly staleAfter?: readonly Staleness[];
+  /**
+   * The values inside this fact's value that must never be shown (a config file's credentials): they become secrets as
+   * soon as the fact is read, before anything plans on them or prints them.
+   */
+  secrets?(value: T): readonly string[];
 }
 
 /** A fact's value after a change, known in advance: made by `predict`, so that the value has the fact's type. */

@@ -8,6 +8,8 @@ import type { Fact, FactOutput } from '../../src/engine/types.ts';
 import type { Host } from '../../src/inventory/types.ts';
 import type { NodeVars } from './vars.ts';
 import { mainProcessFact } from '../core/systemd.facts.ts';
+import { pathState, type PathState } from '../core/files.facts.ts';
+import { configSecrets, POW_CONFIG_FORMATS } from './config.ts';
 
 /** The tightest CPU quota found on the cgroup paths of PID 1 and of the node's process. */
 export interface CpuQuota {
@@ -154,4 +156,13 @@ done`,
 /** The usable-CPUs fact of a node host, for its own tasks and for other hosts' `peerFacts` (the balancer's weights). */
 export function usableCpusOfNode(host: Host<{ node: NodeVars }>): Fact<UsableCpus> {
   return usableCpus(host.vars.node.service);
+}
+
+/**
+ * The node's config file, as the files fact reads it, with its credentials (the p2p identity key, password hashes,
+ * salts, tokens) made secrets as soon as it is read: no plan, diff, log or error shows them.
+ */
+export function nodeConfigFile(vars: NodeVars): Fact<PathState> {
+  const format = POW_CONFIG_FORMATS[vars.flavor].format;
+  return { ...pathState(vars.config_path), secrets: (state) => (state.type === 'file' ? configSecrets(format, state.content) : []) };
 }

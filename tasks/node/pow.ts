@@ -4,14 +4,12 @@
  * restarted by a handler when it changed, and a second handler checks that the node's info route agrees.
  */
 import { plainConfigValues } from '../../src/engine/config-values.ts';
-import { secret } from '../../src/inventory/secret.ts';
 import { sh } from '../../src/transport/shell.ts';
 import type { Handler, Plan, Task } from '../../src/engine/types.ts';
 import type { Host } from '../../src/inventory/types.ts';
 import { planFileWrite } from '../core/files.ts';
-import { pathState } from '../core/files.facts.ts';
-import { configSecrets, maskCredentials, NodeConfigError, POW_CONFIG_FORMATS, type PowSettings, type PowTarget } from './config.ts';
-import { cpusText, describeCpuSources, usableCpusOfNode, type UsableCpus } from './facts.ts';
+import { maskCredentials, NodeConfigError, POW_CONFIG_FORMATS, type PowSettings, type PowTarget } from './config.ts';
+import { cpusText, describeCpuSources, nodeConfigFile, usableCpusOfNode, type UsableCpus } from './facts.ts';
 import { FLAVOR_LAYOUT, type NodePowVars, type NodeVars } from './vars.ts';
 import { restartService } from '../core/systemd.ts';
 
@@ -124,7 +122,7 @@ export function planPowConfig(vars: NodeVars, text: string, decision: PowDecisio
 export function remotePow(host: Host<{ node: NodeVars }>): Task {
   const vars = host.vars.node;
   const format = POW_CONFIG_FORMATS[vars.flavor];
-  const config = pathState(vars.config_path);
+  const config = nodeConfigFile(vars);
   const cpusFact = usableCpusOfNode(host);
   return {
     kind: 'node.pow',
@@ -137,8 +135,6 @@ export function remotePow(host: Host<{ node: NodeVars }>): Task {
         throw new Error(`the node config ${vars.config_path} does not exist: install the ${vars.flavor} node first, or set node.config_path (nothing was changed)`);
       }
       if (state.type !== 'file') throw new Error(`the node config ${vars.config_path} is a ${state.type}, not a file (nothing was changed)`);
-      // The file's credentials (p2p identity key, dashboard password hash) are masked in every diff and report.
-      for (const credential of configSecrets(format.format, state.content)) secret(credential);
       const cpus: UsableCpus = facts.get(cpusFact);
       const decision = decidePow(cpus.usable, vars.pow);
       let current: PowSettings;

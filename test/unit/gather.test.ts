@@ -112,3 +112,25 @@ test('a batch kind becomes one question in the place of its first fact', async (
   assert.deepEqual(values.get('systemd:ssh.socket'), { load: 'loaded', active: 'inactive', unitFile: 'disabled' });
   assert.equal(splitUnitStates({ stdout: shown, code: 0 }, ['a', 'b', 'c', 'd'])[3]!.stdout, '', 'a missing block reads as nothing');
 });
+
+test('what a fact says is secret in its value is masked as soon as the fact is read, also when another fact of its key was asked', async () => {
+  const { containsSecret, redact } = await import('../../src/report/redact.ts');
+  const { readFileSync } = await import('node:fs');
+  const { fileURLToPath } = await import('node:url');
+  const { pathState } = await import('../../tasks/core/files.facts.ts');
+  const { nodeConfigFile } = await import('../../tasks/node/facts.ts');
+  const { nodeNamespace } = await import('../../tasks/node/vars.ts');
+  const token = 'gathered-secret-token-5f3a9c';
+  const carrier: Fact<string> = { key: 'test:carrier', command: sh`echo ${token}`, parse: (o) => o.stdout.trim(), secrets: (value) => [value] };
+  assert.equal(containsSecret(token), false);
+  await gatherFacts(localRunner, [carrier]);
+  assert.equal(redact(`the token is ${token}`), 'the token is ********');
+  // The node's config, read by the files fact under the same key as a plain read of the file: its identity key is a secret.
+  const path = fileURLToPath(new URL('../fixtures/node/hornet-2.config.json', import.meta.url));
+  const identity = /"identityPrivateKey":\s*"([0-9a-f]{64})"/.exec(readFileSync(path, 'utf8'))?.[1];
+  assert.ok(identity, 'the fixture holds an identity key');
+  assert.equal(containsSecret(identity), false);
+  const vars = nodeNamespace.schema('/').parse({ config_path: path });
+  await gatherFacts(localRunner, [nodeConfigFile(vars), pathState(path)]);
+  assert.equal(containsSecret(identity), true);
+});
