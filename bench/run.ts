@@ -21,13 +21,13 @@ import { loadInventory } from '../src/inventory/load.ts';
 import { sh } from '../src/transport/shell.ts';
 import { SshConnection } from '../src/transport/ssh.ts';
 import { KEEPER_PROTOCOL } from '../src/transport/keeper/protocol.ts';
-import { hostVarsSchema } from '../tasks/vars.ts';
+import { hostVarsSchema } from '../playbooks/site.ts';
 import { installStandInNode } from '../src/lab/node-service.ts';
 import { dockerCommand } from '../src/lab/docker-engine.ts';
 import { playHosts } from '../src/engine/play-hosts.ts';
 import { playHandlers, type Handler } from '../src/engine/types.ts';
 import site from '../playbooks/site.ts';
-import { HAPROXY_FILES } from '../tasks/haproxy.render.ts';
+import { HAPROXY_FILES } from '../tasks/haproxy/render.ts';
 
 interface Measurement {
   hosts: number;

@@ -70,6 +70,13 @@ export function sourceStamp(esbuildVersion, root = ROOT) {
     }
   };
   for (const dir of SOURCE_DIRS) walk(join(root, dir));
+  // The entry point beside this file, which names the default playbook.
+  const entryPoint = join(root, 'bin', 'main.ts');
+  if (existsSync(entryPoint)) {
+    const stats = statSync(entryPoint);
+    mtimes += Math.floor(stats.mtimeMs);
+    size += stats.size;
+  }
   const manifest = statSync(join(root, 'package.json'));
   // This file holds the build's options: a change to it makes a new build too.
   const builder = statSync(fileURLToPath(import.meta.url));
@@ -118,7 +125,7 @@ export async function cliBundle() {
     // Built aside and renamed into place: runs started at the same time never load a half-written build.
     const partial = join(BUNDLES, `${stamp}.${process.pid}.partial`);
     await build({
-      entryPoints: [join(ROOT, 'src', 'cli', 'main.ts')],
+      entryPoints: [join(ROOT, 'bin', 'main.ts')],
       outdir: partial,
       // The same build whatever directory the CLI was started from (the connection keeper starts in /).
       absWorkingDir: ROOT,

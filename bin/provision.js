@@ -14,5 +14,5 @@ if (bundle) {
 } else {
   const { register } = await import('tsx/esm/api');
   register();
-  await import('../src/cli/main.ts');
+  await import('./main.ts');
 }

@@ -1,25 +1,24 @@
 /** The site playbook: what `provision apply` runs by default on every host of the inventory. */
-import { definePlaybook, type Play } from '../src/engine/types.ts';
-import { fail2ban, restartFail2ban } from '../tasks/fail2ban.ts';
-import { firewall, firewallAfterSshMove } from '../tasks/firewall.ts';
-import { haproxyTasks, reloadHaproxy } from '../tasks/haproxy.ts';
-import { nodeHandlers, nodePowTasks } from '../tasks/node-pow.ts';
-import { installPackagesFirst } from '../tasks/packages-first.ts';
-import { sshAccess } from '../tasks/ssh-access.ts';
-import { automaticUpdates } from '../tasks/updates.ts';
-import type { HostVars } from '../tasks/vars.ts';
+import { definePlaybook } from '../src/engine/playbook.ts';
+import type { z } from 'zod';
+import type { RolesVars } from '../src/engine/role.ts';
+import { packagesFirst } from '../tasks/core/packages-first.ts';
+import { siteFactsReport } from '../tasks/facts-report.ts';
+import { fail2banRole } from '../tasks/fail2ban/role.ts';
+import { firewallRole } from '../tasks/firewall/role.ts';
+import { balancerRole } from '../tasks/haproxy/role.ts';
+import { nodeRole } from '../tasks/node/role.ts';
+import { sshRole } from '../tasks/ssh/role.ts';
+import { updatesRole } from '../tasks/updates/role.ts';
 
-const plays: Play<HostVars>[] = [
-  // Before SSH, so that a new ssh.port is open before sshd moves to it.
-  { name: 'firewall', hosts: 'all', tasks: (host, inventory) => firewall(host, inventory) },
-  { name: 'ssh', hosts: 'all', tasks: (host, inventory) => [...sshAccess(host), ...firewallAfterSshMove(host, inventory)] },
-  { name: 'fail2ban', hosts: 'all', tasks: () => fail2ban(), handlers: [restartFail2ban] },
-  { name: 'base', hosts: 'all', tasks: (host) => [...automaticUpdates(host)] },
-  { name: 'node', hosts: 'nodes', tasks: (host) => nodePowTasks(host), handlers: (host) => nodeHandlers(host) },
-  { name: 'balancer', hosts: 'balancers', tasks: (host, inventory) => haproxyTasks(host, inventory), handlers: [reloadHaproxy] },
-];
+// The firewall before SSH, so that a new ssh.port is open before sshd moves to it.
+const roles = [packagesFirst, firewallRole, sshRole, fail2banRole, updatesRole, nodeRole, balancerRole] as const;
 
-export default definePlaybook<HostVars>({
-  // One apt-get install per host, before the plays that need the packages.
-  plays: [installPackagesFirst(plays), ...plays],
-});
+const site = definePlaybook({ roles, facts: siteFactsReport });
+export default site;
+
+/** The schema of every variable the site playbook reads, for an inventory in a directory (tests and tools). */
+export const hostVarsSchema = site.varsSchema as (inventoryDir: string) => z.ZodType<HostVars>;
+
+/** The host variables the site playbook's roles read. */
+export type HostVars = RolesVars<typeof roles>;

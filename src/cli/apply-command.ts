@@ -8,12 +8,13 @@ import { colorWanted, palette } from '../report/palette.ts';
 import { lineProgress, listrProgress } from '../report/progress.ts';
 import { renderRun } from '../report/text.ts';
 import { echoCommands, logToFile } from '../report/run-log.ts';
-import { hostVarsSchema } from '../../tasks/vars.ts';
+import { selectTags, type Playbook } from '../engine/playbook.ts';
+import { applyLoginFallbacks } from '../engine/login-fallbacks.ts';
 import { confirmApply } from './confirm.ts';
 import { askAboutHostKeys } from './host-key-prompt.ts';
-import { loadPlaybook } from './load-playbook.ts';
+import { DEFAULT_PLAYBOOK_NAME } from './load-playbook.ts';
 import { ignoredVariableLines, loadInventoryInput, type InventoryInput } from './inventory-input.ts';
-import { listPlayHosts } from './list-hosts.ts';
+import { listPlayHosts, listPlayTasks } from './list-hosts.ts';
 import { endKeeperClient, persistSeconds } from '../transport/open-connection.ts';
 
 
@@ -27,6 +28,12 @@ export interface ApplyFlags {
   limit?: string;
   /** List the hosts each play would run on, and stop. */
   listHosts?: boolean;
+  /** List the tasks each play would run on each host, and stop. */
+  listTasks?: boolean;
+  /** Run only the roles and plays with one of these tags (none: all). */
+  tags?: string[];
+  /** Leave out the roles and plays with one of these tags. */
+  skipTags?: string[];
   forks: number;
   playbook?: string;
   detailedExitcode: boolean;
@@ -48,16 +55,19 @@ function exitCodeFor(run: RunResult, flags: ApplyFlags): number {
 }
 
 /** Runs `apply` and returns the exit code. */
-export async function applyCommand(flags: ApplyFlags, interrupted: () => boolean): Promise<number> {
+export async function applyCommand(flags: ApplyFlags, interrupted: () => boolean, loadPlaybook: (file: string | undefined) => Promise<Playbook>): Promise<number> {
   const started = performance.now();
   const stats = () => ({ wallMs: Math.round(performance.now() - started), peakRssKb: process.resourceUsage().maxRSS, forks: flags.forks });
   if (!Number.isInteger(flags.forks) || flags.forks < 1) throw new InputError(`--forks must be a whole number ≥ 1, got ${flags.forks}`);
   if (flags.detailedExitcode && !flags.dryRun) throw new InputError('--detailed-exitcode goes with --dry-run');
-  const inventory = await loadInventoryInput(flags.inventory, hostVarsSchema);
+  const whole = await loadPlaybook(flags.playbook);
+  // The inventory is checked against every variable the playbook's roles read, whatever --tags selects.
+  const inventory = await loadInventoryInput(flags.inventory, whole.varsSchema);
+  const playbook = selectTags(whole, flags.tags ?? [], flags.skipTags ?? []);
   if (flags.verbose) for (const line of ignoredVariableLines(inventory)) process.stderr.write(`${line}\n`);
-  if (flags.listHosts) {
-    const playbook = await loadPlaybook(flags.playbook);
-    listPlayHosts(flags.playbook ?? 'playbooks/site.ts', playbook as never, inventory, selectHosts(inventory, flags.limit), (line) => process.stdout.write(`${line}\n`));
+  if (flags.listHosts || flags.listTasks) {
+    const list = flags.listTasks ? listPlayTasks : listPlayHosts;
+    list(flags.playbook ?? DEFAULT_PLAYBOOK_NAME, playbook, inventory, selectHosts(inventory, flags.limit), (line) => process.stdout.write(`${line}\n`));
     return EXIT.ok;
   }
   const stopEcho = flags.verbose ? echoCommands((line) => process.stderr.write(`${line}\n`)) : undefined;
@@ -65,15 +75,8 @@ export async function applyCommand(flags: ApplyFlags, interrupted: () => boolean
   const hosts = selectHosts(inventory, flags.limit);
   // A bad PROVISION_SSH_PERSIST is the operator's input: refused before any host is touched.
   for (const host of hosts) persistSeconds(host.connection);
-  for (const host of hosts) {
-    // After a run moved sshd to ssh.port, the next run still finds the host when the inventory lags behind.
-    const moved = host.vars.ssh.port;
-    if (moved !== undefined && moved !== host.connection.port) host.connection.fallbackPorts = [moved];
-    // After a run ended root's logins, the next one finds the host as the admin user, until the inventory says so.
-    const admin = host.vars.ssh.admin_user;
-    if (admin !== undefined && host.connection.user === 'root' && admin !== 'root') host.connection.fallbackUser = admin;
-  }
-  const playbook = await loadPlaybook(flags.playbook);
+  // After a run moved SSH (a new port, root's logins ended), the next one still finds the host while the inventory lags.
+  applyLoginFallbacks(whole, inventory, hosts);
   const jsonOptions = { showContents: flags.showContents === true };
   const colors = palette(!flags.json && colorWanted(process.stdout, flags.color));
   const out = (text: string) => process.stdout.write(`${text}\n`);
@@ -82,7 +85,7 @@ export async function applyCommand(flags: ApplyFlags, interrupted: () => boolean
 
   // New host keys are asked about before anything is sent to those hosts: in the dry run too, which logs in and
   // validates the run's files there. `--yes` answers the apply question, not this one.
-  const run = await PlannedRun.prepare({ inventory, hosts, playbook: playbook as never, forks: flags.forks, confirmHostKeys: askAboutHostKeys }, progress.events);
+  const run = await PlannedRun.prepare({ inventory, hosts, playbook, forks: flags.forks, confirmHostKeys: askAboutHostKeys }, progress.events);
   try {
     const plan = run.planResult();
     if (flags.dryRun) {

@@ -10,29 +10,19 @@ import { redact } from '../report/redact.ts';
 import { UnknownHostKeyError } from '../transport/host-key-policy.ts';
 import { settleNewHostKeys } from '../engine/new-host-keys.ts';
 import { askAboutHostKeys } from './host-key-prompt.ts';
-import { factsReport, reportFacts, type HostFactsReport } from '../../tasks/host-facts.ts';
-import { hostVarsSchema } from '../../tasks/vars.ts';
+import { InputError } from '../errors.ts';
+import { roleContext } from '../engine/role.ts';
+import type { Playbook } from '../engine/playbook.ts';
 import { loadInventoryInput, type InventoryInput } from './inventory-input.ts';
 
-type Row = { host: string } & ({ facts: HostFactsReport } | { unreachable: string });
-
-function sshCell(report: HostFactsReport): string {
-  if ('error' in report.ssh) return `sshd -T failed`;
-  const passwords = report.ssh.passwordAuthentication === 'no' ? 'key-only' : 'passwords on';
-  return `port ${report.ssh.port}, ${passwords}, root ${report.ssh.permitRootLogin}`;
-}
-
-function nodeCell(report: HostFactsReport): string {
-  if (!report.node) return '-';
-  if ('error' in report.node) return `config: ${report.node.error}`;
-  const pow = report.node.pow as { enabled: unknown; workers: unknown };
-  const workers = String(pow.workers ?? '?');
-  return `PoW ${pow.enabled === true ? `on, ${workers} worker${workers === '1' ? '' : 's'}` : 'off'}`;
-}
+type Row = { host: string } & ({ facts: unknown } | { unreachable: string });
 
 /** Gathers and prints the facts; exit 1 when a host is unreachable. */
-export async function factsCommand(options: { inventory: InventoryInput; limit?: string; json: boolean; forks: number }, write: (text: string) => void): Promise<number> {
-  const inventory = await loadInventoryInput(options.inventory, hostVarsSchema);
+export async function factsCommand(options: { inventory: InventoryInput; playbook: Playbook; limit?: string; json: boolean; forks: number }, write: (text: string) => void): Promise<number> {
+  const report = options.playbook.facts;
+  if (!report) throw new InputError('this playbook defines no facts report (definePlaybook({ facts }))');
+  const inventory = await loadInventoryInput(options.inventory, options.playbook.varsSchema);
+  const roles = roleContext(inventory, options.playbook.roles);
   const hosts = selectHosts(inventory, options.limit);
   for (const host of hosts) persistSeconds(host.connection);
   const newKeys = new Map<string, UnknownHostKeyError>();
@@ -42,9 +32,9 @@ export async function factsCommand(options: { inventory: InventoryInput; limit?:
     try {
       connection = await openHostConnection(host.connection);
       const cache = new FactCache();
-      cache.store(await gatherFacts(connection, reportFacts(host)));
+      cache.store(await gatherFacts(connection, report.facts(host, roles)));
       read = true;
-      return { host: host.name, facts: factsReport(host, cache) };
+      return { host: host.name, facts: report.read(host, cache, roles) };
     } catch (error) {
       if (error instanceof UnknownHostKeyError) newKeys.set(host.name, error);
       return { host: host.name, unreachable: redact(error instanceof Error ? error.message : String(error)) };
@@ -66,21 +56,10 @@ export async function factsCommand(options: { inventory: InventoryInput; limit?:
   if (options.json) {
     write(redact(JSON.stringify(Object.fromEntries(rows.map((row) => [row.host, 'facts' in row ? row.facts : { unreachable: row.unreachable }])), null, 2)));
   } else {
-    const table = rows.map((row) =>
-      'facts' in row
-        ? [
-            row.host,
-            row.facts.os,
-            `${row.facts.usableCpus} CPU${row.facts.usableCpus === 1 ? '' : 's'}`,
-            row.facts.memoryMb === null ? '?' : `${row.facts.memoryMb} MB`,
-            sshCell(row.facts),
-            row.facts.firewall.active ? `firewall on (${row.facts.firewall.rules} rules)` : 'no firewall',
-            row.facts.fail2banJails === null ? 'no fail2ban' : `fail2ban: ${row.facts.fail2banJails.join(', ') || 'no jails'}`,
-            nodeCell(row.facts),
-          ]
-        : [row.host, `unreachable: ${row.unreachable}`],
-    ).map((cells) => cells.map((cell) => printable(String(cell))));
-    const header = ['host', 'os', 'cpus', 'memory', 'ssh', 'firewall', 'fail2ban', 'node'];
+    const table = rows
+      .map((row) => ('facts' in row ? [row.host, ...report.columns.map((column) => column.cell(row.facts))] : [row.host, `unreachable: ${row.unreachable}`]))
+      .map((cells) => cells.map((cell) => printable(String(cell))));
+    const header = ['host', ...report.columns.map((column) => column.title)];
     const widths = header.map((title, column) => Math.max(title.length, ...table.map((cells) => (cells.length > 2 || column < 1 ? (cells[column] ?? '').length : 0))));
     write(header.map((title, column) => title.padEnd(widths[column]!)).join('  ').trimEnd());
     // Cells hold what hosts said (their OS name, errors): shown, never obeyed by the terminal.

@@ -4,7 +4,7 @@ import { createInterface } from 'node:readline/promises';
 import { basename, dirname, join } from 'node:path';
 import { stringify } from 'yaml';
 import { inventoryJsonSchema } from '../inventory/json-schema.ts';
-import { hostVarsSchema } from '../../tasks/vars.ts';
+import type { Playbook } from '../engine/playbook.ts';
 import { InputError } from '../errors.ts';
 
 /** What the starter inventory is made of. */
@@ -65,7 +65,7 @@ async function ask(question: string, fallback: string): Promise<string> {
 }
 
 /** Writes the starter inventory; asks for what the flags left out when a terminal can answer. */
-export async function initCommand(options: InitOptions, write: (text: string) => void): Promise<number> {
+export async function initCommand(options: InitOptions, playbook: Playbook, write: (text: string) => void): Promise<number> {
   if (existsSync(options.output) && !options.force) throw new InputError(`${options.output} exists; use --force to replace it`);
   const interactive = process.stdin.isTTY === true;
   const value = async (given: string | undefined, question: string, fallback: string) =>
@@ -77,7 +77,7 @@ export async function initCommand(options: InitOptions, write: (text: string) =>
   const domain = await value(options.domain, 'Domain the balancer serves', 'api.example.org');
   // The schema beside the inventory gives editors completion and checking (see the modeline).
   const schemaFile = `${basename(options.output).replace(/\.ya?ml$/, '')}.schema.json`;
-  writeFileSync(join(dirname(options.output), schemaFile), `${JSON.stringify(inventoryJsonSchema(hostVarsSchema(dirname(options.output))), null, 2)}\n`);
+  writeFileSync(join(dirname(options.output), schemaFile), `${JSON.stringify(inventoryJsonSchema(playbook.varsSchema(dirname(options.output))), null, 2)}\n`);
   writeFileSync(options.output, renderStarterInventory({ nodes, balancers, user, key, domain }, schemaFile));
   write(`wrote ${options.output} and ${schemaFile}: check it with \`provision validate ${options.output}\``);
   return 0;

@@ -7,12 +7,12 @@ import { join } from 'node:path';
 import { InputError } from '../errors.ts';
 import { inventoryJsonSchema } from '../inventory/json-schema.ts';
 import { findHost, hostListing, inventoryListing, listingSchemas } from '../inventory/listing.ts';
-import { hostVarsSchema } from '../../tasks/vars.ts';
+import type { Playbook } from '../engine/playbook.ts';
 import { ignoredVariableLines, resolveInventoryInput, type InventoryInput } from './inventory-input.ts';
 
 /** Validates the inventory (schema, files, `${ENV}`, vault); prints a summary; throws InputError (exit 2) when it is wrong. */
-export async function validateCommand(input: InventoryInput, write: (text: string) => void): Promise<number> {
-  const resolved = await resolveInventoryInput(input, hostVarsSchema);
+export async function validateCommand(input: InventoryInput, playbook: Playbook, write: (text: string) => void): Promise<number> {
+  const resolved = await resolveInventoryInput(input, playbook.varsSchema);
   const { inventory } = resolved;
   const groups = [...inventory.groups.entries()].filter(([name]) => name !== 'all' && name !== 'ungrouped');
   write(`${input.sources.join(', ')}: valid — ${inventory.hosts.length} host${inventory.hosts.length === 1 ? '' : 's'}`);
@@ -39,22 +39,22 @@ export interface InventoryCommandFlags {
 }
 
 /** Prints the resolved inventory as ansible-inventory's JSON: `--list` (everything) or `--host NAME` (one host's variables). */
-export async function inventoryCommand(input: InventoryInput, flags: InventoryCommandFlags, write: (text: string) => void): Promise<number> {
+export async function inventoryCommand(input: InventoryInput, playbook: Playbook, flags: InventoryCommandFlags, write: (text: string) => void): Promise<number> {
   if (flags.list === (flags.host !== undefined)) throw new InputError('give either --list or --host NAME');
   if (flags.showSecrets && !process.stdout.isTTY) {
     throw new InputError('--show-secrets prints secrets only to a terminal; without it they are masked as ********');
   }
-  const resolved = await resolveInventoryInput(input, hostVarsSchema);
-  const schemas = listingSchemas(resolved.inventoryDir, hostVarsSchema);
+  const resolved = await resolveInventoryInput(input, playbook.varsSchema);
+  const schemas = listingSchemas(resolved.inventoryDir, playbook.varsSchema);
   const options = { showSecrets: flags.showSecrets };
   const document = flags.host !== undefined ? hostListing(resolved, findHost(resolved, flags.host), schemas, options) : inventoryListing(resolved, schemas, options);
   write(JSON.stringify(document, null, 4));
   return 0;
 }
 
-/** Writes the inventory's JSON Schema to `output`, or prints it. */
-export function schemaCommand(output: string | undefined, write: (text: string) => void): number {
-  const text = `${JSON.stringify(inventoryJsonSchema(hostVarsSchema(process.cwd())), null, 2)}\n`;
+/** Writes the JSON Schema of inventories for the playbook to `output`, or prints it. */
+export function schemaCommand(playbook: Playbook, output: string | undefined, write: (text: string) => void): number {
+  const text = `${JSON.stringify(inventoryJsonSchema(playbook.varsSchema(process.cwd())), null, 2)}\n`;
   if (output) {
     writeFileSync(output, text);
     write(`wrote ${output}`);

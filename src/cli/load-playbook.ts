@@ -2,17 +2,32 @@
 import { existsSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
-import { projectPath } from '../project-root.ts';
 import { InputError } from '../errors.ts';
-import type { Playbook } from '../engine/types.ts';
+import { definePlaybook, type Playbook, type PlaybookSpec } from '../engine/playbook.ts';
 
-/** The playbook `apply` runs when --playbook is not given. */
-export const DEFAULT_PLAYBOOK = projectPath('playbooks', 'site.ts');
+/** Where the CLI's default playbook comes from: the program that starts the CLI names it (see bin/main.ts). */
+export type DefaultPlaybook = () => Promise<{ default: Playbook }>;
 
-/** Imports the playbook's default export. */
-export async function loadPlaybook(file: string | undefined): Promise<Playbook<never>> {
-  // A static import, so that the CLI's bundle carries the site playbook.
-  if (file === undefined) return (await import('../../playbooks/site.ts')).default as Playbook<never>;
+/** The playbook's display name when --playbook is not given. */
+export const DEFAULT_PLAYBOOK_NAME = 'playbooks/site.ts';
+
+/** A module's default export as a playbook: one made by definePlaybook, or a bare `{ plays }` / `{ roles }` object. */
+function asPlaybook(value: unknown, path: string): Playbook {
+  const candidate = value as Partial<Playbook> & PlaybookSpec;
+  if (candidate && Array.isArray(candidate.plays) && typeof candidate.varsSchema === 'function') return candidate as Playbook;
+  if (candidate && (Array.isArray(candidate.plays) || Array.isArray(candidate.roles))) {
+    try {
+      return definePlaybook({ ...(candidate.roles ? { roles: candidate.roles } : {}), ...(candidate.plays ? { plays: candidate.plays } : {}) });
+    } catch (error) {
+      throw new InputError(`playbook ${path}: ${error instanceof Error ? error.message : String(error)}`);
+    }
+  }
+  throw new InputError(`playbook ${path} must export default definePlaybook({ roles: [...] })`);
+}
+
+/** Imports the playbook's default export: the file given, or the default playbook. */
+export async function loadPlaybook(file: string | undefined, fallback: DefaultPlaybook): Promise<Playbook> {
+  if (file === undefined) return (await fallback()).default;
   const path = resolve(file);
   if (!existsSync(path)) throw new InputError(`playbook not found: ${path}`);
   let module: { default?: unknown };
@@ -21,9 +36,5 @@ export async function loadPlaybook(file: string | undefined): Promise<Playbook<n
   } catch (error) {
     throw new InputError(`cannot load playbook ${path}: ${error instanceof Error ? error.message : String(error)}`);
   }
-  const playbook = module.default as Playbook<never> | undefined;
-  if (!playbook || !Array.isArray(playbook.plays)) {
-    throw new InputError(`playbook ${path} must export default definePlaybook({ plays: [...] })`);
-  }
-  return playbook;
+  return asPlaybook(module.default, path);
 }

@@ -1,10 +1,10 @@
 /** The command line: parses flags, runs a command, and maps errors to exit codes. Only this module exits. */
 import yargs from 'yargs';
-import { hideBin } from 'yargs/helpers';
 import { InputError } from '../errors.ts';
 import { redact } from '../report/redact.ts';
 import { applyCommand, EXIT } from './apply-command.ts';
 import { inventoryInput, withInventoryOptions } from './inventory-input.ts';
+import { loadPlaybook, type DefaultPlaybook } from './load-playbook.ts';
 
 // `provision tasks | head` closes the pipe early: that is the reader's choice, not an error.
 process.stdout.on('error', (error: NodeJS.ErrnoException) => {
@@ -22,8 +22,16 @@ process.on('SIGINT', () => {
   }
 });
 
-async function main(argv: string[]): Promise<number> {
+/** How the CLI is started: with the playbook it runs when none is named. */
+export interface CliOptions {
+  defaultPlaybook: DefaultPlaybook;
+}
+
+const PLAYBOOK_OPTION = { alias: 'p', type: 'string', describe: 'playbook module whose roles to run and whose variables to check (default playbooks/site.ts)' } as const;
+
+async function main(argv: string[], options: CliOptions): Promise<number> {
   let code = EXIT.ok as number;
+  const playbookOf = (file: string | undefined) => loadPlaybook(file, options.defaultPlaybook);
   await yargs(argv)
     .scriptName('provision')
     .usage('$0 <command> [options]')
@@ -38,8 +46,11 @@ async function main(argv: string[]): Promise<number> {
           .option('json', { type: 'boolean', default: false, describe: 'print one JSON document (the plan, or the results)' })
           .option('limit', { alias: 'l', type: 'string', describe: 'hosts: names, groups, globs, comma lists, !exclude, &intersect' })
           .option('list-hosts', { type: 'boolean', default: false, describe: 'list the hosts each play would run on, and stop' })
+          .option('list-tasks', { type: 'boolean', default: false, describe: 'list the tasks each play would run on each host, and stop' })
+          .option('tags', { alias: 't', type: 'string', array: true, describe: 'run only the roles (and plays) with these tags: role names and the tags roles declare (comma lists, repeatable)' })
+          .option('skip-tags', { type: 'string', array: true, describe: 'leave out the roles (and plays) with these tags (comma lists, repeatable)' })
           .option('forks', { alias: 'f', type: 'number', default: 10, describe: 'hosts handled in parallel' })
-          .option('playbook', { alias: 'p', type: 'string', describe: 'playbook module to run (default playbooks/site.ts)' })
+          .option('playbook', PLAYBOOK_OPTION)
           .option('detailed-exitcode', { type: 'boolean', default: false, describe: 'with --dry-run: exit 3 when changes are pending' })
           .option('color', { type: 'boolean', describe: 'colour the output (--no-color to disable)' })
           .option('verbose', { alias: 'v', type: 'boolean', default: false, describe: 'list tasks already in place, variables provision ignores, and each remote command (secrets masked)' })
@@ -54,6 +65,9 @@ async function main(argv: string[]): Promise<number> {
             json: args.json,
             ...(args.limit !== undefined ? { limit: args.limit } : {}),
             listHosts: args['list-hosts'],
+            listTasks: args['list-tasks'],
+            tags: splitTags(args.tags),
+            skipTags: splitTags(args['skip-tags']),
             forks: args.forks,
             ...(args.playbook !== undefined ? { playbook: args.playbook } : {}),
             detailedExitcode: args['detailed-exitcode'],
@@ -63,16 +77,17 @@ async function main(argv: string[]): Promise<number> {
             showContents: args['show-contents'],
           },
           () => interruptions > 0,
+          playbookOf,
         );
       },
     )
     .command(
       'validate [inventory]',
       'check the inventory against the schema, and list what provision ignores; contacts no host',
-      (y) => withInventoryOptions(y),
+      (y) => withInventoryOptions(y).option('playbook', PLAYBOOK_OPTION),
       async (args) => {
         const { validateCommand } = await import('./inventory-commands.ts');
-        code = await validateCommand(inventoryInput(args), (line) => process.stdout.write(`${line}\n`));
+        code = await validateCommand(inventoryInput(args), await playbookOf(args.playbook), (line) => process.stdout.write(`${line}\n`));
       },
     )
     .command(
@@ -82,11 +97,13 @@ async function main(argv: string[]): Promise<number> {
         withInventoryOptions(y)
           .option('list', { type: 'boolean', default: false, describe: 'every group and every host\'s variables' })
           .option('host', { type: 'string', requiresArg: true, describe: 'the variables of this host' })
-          .option('show-secrets', { type: 'boolean', default: false, describe: 'show secrets instead of ******** (on a terminal only)' }),
+          .option('show-secrets', { type: 'boolean', default: false, describe: 'show secrets instead of ******** (on a terminal only)' })
+          .option('playbook', PLAYBOOK_OPTION),
       async (args) => {
         const { inventoryCommand } = await import('./inventory-commands.ts');
         code = await inventoryCommand(
           inventoryInput(args),
+          await playbookOf(args.playbook),
           { list: args.list, showSecrets: args['show-secrets'], ...(args.host !== undefined ? { host: args.host } : {}) },
           (line) => process.stdout.write(`${line}\n`),
         );
@@ -99,11 +116,12 @@ async function main(argv: string[]): Promise<number> {
         withInventoryOptions(y)
           .option('limit', { alias: 'l', type: 'string', describe: 'hosts: names, groups, globs, comma lists' })
           .option('json', { type: 'boolean', default: false, describe: 'print JSON' })
-          .option('forks', { alias: 'f', type: 'number', default: 10, describe: 'hosts handled in parallel' }),
+          .option('forks', { alias: 'f', type: 'number', default: 10, describe: 'hosts handled in parallel' })
+          .option('playbook', PLAYBOOK_OPTION),
       async (args) => {
         const { factsCommand } = await import('./facts-command.ts');
         code = await factsCommand(
-          { inventory: inventoryInput(args), json: args.json, forks: args.forks, ...(args.limit !== undefined ? { limit: args.limit } : {}) },
+          { inventory: inventoryInput(args), playbook: await playbookOf(args.playbook), json: args.json, forks: args.forks, ...(args.limit !== undefined ? { limit: args.limit } : {}) },
           (line) => process.stdout.write(`${line}\n`),
         );
       },
@@ -119,35 +137,39 @@ async function main(argv: string[]): Promise<number> {
           .option('user', { type: 'string', describe: 'SSH user (default root)' })
           .option('key', { type: 'string', describe: 'private key file (default ~/.ssh/id_ed25519)' })
           .option('domain', { type: 'string', describe: 'the domain the balancer serves' })
-          .option('force', { type: 'boolean', default: false, describe: 'replace an existing file' }),
+          .option('force', { type: 'boolean', default: false, describe: 'replace an existing file' })
+          .option('playbook', PLAYBOOK_OPTION),
       async (args) => {
         const { initCommand } = await import('./init-command.ts');
         const given = (name: 'nodes' | 'balancers' | 'user' | 'key' | 'domain') => (args[name] !== undefined ? { [name]: args[name] } : {});
         code = await initCommand(
           { output: args.output, force: args.force, ...given('nodes'), ...given('balancers'), ...given('user'), ...given('key'), ...given('domain') },
+          await playbookOf(args.playbook),
           (line) => process.stdout.write(`${line}\n`),
         );
       },
     )
     .command(
       'tasks',
-      'list the site playbook’s tasks with their parameters and defaults',
+      'list the playbook’s roles with their parameters and defaults',
       (y) =>
         y
-          .option('docs', { type: 'string', describe: 'write one Markdown page per task into this directory' })
-          .option('json', { type: 'boolean', default: false, describe: 'print JSON' }),
+          .option('docs', { type: 'string', describe: 'write one Markdown page per role into this directory' })
+          .option('json', { type: 'boolean', default: false, describe: 'print JSON' })
+          .option('playbook', PLAYBOOK_OPTION),
       async (args) => {
         const { tasksCommand } = await import('./tasks-command.ts');
-        code = tasksCommand({ json: args.json, ...(args.docs !== undefined ? { docs: args.docs } : {}) }, (line) => process.stdout.write(`${line}\n`));
+        const playbook = await playbookOf(args.playbook);
+        code = tasksCommand(playbook, { json: args.json, ...(args.docs !== undefined ? { docs: args.docs } : {}) }, (line) => process.stdout.write(`${line}\n`));
       },
     )
     .command(
       'schema',
       'print (or --output) the JSON Schema of the inventory, for editors',
-      (y) => y.option('output', { alias: 'o', type: 'string', describe: 'write it to this file' }),
+      (y) => y.option('output', { alias: 'o', type: 'string', describe: 'write it to this file' }).option('playbook', PLAYBOOK_OPTION),
       async (args) => {
         const { schemaCommand } = await import('./inventory-commands.ts');
-        code = schemaCommand(args.output, (line) => process.stdout.write(`${line}\n`));
+        code = schemaCommand(await playbookOf(args.playbook), args.output, (line) => process.stdout.write(`${line}\n`));
       },
     )
     .command('lab <action>', 'local Debian containers to try provision on', (y) =>
@@ -181,14 +203,22 @@ async function main(argv: string[]): Promise<number> {
   return code;
 }
 
-try {
-  process.exitCode = await main(hideBin(process.argv));
-} catch (error) {
-  if (error instanceof InputError) {
-    process.stderr.write(`error: ${redact(error.message)}\n`);
-    process.exitCode = EXIT.input;
-  } else {
-    process.stderr.write(`error: ${redact(error instanceof Error ? (error.stack ?? error.message) : String(error))}\n`);
-    process.exitCode = EXIT.failed;
+/** `--tags a,b --tags c` as a list of tags. */
+function splitTags(values: string[] | undefined): string[] {
+  return (values ?? []).flatMap((value) => value.split(',')).map((tag) => tag.trim()).filter(Boolean);
+}
+
+/** Runs the command line `argv` (without node and the script) and sets the process's exit code. */
+export async function runCli(argv: string[], options: CliOptions): Promise<void> {
+  try {
+    process.exitCode = await main(argv, options);
+  } catch (error) {
+    if (error instanceof InputError) {
+      process.stderr.write(`error: ${redact(error.message)}\n`);
+      process.exitCode = EXIT.input;
+    } else {
+      process.stderr.write(`error: ${redact(error instanceof Error ? (error.stack ?? error.message) : String(error))}\n`);
+      process.exitCode = EXIT.failed;
+    }
   }
 }

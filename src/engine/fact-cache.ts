@@ -1,5 +1,5 @@
 /** A host's facts during a run: gathered values, predicted values after planned changes, and stale keys. */
-import type { Fact, FactReader } from './types.ts';
+import type { Change, Fact, FactReader, Staleness } from './types.ts';
 
 /** Thrown when a task reads a fact it did not declare; a bug in the task, caught by tests. */
 export class UndeclaredFactError extends Error {
@@ -9,21 +9,37 @@ export class UndeclaredFactError extends Error {
   }
 }
 
+/** What makes a fact stale when it does not say (see Fact.staleAfter). */
+const DEFAULT_STALE_AFTER: readonly Staleness[] = ['packages'];
+
+/** True when `change` (a path written, or packages) is one of the things that make a fact declaring `staleAfter` stale. */
+function makesStale(change: Staleness, staleAfter: readonly Staleness[]): boolean {
+  return staleAfter.some((when) => {
+    if (when === 'packages' || change === 'packages') return when === change;
+    const under = when.path.replace(/\/+$/, '');
+    return change.path === under || change.path.startsWith(`${under}/`);
+  });
+}
+
 /** Fact values keyed by fact key, with staleness tracking. */
 export class FactCache implements FactReader {
   private readonly values = new Map<string, unknown>();
   private readonly stale = new Set<string>();
+  /** The facts behind the values, for what makes each stale. */
+  private readonly facts = new Map<string, Fact<unknown>>();
 
   /** An independent copy, so planning and applying each carry their own predicted state. */
   clone(): FactCache {
     const copy = new FactCache();
     for (const [key, value] of this.values) copy.values.set(key, value);
     for (const key of this.stale) copy.stale.add(key);
+    for (const [key, fact] of this.facts) copy.facts.set(key, fact);
     return copy;
   }
 
-  /** Stores gathered values; they are fresh. */
-  store(values: Map<string, unknown>): void {
+  /** Stores gathered values (of these facts, when given); they are fresh. */
+  store(values: Map<string, unknown>, facts: readonly Fact<unknown>[] = []): void {
+    for (const fact of facts) if (values.has(fact.key)) this.facts.set(fact.key, fact);
     for (const [key, value] of values) {
       this.values.set(key, value);
       this.stale.delete(key);
@@ -45,17 +61,30 @@ export class FactCache implements FactReader {
   }
 
   /** Records a value a planned change will produce. */
-  predict(key: string, value: unknown): void {
-    this.values.set(key, value);
-    this.stale.delete(key);
+  predict<T>(fact: Fact<T>, value: T): void {
+    this.facts.set(fact.key, fact);
+    this.values.set(fact.key, value);
+    this.stale.delete(fact.key);
   }
 
-  /** Marks facts as changed by a step whose result is not predicted. A key ending in `*` is a prefix. */
-  invalidate(pattern: string): void {
-    const prefix = pattern.endsWith('*') ? pattern.slice(0, -1) : undefined;
+  /** Marks a fact as changed by a step whose result is not predicted. */
+  invalidate(fact: Fact<unknown>): void {
+    if (this.values.has(fact.key)) this.stale.add(fact.key);
+  }
+
+  /** Marks every fact stale that `change` makes stale by what it says about itself (see Fact.staleAfter). */
+  affect(change: Staleness | 'everything'): void {
     for (const key of this.values.keys()) {
-      if (prefix !== undefined ? key.startsWith(prefix) : key === pattern) this.stale.add(key);
+      const staleAfter = this.facts.get(key)?.staleAfter ?? DEFAULT_STALE_AFTER;
+      if (change === 'everything' || makesStale(change, staleAfter)) this.stale.add(key);
     }
+  }
+
+  /** Carries a change's known effects in: what it affects and invalidates goes stale, then what it predicts is set. */
+  applyEffects(change: Pick<Change, 'affects' | 'invalidates' | 'predicts'>): void {
+    for (const affected of change.affects ?? []) this.affect(affected);
+    for (const fact of change.invalidates ?? []) this.invalidate(fact);
+    for (const { fact, value } of change.predicts ?? []) this.predict(fact, value);
   }
 
   /** The keys among `keys` whose values are stale. */

@@ -2,6 +2,7 @@
 import { randomBytes } from 'node:crypto';
 import { ShellCommand, sh, join } from '../transport/shell.ts';
 import type { Fact, FactOutput } from './types.ts';
+import { secret } from '../inventory/secret.ts';
 
 /** Something that can run a command on a host (the SSH connection, or a fake in unit tests). */
 export interface CommandRunner {
@@ -85,5 +86,7 @@ export async function gatherFacts(runner: CommandRunner, facts: readonly Fact<un
   const result = await runner.exec(batchScript(questions, marker));
   const outputs = splitBatchOutput(result.stdout, questions.length, marker);
   questions.forEach((question, index) => question.answer(outputs[index]!, values));
+  // Every fact asked under a key says what of its value is secret, also one whose question another fact's answered.
+  for (const fact of facts) if (fact.secrets && values.has(fact.key)) for (const value of fact.secrets(values.get(fact.key))) secret(value);
   return values;
 }

@@ -11,6 +11,7 @@ export const sshConnectionFact: Fact<string> = {
   key: 'login:ssh-connection',
   command: sh`echo "$SSH_CONNECTION"`,
   parse: (output) => output.stdout,
+  staleAfter: [],
 };
 
 /** Parses `$SSH_CONNECTION` ("client-ip client-port server-ip server-port"): the first field is the controller. */

@@ -4,7 +4,8 @@ import { playHosts } from './play-hosts.ts';
 import { HostSession, type HostEvents, type ScheduledTask } from './host-session.ts';
 import { mapLimit } from './limit-concurrency.ts';
 import { summarize, type RunResult } from './results.ts';
-import type { Fact, Playbook } from './types.ts';
+import type { Fact } from './types.ts';
+import type { Playbook } from './playbook.ts';
 import { UnknownHostKeyError } from '../transport/host-key-policy.ts';
 import { settleNewHostKeys, type HostKeyConsent } from './new-host-keys.ts';
 

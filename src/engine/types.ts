@@ -23,14 +23,44 @@ export interface FactBatch {
   split(output: FactOutput, items: readonly string[]): FactOutput[];
 }
 
+/**
+ * A kind of change to a host that makes facts stale without naming them: `packages`, an install or removal (packages
+ * ship files, units and commands); `{ path }`, a write of a file: in a change, the file it writes; in a fact, any file
+ * at or below that path.
+ */
+export type Staleness = 'packages' | { readonly path: string };
+
 /** A question about a host: a shell command and a pure parser of its output. */
 export interface Fact<T> {
-  /** Cache key, unique per question, e.g. `file:/etc/motd`. Changes invalidate facts by key. */
+  /** Cache key, unique per question, e.g. `file:/etc/motd`. */
   readonly key: string;
   readonly command: ShellCommand;
   parse(output: FactOutput): T;
   /** Set when the fact can be asked together with others of its kind. */
   readonly batch?: FactBatch;
+  /**
+   * What makes the value stale besides a change that names this fact (see Change.affects). Default `['packages']`:
+   * a new kind of fact is read again after a package install unless it says that no package changes it (`[]`).
+   */
+  readonly staleAfter?: readonly Staleness[];
+  /**
+   * The values inside this fact's value that must never be shown (a config file's credentials): they become secrets as
+   * soon as the fact is read, before anything plans on them or prints them.
+   */
+  secrets?(value: T): readonly string[];
+}
+
+/** A fact's value after a change, known in advance: made by `predict`, so that the value has the fact's type. */
+export interface Prediction<T = unknown> {
+  readonly fact: Fact<T>;
+  /** The fact's key (for reports and tests). */
+  readonly key: string;
+  readonly value: T;
+}
+
+/** The value `fact` will have once the change is applied. */
+export function predict<T>(fact: Fact<T>, value: T): Prediction<T> {
+  return { fact, key: fact.key, value };
 }
 
 /** A file the change writes, for the diff: before (null when absent) and after. */
@@ -127,9 +157,14 @@ export interface Change {
   /** Something the operator must do after this change, printed with the recap. */
   notice?: string;
   /** Facts whose cached values this change makes stale; later tasks needing them get them re-read. */
-  invalidates?: string[];
+  invalidates?: Fact<unknown>[];
+  /**
+   * What the change does beyond the facts it names: every fact whose `staleAfter` lists it becomes stale (a package
+   * install names no fact). `everything`: a command whose effects cannot be known.
+   */
+  affects?: readonly (Staleness | 'everything')[];
   /** Facts whose new values are known in advance (so a dry run plans later tasks on the predicted state). */
-  predicts?: { key: string; value: unknown }[];
+  predicts?: Prediction[];
 }
 
 /** At least one element. */
@@ -166,6 +201,8 @@ export interface PlanContext<Vars = Record<string, unknown>> {
   facts: FactReader;
   /** Facts gathered from another host in this run (e.g. the nodes' CPU counts, read by the balancer). */
   factsOf(hostName: string): FactReader | undefined;
+  /** Which hosts run which role of the playbook (the balancers, the nodes), as the playbook assigns them. */
+  roles: RoleContext<Vars>;
 }
 
 /** A typed, idempotent task: declares the facts it reads and plans changes from them. */
@@ -174,6 +211,8 @@ export interface Task<Vars = Record<string, unknown>> {
   readonly kind: string;
   /** What this instance manages, e.g. `/etc/motd`. */
   readonly target: string;
+  /** The Debian packages this task installs, so that one install up front can cover every task's. */
+  readonly packages?: readonly string[];
   /** The facts `plan` reads; gathered in one batch before planning. */
   facts(host: Host<Vars>): Fact<unknown>[];
   /** Facts this task reads from other hosts (e.g. the balancer reads each node's CPU count). */
@@ -195,20 +234,47 @@ export interface Play<Vars = Record<string, unknown>> {
   hosts: string;
   tasks(host: Host<Vars>, inventory: Inventory<Vars>): Task<Vars>[];
   /** The play's handlers; a function when they depend on the host (a service name or port from its vars). */
-  handlers?: Handler[] | ((host: Host<Vars>) => Handler[]);
+  handlers?: Handler[] | HostHandlers<Vars>;
+  /** Tags that select the play with --tags (a role's play: the role's name and its tags). */
+  tags?: readonly string[];
+  /** Which hosts run which role, for its tasks' plan context; a plain play sees no roles. */
+  roles?(inventory: Inventory<Vars>): RoleContext<Vars>;
 }
+
+/** Handlers that depend on the host. Checked like a method, so a play for some variables fits a playbook of more. */
+export type HostHandlers<Vars> = { handlers(host: Host<Vars>): Handler[] }['handlers'];
 
 /** The handlers of a play for one host. */
 export function playHandlers<Vars>(play: Play<Vars>, host: Host<Vars>): Handler[] {
   return typeof play.handlers === 'function' ? play.handlers(host) : (play.handlers ?? []);
 }
 
-/** A playbook: plays run in order. */
-export interface Playbook<Vars = Record<string, unknown>> {
-  plays: Play<Vars>[];
+/** What identifies a role to another one: its name (the playbook's copy wins) and its own group expression. */
+export interface RoleRef {
+  readonly name: string;
+  readonly hosts: string;
 }
 
-/** Defines a playbook with its types checked. */
-export function definePlaybook<Vars = Record<string, unknown>>(playbook: Playbook<Vars>): Playbook<Vars> {
-  return playbook;
+/** What a role sees of the run while it lists a host's tasks: the inventory, and which hosts run which role. */
+export interface RoleContext<Vars = Record<string, unknown>> {
+  inventory: Inventory<Vars>;
+  /** The hosts that run `role` in this playbook (by the playbook's group expression for it), in inventory order. */
+  hostsOf(role: RoleRef): Host<Vars>[];
+  /** True when `host` runs `role` in this playbook. */
+  runs(host: Host<Vars>, role: RoleRef): boolean;
+  /** The group expression that says which hosts run `role` in this playbook, for messages. */
+  patternOf(role: RoleRef): string;
+  /** The roles this run runs, in order (after --tags and --skip-tags). */
+  roles: readonly RunningRole<Vars>[];
+}
+
+/** A role of this run, as another role sees it: its hosts, and the tasks it plans on one. */
+export interface RunningRole<Vars = Record<string, unknown>> extends RoleRef {
+  tasks(host: Host<Vars>, context: RoleContext<Vars>): Task<Vars>[];
+}
+
+/** Where the run still finds a host after a role moved its SSH (a new port, root's logins ended), until the inventory says so. */
+export interface LoginFallbacks {
+  ports?: number[];
+  user?: string;
 }

@@ -9,7 +9,7 @@ import { dirname, resolve } from 'node:path';
 import { isMap, isScalar } from 'yaml';
 import type { z } from 'zod';
 import { InputError } from '../errors.ts';
-import { registerSecret } from '../report/redact.ts';
+import { secret } from './secret.ts';
 import type { Host, IgnoredVariable, Inventory } from './types.ts';
 import { ProblemList } from './problems.ts';
 import { NESTED_TOO_DEEPLY } from './yaml-source.ts';
@@ -163,7 +163,7 @@ function buildInventory<S extends z.ZodType>(
         continue;
       }
       const { value, envValues, failed } = reader.read(def);
-      if (SECRET_CONNECTION_VARS.has(name)) for (const secret of envValues) registerSecret(secret);
+      if (SECRET_CONNECTION_VARS.has(name)) for (const value of envValues) secret(value);
       // Its vault value was not decrypted (and said so): a second message about the missing value would only confuse.
       if (failed) continue;
       if (kind.kind === 'connection') connectionInput[name] = value;

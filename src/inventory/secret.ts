@@ -1,11 +1,23 @@
-/** Secret strings in the inventory: validated like any string, and never printed. */
-
+/**
+ * Secret values: passwords, tokens, keys and whatever a vault or a secret field holds. A secret is a string with a
+ * type of its own, made only by `secret()`, which is also what makes every output path (stdout, diffs, JSON, logs,
+ * errors) mask it, by value and in every encoding. Values are made secrets where they enter: the inventory loader
+ * (connection passwords, `${ENV}` values in secret fields, vault plaintexts), the schemas (secretString), the files a
+ * role reads its keys from.
+ */
 import { z } from 'zod';
 import { registerSecret } from '../report/redact.ts';
 
-/** A string schema whose parsed value is registered for redaction, so logs, diffs and errors mask it. */
-export const secretString = () =>
-  z.string().transform((value) => {
-    registerSecret(value);
-    return value;
-  });
+declare const SECRET: unique symbol;
+
+/** A string that must never be shown. */
+export type Secret = string & { readonly [SECRET]: true };
+
+/** `value` as a secret: from now on no output shows it (a multi-line one, such as a PEM key, not even line by line). */
+export function secret(value: string): Secret {
+  registerSecret(value);
+  return value as Secret;
+}
+
+/** A string schema whose parsed value is a secret, so logs, diffs and errors mask it. */
+export const secretString = () => z.string().transform((value) => secret(value));

@@ -10,7 +10,7 @@ import type { SourceFile } from './source-file.ts';
 import { expandEnvRefs, type Env } from './env-refs.ts';
 import { VaultError, decryptVault, type VaultSecret } from './vault.ts';
 import { VAULT_TAG } from './yaml-typing.ts';
-import { registerSecret } from '../report/redact.ts';
+import { secret } from './secret.ts';
 
 /** What the listing shows instead of a secret. */
 export const SECRET_MASK = '********';
@@ -67,7 +67,7 @@ export class ValueReader {
     let plaintext: string | undefined;
     try {
       plaintext = decryptVault(text, this.#secrets).toString('utf8');
-      registerSecret(plaintext);
+      secret(plaintext);
     } catch (error) {
       if (!(error instanceof VaultError)) throw error;
       this.#problems.add(source.problemAt(node, error.message));
@@ -152,7 +152,7 @@ class Walk {
   #plain(node: Node, value: unknown): unknown {
     if (typeof value === 'string') {
       const text = this.mode.expandEnv ? this.reader.expand(this.source, node, value, this.envValues) : value;
-      if (this.source.secret) registerSecret(text);
+      if (this.source.secret) secret(text);
       return text;
     }
     if (Array.isArray(value)) return value.map((item) => this.#plain(node, item));

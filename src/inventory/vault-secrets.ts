@@ -7,7 +7,7 @@ import { spawn } from 'node:child_process';
 import { accessSync, constants, readFileSync, statSync } from 'node:fs';
 import { basename, extname, resolve } from 'node:path';
 import { InputError } from '../errors.ts';
-import { registerSecret } from '../report/redact.ts';
+import { secret } from './secret.ts';
 import { expandHome } from './paths.ts';
 import type { VaultSecret } from './vault.ts';
 import type { Env } from './env-refs.ts';
@@ -48,7 +48,7 @@ export async function vaultSecrets(sources: VaultPasswordSources): Promise<Vault
   for (const { label, source } of wanted) {
     const password = source === 'prompt' ? await askPassword(label, sources.prompt) : await readPasswordSource(source, label);
     if (password.length === 0) throw new InputError(`the vault password from ${source === 'prompt' ? 'the prompt' : source} is empty`);
-    registerSecret(password);
+    secret(password);
     secrets.push({ label, password: Buffer.from(password, 'utf8') });
   }
   return secrets;

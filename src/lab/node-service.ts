@@ -5,12 +5,24 @@
  */
 import { readFileSync } from 'node:fs';
 import { $ } from 'zx';
-import { FLAVOR_LAYOUT, type NodeFlavor } from '../../tasks/node.vars.ts';
 import { dockerCommand } from './docker-engine.ts';
 import { projectPath } from '../project-root.ts';
 
 /** A file of the stand-in node's sources. */
 const source = (name: string) => readFileSync(projectPath('lab', 'node-service', name), 'utf8');
+
+/** The node software the stand-in imitates. */
+export type NodeFlavor = 'hornet-2' | 'hornet-1' | 'bee';
+
+/**
+ * Where each real node keeps its config and which unit runs it: the stand-in is installed the same way, so the node
+ * role finds it where it would find the real one (test/unit/lab-stand-in.test.ts holds the two tables together).
+ */
+export const STAND_IN_LAYOUT: Record<NodeFlavor, { configPath: string; service: string }> = {
+  'hornet-2': { configPath: '/var/lib/hornet/config.json', service: 'hornet' },
+  'hornet-1': { configPath: '/var/lib/hornet/config.json', service: 'hornet' },
+  bee: { configPath: '/var/lib/bee/config.toml', service: 'bee' },
+};
 
 /** Where the service's program goes inside the container. */
 export const STAND_IN_PROGRAM = '/usr/local/lib/provision-lab/stand-in-node.py';
@@ -81,8 +93,8 @@ done`;
  */
 export async function installStandInNode(exec: ContainerExec, options: StandInNodeOptions = {}): Promise<void> {
   const flavor = options.flavor ?? 'hornet-2';
-  const configPath = options.configPath ?? FLAVOR_LAYOUT[flavor].configPath;
-  const service = options.service ?? FLAVOR_LAYOUT[flavor].service;
+  const configPath = options.configPath ?? STAND_IN_LAYOUT[flavor].configPath;
+  const service = options.service ?? STAND_IN_LAYOUT[flavor].service;
   const port = options.port ?? 14265;
   const program = source('stand-in-node.py');
   const result = await exec([

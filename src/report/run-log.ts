@@ -72,7 +72,7 @@ export function logToFile(file: string): { line(text: string): void; stop(): voi
   };
 }
 
-/** The marker before the files' contents in the path-state batch's output (tasks/files.facts.ts). */
+/** The marker before the files' contents in the path-state batch's output (tasks/core/files.facts.ts). */
 const CONTENTS_MARKER = '\n--contents--\n';
 
 function digestOf(blob: string): string {

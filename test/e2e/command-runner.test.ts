@@ -10,7 +10,7 @@ import { loadInventory } from '../../src/inventory/load.ts';
 import { CommandTimeoutError, MAX_OUTPUT_BYTES, OutputLimitError } from '../../src/transport/remote-command.ts';
 import { SshConnection } from '../../src/transport/ssh.ts';
 import { ShellCommand, sh } from '../../src/transport/shell.ts';
-import { hostVarsSchema } from '../../tasks/vars.ts';
+import { hostVarsSchema } from '../../playbooks/site.ts';
 import { startTestHosts, type TestHosts } from '../support/containers.ts';
 import { writeInventory } from '../support/inventory.ts';
 import { addLoginUser, setSudoRule } from '../support/users.ts';

@@ -36,7 +36,7 @@ done
 echo "still open after $attempt attempts"
 exit 1`;
 
-/** A stand-in for the firewall task's table (tasks/firewall.ts): its own `inet provision`, replaced whole as that task loads it. */
+/** A stand-in for the firewall task's table (tasks/firewall/tasks.ts): its own `inet provision`, replaced whole as that task loads it. */
 const FIREWALL_TABLE = `table inet provision {}
 delete table inet provision
 table inet provision {

@@ -9,7 +9,7 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import { parse, stringify } from 'yaml';
 import { writeFileScript } from '../../src/engine/write-script.ts';
 import { installStandInNode } from '../../src/lab/node-service.ts';
-import { pathStatesCommand } from '../../tasks/files.facts.ts';
+import { pathStatesCommand } from '../../tasks/core/files.facts.ts';
 import { startTestHosts, type TestHosts } from '../support/containers.ts';
 import { parseRun, runCli } from '../support/cli.ts';
 

@@ -11,7 +11,7 @@ import { parseRun, runCli } from '../support/cli.ts';
 import { writeInventory } from '../support/inventory.ts';
 import { tryLogin } from '../support/ssh-probe.ts';
 import { CUT_OFF_COMMENT } from '../fixtures/firewall/cut-off-playbook.ts';
-import { tableOfConfigFile } from '../../tasks/firewall.render.ts';
+import { tableOfConfigFile } from '../../tasks/firewall/render.ts';
 
 const PLAYBOOK = 'test/fixtures/playbooks/firewall.ts';
 const CUT_OFF = 'test/fixtures/firewall/cut-off-playbook.ts';

@@ -4,7 +4,7 @@ import assert from 'node:assert/strict';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { parse, stringify } from 'yaml';
 import { installStandInNode } from '../../src/lab/node-service.ts';
-import type { NodeFlavor } from '../../tasks/node.vars.ts';
+import type { NodeFlavor } from '../../tasks/node/vars.ts';
 import { parseRun, runCli, type CliResult } from '../support/cli.ts';
 import { startTestHosts, type TestHosts } from '../support/containers.ts';
 

@@ -1,6 +1,7 @@
 /** A planning context with facts given by key, for unit tests of task planners. */
 import type { Fact, FactReader, PlanContext, Task } from '../../src/engine/types.ts';
 import type { Host, Inventory } from '../../src/inventory/types.ts';
+import { roleContext } from '../../src/engine/role.ts';
 
 /** A host with default connection settings and the given vars. */
 export function fakeHost<V>(vars: V, name = 'h1', groups: string[] = ['all']): Host<V> {
@@ -39,6 +40,6 @@ export function planWith<V>(task: Task<V>, vars: V, values: Record<string, unkno
   const declared = new Set(task.facts(host).map((fact) => fact.key));
   for (const key of Object.keys(values)) if (!declared.has(key)) throw new Error(`fact ${key} is not declared by the task`);
   const inventory: Inventory<V> = { file: '/x.yaml', hosts: [host], groups: new Map([['all', [host.name]]]) };
-  const context: PlanContext<V> = { host, inventory, facts: factReader(values, stale), factsOf: () => undefined };
+  const context: PlanContext<V> = { host, inventory, facts: factReader(values, stale), factsOf: () => undefined, roles: roleContext(inventory) };
   return task.plan(context);
 }

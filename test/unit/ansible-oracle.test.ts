@@ -13,7 +13,7 @@ import { fileURLToPath } from 'node:url';
 import { runCli } from '../support/cli.ts';
 import { scratchDir } from '../support/scratch.ts';
 import { listHostVariables, listingSchemas } from '../../src/inventory/listing.ts';
-import { hostVarsSchema } from '../../tasks/vars.ts';
+import { hostVarsSchema } from '../../playbooks/site.ts';
 
 const PROJECT = fileURLToPath(new URL('../fixtures/ansible-project/', import.meta.url));
 const BIN = fileURLToPath(new URL('../../bin/provision.js', import.meta.url));

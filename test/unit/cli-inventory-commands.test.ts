@@ -5,7 +5,7 @@ import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { runCli } from '../support/cli.ts';
 import { inventoryJsonSchema } from '../../src/inventory/json-schema.ts';
-import { hostVarsSchema } from '../../tasks/vars.ts';
+import { hostVarsSchema } from '../../playbooks/site.ts';
 import { scratchDir } from '../support/scratch.ts';
 
 const HOME = fileURLToPath(new URL('../fixtures/inventory/home', import.meta.url));
@@ -44,8 +44,9 @@ test('tasks lists every task of the site playbook with its parameters and defaul
   assert.match(result.stdout, /ssh\.max_auth_tries +integer +\(default 3\)/);
   assert.match(result.stdout, /node\.pow\.min_cpus +integer +\(default 2\)/);
   const json = JSON.parse((await runCli(['tasks', '--json'])).stdout) as { namespace: string; parameters: { name: string }[] }[];
-  const { CATALOG } = await import('../../tasks/catalog.ts');
-  assert.deepEqual(json.map((entry) => entry.namespace), CATALOG.map((entry) => entry.namespace));
+  const { catalogOf } = await import('../../src/engine/catalog.ts');
+  const { default: site } = await import('../../playbooks/site.ts');
+  assert.deepEqual(json.map((entry) => entry.namespace), catalogOf(site).map((entry) => entry.namespace));
   const { mkdtempSync, readdirSync } = await import('node:fs');
   const { tmpdir } = await import('node:os');
   const { join } = await import('node:path');

@@ -9,16 +9,17 @@ import { ConfigValueError, plainConfigValues } from '../../src/engine/config-val
 import { SafetyError } from '../../src/errors.ts';
 import { loadInventory } from '../../src/inventory/load.ts';
 import type { PlanContext } from '../../src/engine/types.ts';
-import { haproxyConfig } from '../../tasks/haproxy.ts';
-import { HAPROXY_FILES, renderHaproxyConfig, renderSourceList, renderTokenMap, type HaproxyConfigSettings } from '../../tasks/haproxy.render.ts';
-import { renderJail, renderServerSettings, type JailSettings } from '../../tasks/fail2ban.render.ts';
-import { renderBlock } from '../../tasks/sshd.render.ts';
-import { renderTable } from '../../tasks/firewall.render.ts';
-import { renderRebootPolicy } from '../../tasks/updates.ts';
-import { usableCpusOfNode } from '../../tasks/node.facts.ts';
-import { hostVarsSchema, type HostVars } from '../../tasks/vars.ts';
+import { haproxyConfig } from '../../tasks/haproxy/tasks.ts';
+import { HAPROXY_FILES, renderHaproxyConfig, renderSourceList, renderTokenMap, type HaproxyConfigSettings } from '../../tasks/haproxy/render.ts';
+import { renderJail, renderServerSettings, type JailSettings } from '../../tasks/fail2ban/render.ts';
+import { renderBlock } from '../../tasks/ssh/render.ts';
+import { renderTable } from '../../tasks/firewall/render.ts';
+import { renderRebootPolicy } from '../../tasks/updates/tasks.ts';
+import { usableCpusOfNode } from '../../tasks/node/facts.ts';
+import { hostVarsSchema, type HostVars } from '../../playbooks/site.ts';
 import { factReader } from '../support/fake-context.ts';
 import { problemsOf, summarize, writeInventory } from './inventory-helpers.ts';
+import { roleContext } from '../../src/engine/role.ts';
 
 const INJECTED = '10.0.0.5:14265\n    http-request set-header X-Admin yes\n    server backdoor 203.0.113.66';
 
@@ -46,8 +47,9 @@ test('a newline in private_ip from ${ENV} is refused at load, at its line, and n
     inventory,
     facts: factReader({ [`file:${HAPROXY_FILES.config}`]: { type: 'absent' } }),
     factsOf: () => factReader({ [usableCpusOfNode(node).key]: { usable: 1, nproc: 1 } }),
+    roles: roleContext(inventory),
   };
-  const plan = haproxyConfig(balancer, inventory).plan(context);
+  const plan = haproxyConfig(balancer, roleContext(inventory)).plan(context);
   const step = plan.status === 'change' ? plan.changes[0].steps[0] : undefined;
   const config = step?.kind === 'write-file' ? step.content : '';
   assert.match(config, /^ {4}server n1 10\.0\.0\.5:14265 weight 1$/m);

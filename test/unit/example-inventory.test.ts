@@ -2,7 +2,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { fileURLToPath } from 'node:url';
 import { loadInventory } from '../../src/inventory/load.ts';
-import { hostVarsSchema } from '../../tasks/vars.ts';
+import { hostVarsSchema } from '../../playbooks/site.ts';
 
 const EXAMPLE = fileURLToPath(new URL('../../inventory/example.yaml', import.meta.url));
 

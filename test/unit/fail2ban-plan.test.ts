@@ -20,9 +20,10 @@ import {
   fail2banServerSettings,
   formatSeconds,
   sshPorts,
-} from '../../tasks/fail2ban.ts';
-import { hostVarsSchema, type HostVars } from '../../tasks/vars.ts';
+} from '../../tasks/fail2ban/tasks.ts';
+import { hostVarsSchema, type HostVars } from '../../playbooks/site.ts';
 import { factReader, fakeHost } from '../support/fake-context.ts';
+import { roleContext } from '../../src/engine/role.ts';
 
 const CONTROLLER = '198.51.100.7';
 const SSHD_T = { ok: true, values: new Map([['port', ['22']]]) };
@@ -34,8 +35,8 @@ function login(controllerAddress?: string): LoginInfo {
 /** Plans a task for a host with these inventory vars, this run's login and these fact values. */
 function plan(task: () => Task<HostVars>, vars: object, facts: Record<string, unknown>, who = login(CONTROLLER), groups = ['all']): Plan {
   const host = fakeHost<HostVars>(hostVarsSchema('/inventory').parse(vars), 'h1', groups);
-  const inventory: Inventory<HostVars> = { file: '/inventory/x.yaml', hosts: [host], groups: new Map([['all', [host.name]]]) };
-  const context: PlanContext<HostVars> = { host, login: who, inventory, facts: factReader(facts), factsOf: () => undefined };
+  const inventory: Inventory<HostVars> = { file: '/inventory/x.yaml', hosts: [host], groups: new Map(groups.map((group) => [group, [host.name]])) };
+  const context: PlanContext<HostVars> = { host, login: who, inventory, facts: factReader(facts), factsOf: () => undefined, roles: roleContext(inventory) };
   return task().plan(context);
 }
 

@@ -10,7 +10,7 @@ import {
   renderJail,
   renderServerSettings,
   type JailSettings,
-} from '../../tasks/fail2ban.render.ts';
+} from '../../tasks/fail2ban/render.ts';
 
 const SETTINGS: JailSettings = {
   bantime: 3600,

@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { fail2banVars, FAIL2BAN_DEFAULTS } from '../../tasks/fail2ban.vars.ts';
-import { hostVarsSchema } from '../../tasks/vars.ts';
+import { fail2banVars, FAIL2BAN_DEFAULTS } from '../../tasks/fail2ban/vars.ts';
+import { hostVarsSchema } from '../../playbooks/site.ts';
 
 function messages(input: unknown): string[] {
   const result = fail2banVars.safeParse(input);

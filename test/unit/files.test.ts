@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { directory, editLine, file, line } from '../../tasks/files.ts';
-import { parsePathState } from '../../tasks/files.facts.ts';
+import { directory, editLine, file, line } from '../../tasks/core/files.ts';
+import { parsePathState } from '../../tasks/core/files.facts.ts';
 import { planWith } from '../support/fake-context.ts';
 
 const motd = (content: string, mode = '0644') => ({ type: 'file', mode, owner: 'root', group: 'root', content });

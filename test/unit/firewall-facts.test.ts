@@ -6,7 +6,7 @@ import { createHash } from 'node:crypto';
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { LOAD_RECORD, normalizeListing, parseTableState, rollbackPending, rollbackTimer, tableState } from '../../tasks/firewall.facts.ts';
+import { LOAD_RECORD, normalizeListing, parseTableState, rollbackPending, rollbackTimer, tableState } from '../../tasks/firewall/facts.ts';
 
 function fixture(name: string): string {
   return readFileSync(new URL(`../fixtures/firewall/${name}`, import.meta.url), 'utf8');

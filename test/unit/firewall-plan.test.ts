@@ -3,12 +3,13 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { Change, LoginInfo, Plan, PlanContext, Step, Task } from '../../src/engine/types.ts';
 import type { Inventory } from '../../src/inventory/types.ts';
-import { CONFIG_PATH } from '../../tasks/firewall.facts.ts';
-import type { FileLoad, TableState } from '../../tasks/firewall.facts.ts';
-import { renderConfigFile, renderTable, inputRules, firewallInputs } from '../../tasks/firewall.render.ts';
-import { BOOT_UNIT, RULESET_DIFF_PATH, firewall, firewallBootUnit, firewallRemoved, firewallTable, renderBootUnit, sshdPorts, standardContent } from '../../tasks/firewall.ts';
-import { hostVarsSchema, type HostVars } from '../../tasks/vars.ts';
+import { CONFIG_PATH } from '../../tasks/firewall/facts.ts';
+import type { FileLoad, TableState } from '../../tasks/firewall/facts.ts';
+import { renderConfigFile, renderTable, inputRules, firewallInputs } from '../../tasks/firewall/render.ts';
+import { BOOT_UNIT, RULESET_DIFF_PATH, firewall, firewallBootUnit, firewallRemoved, firewallTable, renderBootUnit, sshdPorts, standardContent } from '../../tasks/firewall/tasks.ts';
+import { hostVarsSchema, type HostVars } from '../../playbooks/site.ts';
 import { factReader, fakeHost } from '../support/fake-context.ts';
+import { roleContext } from '../../src/engine/role.ts';
 
 const CONTROLLER = '172.18.0.1';
 const SSHD_T = { ok: true, values: new Map([['port', ['22']]]) };
@@ -17,12 +18,12 @@ function setup(vars: object = {}) {
   const host = { ...fakeHost<HostVars>(hostVarsSchema('/inventory').parse(vars), 'node1', ['all', 'nodes']), privateIp: '10.0.0.11' };
   const inventory: Inventory<HostVars> = { file: '/inventory/x.yaml', hosts: [host], groups: new Map([['all', ['node1']], ['nodes', ['node1']]]) };
   const login: LoginInfo = { user: 'root', port: 22, method: 'publickey', publicKeys: [], controllerAddress: CONTROLLER };
-  const table = renderTable(inputRules(firewallInputs(host, inventory, { sshPorts: [22], controllerAddress: CONTROLLER })));
+  const table = renderTable(inputRules(firewallInputs(host, roleContext(inventory), { sshPorts: [22], controllerAddress: CONTROLLER })));
   const plan = (task: Task<HostVars>, facts: Record<string, unknown>): Plan => {
-    const context: PlanContext<HostVars> = { host, inventory, login, facts: factReader(facts), factsOf: () => undefined };
+    const context: PlanContext<HostVars> = { host, inventory, login, facts: factReader(facts), factsOf: () => undefined, roles: roleContext(inventory) };
     return task.plan(context);
   };
-  return { host, inventory, table, file: renderConfigFile(table), plan, task: () => firewallTable(host, standardContent(host, inventory)) };
+  return { host, inventory, table, file: renderConfigFile(table), plan, task: () => firewallTable(host, standardContent(host, roleContext(inventory))) };
 }
 
 function facts(file: string | null, state: TableState, options: { rollbackArmed?: boolean } = {}): Record<string, unknown> {
@@ -166,20 +167,20 @@ test('the boot unit is its own, never flushes, has no ExecStop, and is made know
   const enabled = { type: 'file', mode: '0644', owner: 'root', group: 'root', content: 'old\n' };
   const [update] = changesOf(plan(firewallBootUnit(), { [unitFileFact]: enabled, [`systemd:${BOOT_UNIT}`]: { load: 'loaded', active: 'active', unitFile: 'enabled' } }));
   assert.deepEqual(commands(update!), ['write-file', 'systemctl daemon-reload']);
-  assert.deepEqual(update!.invalidates, [`systemd:${BOOT_UNIT}`]);
+  assert.deepEqual(update!.invalidates?.map((fact) => fact.key), [`systemd:${BOOT_UNIT}`]);
 });
 
 test('the play: nftables, its directory, the table, then the boot unit, enabled only after the table is confirmed', () => {
   const { host, inventory } = setup();
   assert.deepEqual(
-    firewall(host, inventory).map((task) => `${task.kind} ${task.target}`),
+    firewall(host, roleContext(inventory)).map((task) => `${task.kind} ${task.target}`),
     ['apt.packages nftables', 'directory /etc/nftables.d', 'nft.table inet provision', `systemd.unit ${BOOT_UNIT}`, 'systemd.service provision-firewall'],
   );
 });
 
 test('firewall.enabled: false deletes only provision\'s table and file, and disables the boot unit', () => {
   const { host, inventory, plan, table, file } = setup({ firewall: { enabled: false } });
-  assert.deepEqual(firewall(host, inventory).map((task) => `${task.kind} ${task.target}`), ['nft.table inet provision', 'systemd.service provision-firewall']);
+  assert.deepEqual(firewall(host, roleContext(inventory)).map((task) => `${task.kind} ${task.target}`), ['nft.table inet provision', 'systemd.service provision-firewall']);
   const [remove] = changesOf(plan(firewallRemoved(), facts(file, present(table, { kind: 'loads', listing: table }))));
   assert.deepEqual(remove!.diff, { path: RULESET_DIFF_PATH, before: table, after: null });
   const step = remove!.steps[0]!;

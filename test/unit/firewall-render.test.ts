@@ -17,9 +17,10 @@ import {
   renderTable,
   tableOfConfigFile,
   type RunView,
-} from '../../tasks/firewall.render.ts';
-import { hostVarsSchema, type HostVars } from '../../tasks/vars.ts';
+} from '../../tasks/firewall/render.ts';
+import { hostVarsSchema, type HostVars } from '../../playbooks/site.ts';
 import { fakeHost } from '../support/fake-context.ts';
+import { roleContext } from '../../src/engine/role.ts';
 
 const schema = hostVarsSchema('/inventory');
 
@@ -51,7 +52,7 @@ const inventory: Inventory<HostVars> = {
 };
 
 function tableFor(target: Host<HostVars>, run: RunView, within: Inventory<HostVars> = inventory): string {
-  return renderTable(inputRules(firewallInputs(target, within, run)));
+  return renderTable(inputRules(firewallInputs(target, roleContext(within), run)));
 }
 
 test('a node: SSH from ssh_from and the controller on every sshd port, gossip, autopeering, the API from each balancer, firewall.allow', () => {

@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { FIREWALL_DEFAULTS, firewallVars, formatAddress, parseAddress, parseCidr } from '../../tasks/firewall.vars.ts';
+import { FIREWALL_DEFAULTS, firewallVars, formatAddress, parseAddress, parseCidr } from '../../tasks/firewall/vars.ts';
 
 function issues(input: unknown): string[] {
   const result = firewallVars.safeParse(input);

@@ -56,7 +56,7 @@ test('facts of one batch kind are asked in one command, and each reads the same 
   const { mkdtempSync, writeFileSync, mkdirSync, symlinkSync, rmSync } = await import('node:fs');
   const { join } = await import('node:path');
   const { tmpdir } = await import('node:os');
-  const { pathState } = await import('../../tasks/files.facts.ts');
+  const { pathState } = await import('../../tasks/core/files.facts.ts');
   const dir = mkdtempSync(join(tmpdir(), 'provision-batch-'));
   writeFileSync(join(dir, 'plain'), 'line one\n\nünï | pipes | here\n');
   writeFileSync(join(dir, 'empty'), '');
@@ -80,7 +80,7 @@ test('facts of one batch kind are asked in one command, and each reads the same 
 });
 
 test('path states are cut apart by the sizes stat printed; a file that changed size meanwhile is an error', async () => {
-  const { splitPathStates } = await import('../../tasks/files.facts.ts');
+  const { splitPathStates } = await import('../../tasks/core/files.facts.ts');
   const stat = 'regular file|644|root|root|3|/a\nregular empty file|600|root|root|0|/b\ndirectory|755|root|root|4096|/d\nregular file|644|root|root|2|/c';
   const names = '/a\n/b\n/c';
   const ok = splitPathStates({ stdout: `${stat}\n--contents--\n${names}\n\n${Buffer.from('abcde').toString('base64')}`, code: 0 }, ['/a', '/b', '/c', '/d', '/e']);
@@ -99,7 +99,7 @@ test('path states are cut apart by the sizes stat printed; a file that changed s
 
 test('a batch kind becomes one question in the place of its first fact', async () => {
   const { questionsFor } = await import('../../src/engine/gather.ts');
-  const { unitState, splitUnitStates } = await import('../../tasks/systemd.facts.ts');
+  const { unitState, splitUnitStates } = await import('../../tasks/core/systemd.facts.ts');
   const facts = [unitState('ssh'), raw('other', sh`true`), unitState('fail2ban'), unitState('ssh.socket')];
   const questions = questionsFor(facts);
   assert.equal(questions.length, 2);
@@ -111,4 +111,26 @@ test('a batch kind becomes one question in the place of its first fact', async (
   assert.deepEqual(values.get('systemd:fail2ban.service'), { load: 'not-found', active: 'inactive', unitFile: '' });
   assert.deepEqual(values.get('systemd:ssh.socket'), { load: 'loaded', active: 'inactive', unitFile: 'disabled' });
   assert.equal(splitUnitStates({ stdout: shown, code: 0 }, ['a', 'b', 'c', 'd'])[3]!.stdout, '', 'a missing block reads as nothing');
+});
+
+test('what a fact says is secret in its value is masked as soon as the fact is read, also when another fact of its key was asked', async () => {
+  const { containsSecret, redact } = await import('../../src/report/redact.ts');
+  const { readFileSync } = await import('node:fs');
+  const { fileURLToPath } = await import('node:url');
+  const { pathState } = await import('../../tasks/core/files.facts.ts');
+  const { nodeConfigFile } = await import('../../tasks/node/facts.ts');
+  const { nodeNamespace } = await import('../../tasks/node/vars.ts');
+  const token = 'gathered-secret-token-5f3a9c';
+  const carrier: Fact<string> = { key: 'test:carrier', command: sh`echo ${token}`, parse: (o) => o.stdout.trim(), secrets: (value) => [value] };
+  assert.equal(containsSecret(token), false);
+  await gatherFacts(localRunner, [carrier]);
+  assert.equal(redact(`the token is ${token}`), 'the token is ********');
+  // The node's config, read by the files fact under the same key as a plain read of the file: its identity key is a secret.
+  const path = fileURLToPath(new URL('../fixtures/node/hornet-2.config.json', import.meta.url));
+  const identity = /"identityPrivateKey":\s*"([0-9a-f]{64})"/.exec(readFileSync(path, 'utf8'))?.[1];
+  assert.ok(identity, 'the fixture holds an identity key');
+  assert.equal(containsSecret(identity), false);
+  const vars = nodeNamespace.schema('/').parse({ config_path: path });
+  await gatherFacts(localRunner, [nodeConfigFile(vars), pathState(path)]);
+  assert.equal(containsSecret(identity), true);
 });

@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { leaveStartToHandler } from '../../src/engine/handler-start.ts';
-import { restartService, reloadService } from '../../tasks/systemd.ts';
+import { restartService, reloadService } from '../../tasks/core/systemd.ts';
 import { sh } from '../../src/transport/shell.ts';
 import type { Change } from '../../src/engine/types.ts';
 

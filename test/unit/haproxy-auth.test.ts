@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
-import { MAX_VERIFIED_ROUNDS, newSalt, parseCryptHash, sha512Crypt, tokenDigest, userPasswordHash, verifySha512Crypt } from '../../tasks/haproxy-auth.ts';
+import { MAX_VERIFIED_ROUNDS, newSalt, parseCryptHash, sha512Crypt, tokenDigest, userPasswordHash, verifySha512Crypt } from '../../tasks/haproxy/auth.ts';
 
 test('SHA-512 crypt matches the test vectors of its specification', () => {
   assert.equal(sha512Crypt('Hello world!', 'saltstring'), '$6$saltstring$svn8UoSVapNtMuq1ukKS4tPQd8iKwSMHWjl/O817G3uBnIFNjnQJuesI68u4OTLiBFdcbYEdFCoEOfaS35inz1');

@@ -6,14 +6,15 @@ import { fileURLToPath } from 'node:url';
 import type { FactReader, Plan, PlanContext, WriteFileStep } from '../../src/engine/types.ts';
 import type { Host, Inventory } from '../../src/inventory/types.ts';
 import { containsSecret } from '../../src/report/redact.ts';
-import { verifySha512Crypt } from '../../tasks/haproxy-auth.ts';
-import { certificateState, configuredValues, parseCertificateState, type CertificateState } from '../../tasks/haproxy.facts.ts';
-import { HAPROXY_FILES } from '../../tasks/haproxy.render.ts';
-import { planProvidedCertificate, planSelfSignedCertificate, selfSignedProblem } from '../../tasks/haproxy-tls.ts';
-import { RELOAD_HAPROXY, candidateCheck, haproxyConfig, haproxyTasks, plannedServers, reloadHaproxy } from '../../tasks/haproxy.ts';
-import { usableCpusOfNode, type UsableCpus } from '../../tasks/node.facts.ts';
-import { hostVarsSchema, type HostVars } from '../../tasks/vars.ts';
+import { verifySha512Crypt } from '../../tasks/haproxy/auth.ts';
+import { certificateState, configuredValues, parseCertificateState, type CertificateState } from '../../tasks/haproxy/facts.ts';
+import { HAPROXY_FILES } from '../../tasks/haproxy/render.ts';
+import { planProvidedCertificate, planSelfSignedCertificate, selfSignedProblem } from '../../tasks/haproxy/tls.ts';
+import { RELOAD_HAPROXY, candidateCheck, haproxyConfig, haproxyTasks, plannedServers, reloadHaproxy } from '../../tasks/haproxy/tasks.ts';
+import { usableCpusOfNode, type UsableCpus } from '../../tasks/node/facts.ts';
+import { hostVarsSchema, type HostVars } from '../../playbooks/site.ts';
 import { factReader, fakeHost } from '../support/fake-context.ts';
+import { roleContext } from '../../src/engine/role.ts';
 
 const FIXTURES = fileURLToPath(new URL('../fixtures/haproxy/', import.meta.url));
 const certificateOutput = (name: string): CertificateState => parseCertificateState({ stdout: readFileSync(`${FIXTURES}certificate-${name}.txt`, 'utf8'), code: 0 });
@@ -133,14 +134,14 @@ function cpus(usable: number): UsableCpus {
 /** Plans haproxy.cfg on `balancer` with the config file's current content and each node's usable CPUs. */
 function planConfig(inventory: Inventory<HostVars>, balancer: string, current: string | null, nodeCpus: Record<string, number | undefined>): Plan {
   const host = inventory.hosts.find((candidate) => candidate.name === balancer)!;
-  const task = haproxyConfig(host, inventory);
+  const task = haproxyConfig(host, roleContext(inventory));
   const config = current === null ? { type: 'absent' } : { type: 'file', mode: '0640', owner: 'root', group: 'haproxy', content: current };
   const peer = (name: string): FactReader | undefined => {
     const node = inventory.hosts.find((candidate) => candidate.name === name)!;
     const value = nodeCpus[name];
     return value === undefined ? undefined : factReader({ [usableCpusOfNode(node).key]: cpus(value) });
   };
-  const context: PlanContext<HostVars> = { host, inventory, facts: factReader({ [`file:${HAPROXY_FILES.config}`]: config }), factsOf: peer };
+  const context: PlanContext<HostVars> = { host, inventory, facts: factReader({ [`file:${HAPROXY_FILES.config}`]: config }), factsOf: peer, roles: roleContext(inventory) };
   return task.plan(context);
 }
 
@@ -220,7 +221,7 @@ test('without nodes the balancer refuses rather than serve nothing', () => {
 
 test('the balancer runs, in order: packages, certificate directory and certificate, lists, config, service', () => {
   const inventory = inventoryOf({ balancers: ['lb1'], nodes: ['n1'] });
-  const tasks = haproxyTasks(inventory.hosts[0]!, inventory);
+  const tasks = haproxyTasks(inventory.hosts[0]!, roleContext(inventory));
   assert.deepEqual(
     tasks.map((task) => `${task.kind} ${task.target}`),
     [

@@ -8,7 +8,7 @@ import {
   renderTokenMap,
   serverName,
   type HaproxyConfigSettings,
-} from '../../tasks/haproxy.render.ts';
+} from '../../tasks/haproxy/render.ts';
 
 const BASE: HaproxyConfigSettings = {
   httpPort: 80,

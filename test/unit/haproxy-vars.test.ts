@@ -2,7 +2,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
-import { haproxyVars, pemBlocks } from '../../tasks/haproxy.vars.ts';
+import { haproxyVars, pemBlocks } from '../../tasks/haproxy/vars.ts';
 import { containsSecret, redact } from '../../src/report/redact.ts';
 
 const FIXTURES = fileURLToPath(new URL('../fixtures/haproxy/', import.meta.url));

@@ -27,7 +27,7 @@ function localConnection() {
   };
 }
 
-const echoFact = (key: string, text: string): Fact<string> => ({ key, command: sh`echo ${text}`, parse: (output) => output.stdout.trim() });
+const echoFact = (key: string, text: string, staleAfter: Fact<string>['staleAfter'] = ['packages']): Fact<string> => ({ key, command: sh`echo ${text}`, parse: (output) => output.stdout.trim(), staleAfter });
 
 /** A task that reads `facts` and is in place; it records what it saw. */
 function reader(name: string, facts: Fact<unknown>[], seen: Map<string, unknown[]>): Task {
@@ -42,12 +42,12 @@ function reader(name: string, facts: Fact<unknown>[], seen: Map<string, unknown[
   };
 }
 
-/** A task that changes something and makes every `file:` fact stale, as a package install does. */
+/** A task that installs packages: every fact that a package install can change goes stale. */
 const installer: Task = {
   kind: 'installer',
   target: 'packages',
   facts: () => [],
-  plan: () => ({ status: 'change', changes: [{ summary: 'install', steps: [{ kind: 'run', command: sh`true` }], invalidates: ['file:*'] }] }),
+  plan: () => ({ status: 'change', changes: [{ summary: 'install', steps: [{ kind: 'run', command: sh`true` }], affects: ['packages'] }] }),
 };
 
 function session(tasks: Task[]) {
@@ -62,12 +62,12 @@ test('facts a change made stale are read again in one round trip for every task 
   const seen = new Map<string, unknown[]>();
   const a = echoFact('file:/a', 'a-now');
   const b = echoFact('file:/b', 'b-now');
-  const other = echoFact('systemd:x', 'never-read-again');
+  const other = echoFact('systemd:x', 'never-read-again', []);
   const tasks = [installer, reader('first', [a], seen), reader('second', [b, other], seen), reader('third', [a, b], seen)];
   const host = session(tasks);
   const connection = localConnection();
   Object.assign(host, { connection });
-  host['gathered'].store(new Map<string, unknown>([['file:/a', 'a-before'], ['file:/b', 'b-before'], ['systemd:x', 'x-before']]));
+  host['gathered'].store(new Map<string, unknown>([['file:/a', 'a-before'], ['file:/b', 'b-before'], ['systemd:x', 'x-before']]), [a, b, other]);
   const result = await host.apply(() => undefined, {}, () => false);
   assert.equal(result.status, 'changed');
   assert.deepEqual(seen.get('first'), ['a-now']);
@@ -87,7 +87,7 @@ test('when a fact of a later task cannot be read yet, the task reads its own alo
   const host = session(tasks);
   const connection = localConnection();
   Object.assign(host, { connection });
-  host['gathered'].store(new Map<string, unknown>([['file:/a', 'a-before'], ['file:/later', 'x']]));
+  host['gathered'].store(new Map<string, unknown>([['file:/a', 'a-before'], ['file:/later', 'x']]), [a, notYet]);
   const result = await host.apply(() => undefined, {}, () => false);
   assert.deepEqual(seen.get('first'), ['a-now']);
   assert.equal(result.tasks[1]!.status, 'ok');

@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { InputError } from '../../src/errors.ts';
 import { loadInventory } from '../../src/inventory/load.ts';
-import { hostVarsSchema } from '../../tasks/vars.ts';
+import { hostVarsSchema } from '../../playbooks/site.ts';
 import { runCli } from '../support/cli.ts';
 import { scratchDir } from '../support/scratch.ts';
 

@@ -3,7 +3,8 @@ import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { diffLines } from 'diff';
 import { parse as parseToml } from 'smol-toml';
-import { configSecrets, maskCredentials, NodeConfigError, POW_CONFIG_FORMATS, scanTomlLines } from '../../tasks/node-config.ts';
+import { configSecrets, maskCredentials, NodeConfigError, POW_CONFIG_FORMATS } from '../../tasks/node/config.ts';
+import { scanTomlLines } from '../../src/text/toml-edit.ts';
 
 const fixture = (name: string) => readFileSync(new URL(`../fixtures/node/${name}`, import.meta.url), 'utf8');
 

@@ -4,8 +4,8 @@ import { execFileSync } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { countCpuList, describeCpuSources, parseUsableCpus, usableCpus, usableCpusOfNode } from '../../tasks/node.facts.ts';
-import { nodeVars } from '../../tasks/node.vars.ts';
+import { countCpuList, describeCpuSources, parseUsableCpus, usableCpus, usableCpusOfNode } from '../../tasks/node/facts.ts';
+import { nodeVars } from '../../tasks/node/vars.ts';
 import { fakeHost } from '../support/fake-context.ts';
 
 const fixture = (name: string) => ({ stdout: readFileSync(new URL(`../fixtures/node/${name}`, import.meta.url), 'utf8'), code: 0 });
@@ -118,7 +118,7 @@ test('the fact reads a stacked mount table once per mount point, under sh and ba
 
 test('in a batch with unit states, the fact takes its unit\'s MainPID from the one systemctl show (sh and bash, a stand-in systemctl)', async () => {
   const { questionsFor } = await import('../../src/engine/gather.ts');
-  const { unitState } = await import('../../tasks/systemd.facts.ts');
+  const { unitState } = await import('../../tasks/core/systemd.facts.ts');
   const root = mkdtempSync(join(tmpdir(), 'provision-main-pid-'));
   try {
     const proc = join(root, 'proc');

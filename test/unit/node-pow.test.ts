@@ -4,9 +4,9 @@ import { readFileSync } from 'node:fs';
 import { z } from 'zod';
 import { playHandlers, type Play } from '../../src/engine/types.ts';
 import { redact } from '../../src/report/redact.ts';
-import { decidePow, nodeHandlers, powCheckCommand, remotePow } from '../../tasks/node-pow.ts';
-import { nodeVars, type NodeVars } from '../../tasks/node.vars.ts';
-import type { UsableCpus } from '../../tasks/node.facts.ts';
+import { decidePow, nodeHandlers, powCheckCommand, remotePow } from '../../tasks/node/pow.ts';
+import { nodeVars, type NodeVars } from '../../tasks/node/vars.ts';
+import type { UsableCpus } from '../../tasks/node/facts.ts';
 import { fakeHost, planWith } from '../support/fake-context.ts';
 
 const fixture = (name: string) => readFileSync(new URL(`../fixtures/node/${name}`, import.meta.url), 'utf8');

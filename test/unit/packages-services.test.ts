@@ -1,10 +1,10 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { aptPackages } from '../../tasks/apt.ts';
-import { parseListsAge, parsePackageStates } from '../../tasks/apt.facts.ts';
-import { parseUnitState } from '../../tasks/systemd.facts.ts';
-import { service } from '../../tasks/systemd.ts';
-import { command } from '../../tasks/command.ts';
+import { aptPackages } from '../../tasks/core/apt.ts';
+import { parseListsAge, parsePackageStates } from '../../tasks/core/apt.facts.ts';
+import { parseUnitState } from '../../tasks/core/systemd.facts.ts';
+import { service } from '../../tasks/core/systemd.ts';
+import { command } from '../../tasks/core/command.ts';
 import { sh } from '../../src/transport/shell.ts';
 import { planWith } from '../support/fake-context.ts';
 
@@ -56,23 +56,24 @@ test('a guarded command runs only when its guard says so', () => {
 });
 
 test('one install up front covers the later apt tasks: a dry run plans them as installed', async () => {
-  const { installPackagesFirst } = await import('../../tasks/packages-first.ts');
+  const { packagesFirst } = await import('../../tasks/core/packages-first.ts');
+  const { roleContext } = await import('../../src/engine/role.ts');
   const { FactCache } = await import('../../src/engine/fact-cache.ts');
   const { fakeHost } = await import('../support/fake-context.ts');
   const host = fakeHost({});
   const inventory = { file: '/x.yaml', hosts: [host], groups: new Map([['all', [host.name]]]) };
   const later = [aptPackages(['fail2ban', 'nftables']), aptPackages(['haproxy'])];
-  const play = installPackagesFirst([{ name: 'p', hosts: 'all', tasks: () => later }]);
-  const [first] = play.tasks(host, inventory);
+  const roles = roleContext(inventory, [], [{ name: 'p', hosts: 'all', tasks: () => later }]);
+  const [first] = packagesFirst.tasks(host, roles);
   assert.ok(first);
   const cache = new FactCache();
   const absent = { fail2ban: 'absent', nftables: 'absent', haproxy: 'absent' };
   cache.store(new Map<string, unknown>([...[first, ...later].flatMap((task) => task.facts(host)).map((fact) => [fact.key, fact.key === 'apt:lists-age' ? { ageSeconds: 10 } : absent] as [string, unknown])]));
-  const context = { host, inventory, facts: cache, factsOf: () => undefined };
+  const context = { host, inventory, facts: cache, factsOf: () => undefined, roles };
   const plan = first.plan(context);
   assert.equal(plan.status, 'change');
   if (plan.status !== 'change') return;
   assert.deepEqual(plan.changes[0].packages, { install: ['fail2ban', 'nftables', 'haproxy'] });
-  for (const step of plan.changes[0].predicts ?? []) cache.predict(step.key, step.value);
+  for (const step of plan.changes[0].predicts ?? []) cache.predict(step.fact, step.value);
   for (const task of later) assert.equal(task.plan(context).status, 'ok');
 });

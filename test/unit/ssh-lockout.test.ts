@@ -3,12 +3,13 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { Change, LoginInfo, Plan, PlanContext, Step, Task } from '../../src/engine/types.ts';
 import type { Host } from '../../src/inventory/types.ts';
-import { authorizedKeys } from '../../tasks/authorized-keys.ts';
-import { sshdHardening } from '../../tasks/sshd.ts';
-import { sshVars } from '../../tasks/sshd.vars.ts';
-import { opensshVersion } from '../../tasks/sshd.facts.ts';
-import type { HostVars } from '../../tasks/vars.ts';
+import { authorizedKeys } from '../../tasks/core/authorized-keys.ts';
+import { sshdHardening } from '../../tasks/ssh/sshd.ts';
+import { sshVars } from '../../tasks/ssh/vars.ts';
+import { opensshVersion } from '../../tasks/ssh/facts.ts';
+import type { HostVars } from '../../playbooks/site.ts';
 import { fakeHost, factReader } from '../support/fake-context.ts';
+import { roleContext } from '../../src/engine/role.ts';
 
 const RUN_KEY = 'ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIMrunkeyrunkeyrunkeyrunkeyrunkeyrunkeyrunkey0';
 const OTHER_KEY = 'ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIOotherotherotherotherotherotherotherother';
@@ -16,7 +17,8 @@ const login: LoginInfo = { user: 'root', port: 22, method: 'publickey', publicKe
 const rootAccount = (keys: string) => ({ exists: true, uid: 0, gid: 0, home: '/root', groups: ['root'], authorizedKeys: keys });
 
 function plan<V>(task: Task<V>, host: Host<V>, values: Record<string, unknown>): Plan {
-  const context: PlanContext<V> = { host, login, inventory: { file: '/x.yaml', hosts: [host], groups: new Map([['all', [host.name]]]) }, facts: factReader(values), factsOf: () => undefined };
+  const inventory = { file: '/x.yaml', hosts: [host], groups: new Map([['all', [host.name]]]) };
+  const context: PlanContext<V> = { host, login, inventory, facts: factReader(values), factsOf: () => undefined, roles: roleContext(inventory) };
   return task.plan(context);
 }
 

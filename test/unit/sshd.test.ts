@@ -1,11 +1,11 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { effectiveDifferences, expectedEffective, hardeningSettings, removeManagedBlock, renderBlock, withManagedBlock } from '../../tasks/sshd.render.ts';
-import { commentOutLines, findConflicts, parseDropIns } from '../../tasks/sshd.scan.ts';
-import { knowsKbdInteractive, opensshVersion, parseEffectiveConfig, parseOpensshVersion } from '../../tasks/sshd.facts.ts';
-import { keyIdentity, mergeAuthorizedKeys } from '../../tasks/authorized-keys.ts';
-import { parseAccount } from '../../tasks/accounts.facts.ts';
-import { sshVars } from '../../tasks/sshd.vars.ts';
+import { effectiveDifferences, expectedEffective, hardeningSettings, removeManagedBlock, renderBlock, withManagedBlock } from '../../tasks/ssh/render.ts';
+import { commentOutLines, findConflicts, parseDropIns } from '../../tasks/ssh/scan.ts';
+import { knowsKbdInteractive, opensshVersion, parseEffectiveConfig, parseOpensshVersion } from '../../tasks/ssh/facts.ts';
+import { keyIdentity, mergeAuthorizedKeys } from '../../tasks/core/authorized-keys.ts';
+import { parseAccount } from '../../tasks/core/accounts.facts.ts';
+import { sshVars } from '../../tasks/ssh/vars.ts';
 
 const defaults = sshVars('/tmp').parse({});
 const kbd = { kbdInteractiveKeyword: 'KbdInteractiveAuthentication' as const };

@@ -163,7 +163,7 @@ test('paths the script cannot judge are refused before anything runs', () => {
 });
 
 test('the files fact reads each file only as the file its path names: more than seven at once, and never through a planted link', { skip: !asRoot && 'needs root' }, async () => {
-  const { pathStatesCommand, splitPathStates } = await import('../../tasks/files.facts.ts');
+  const { pathStatesCommand, splitPathStates } = await import('../../tasks/core/files.facts.ts');
   const root = scratchDir('provision-read-');
   const paths = Array.from({ length: 10 }, (_, index) => join(root, `f${index}`));
   paths.forEach((path, index) => writeFileSync(path, `content ${index}\n`));
