@@ -106,6 +106,21 @@ describe('apply against real hosts', () => {
     assert.equal(await hostState(lab, 'node1'), before);
   });
 
+  test('--tags firewall, from an INI inventory with group_vars, changes the firewall and nothing else', async () => {
+    const inventory = writeAnsibleProject(lab);
+    const result = await runCli(['apply', '-i', inventory, '--yes', '--json', '--tags', 'firewall', '--vault-password-file', VAULT_PASSWORD_FILE]);
+    assert.equal(result.code, 0, result.stdout + result.stderr);
+    const installed = async (name: string, pkg: string) => (await lab.exec(name, ['dpkg-query', '-W', '-f', '${Status}', pkg])).stdout === 'install ok installed';
+    for (const name of ['node1', 'balancer1']) {
+      assert.match((await lab.exec(name, ['nft', 'list', 'tables'])).stdout, /^table inet provision$/m, `${name}: the firewall is on`);
+      assert.equal((await lab.exec(name, ['systemctl', 'is-enabled', 'provision-firewall'])).stdout.trim(), 'enabled');
+      assert.doesNotMatch((await lab.exec(name, ['cat', '/etc/ssh/sshd_config'])).stdout, /BEGIN provision/, `${name}: sshd untouched`);
+      for (const pkg of ['fail2ban', 'unattended-upgrades', 'haproxy']) assert.equal(await installed(name, pkg), false, `${name}: ${pkg} not installed`);
+    }
+    const tasks = Object.values(parseRun(result).hosts).flatMap((host) => host.tasks.map((task) => task.name));
+    assert.ok(tasks.every((name) => /^(apt\.packages nftables|directory \/etc\/nftables\.d|nft\.table|systemd\.(unit|service) provision-firewall)/.test(name)), tasks.join(', '));
+  });
+
   test('apply converges the site playbook, and a second run changes nothing', async () => {
     const first = await runCli(['apply', lab.inventoryFile, '--yes', '--json']);
     assert.equal(first.code, 0, first.stdout + first.stderr);
