@@ -5,11 +5,12 @@
  * read from the host's files: a run with a current certificate makes no request to the CA.
  */
 import { sh } from '../../src/transport/shell.ts';
-import { predict, type Change, type NonEmpty, type Plan, type Task } from '../../src/engine/types.ts';
+import { predict, type Change, type Fact, type NonEmpty, type Plan, type Task } from '../../src/engine/types.ts';
 import type { Host } from '../../src/inventory/types.ts';
 import { aptPackages } from '../core/apt.ts';
 import { directory, file } from '../core/files.ts';
 import { service, unitFile } from '../core/systemd.ts';
+import { unitState, type UnitState } from '../core/systemd.facts.ts';
 import { balancerDomain } from '../haproxy/tls.ts';
 import type { HaproxyVars } from '../haproxy/vars.ts';
 import { acmeState, type AcmeState } from './facts.ts';
@@ -159,6 +160,38 @@ export function acmeCertificate(wanted: AcmeWanted): Task {
   };
 }
 
+/**
+ * Without `haproxy.tls.acme`: provision-acme.timer stopped and disabled, if an earlier run set it up, so that a
+ * certificate from the CA never replaces the one the inventory now gives. No package ships the unit, so a package
+ * install in the same run leaves its state known (a dry run on a fresh host plans nothing for it).
+ */
+export function acmeTimerOff(): Task {
+  const fact: Fact<UnitState> = { ...unitState(ACME_FILES.timer), key: `acme:${ACME_FILES.timer}`, staleAfter: [] };
+  return {
+    kind: 'systemd.service',
+    target: ACME_FILES.timer,
+    facts: () => [fact],
+    plan: ({ facts }) => {
+      const state = facts.get(fact);
+      if (state.load === 'not-found') return { status: 'ok', reason: `${ACME_FILES.timer} is not installed (haproxy.tls.acme is off)` };
+      const running = state.active === 'active' || state.active === 'activating';
+      if (!running && state.unitFile !== 'enabled') return { status: 'ok', reason: `${ACME_FILES.timer} is stopped and disabled (haproxy.tls.acme is off)` };
+      return {
+        status: 'change',
+        changes: [
+          {
+            summary: `stop and disable ${ACME_FILES.timer}`,
+            details: ['haproxy.tls.acme is off: a certificate from the CA must not replace the one the inventory gives'],
+            steps: [{ kind: 'run', command: sh`systemctl disable --now -- ${ACME_FILES.timer}` }],
+            services: [{ name: ACME_FILES.timer, action: 'stop and disable' }],
+            predicts: [predict(fact, { ...state, active: 'inactive', unitFile: 'disabled' })],
+          },
+        ],
+      };
+    },
+  };
+}
+
 /** The balancer's domain, checked to be a name a CA can issue for. */
 function acmeDomain(host: Host<{ haproxy: HaproxyVars }>): string {
   const domain = balancerDomain(host);
@@ -175,7 +208,7 @@ function acmeDomain(host: Host<{ haproxy: HaproxyVars }>): string {
  */
 export function acmeTasks(host: Host<{ haproxy: HaproxyVars }>): Task[] {
   const acme = host.vars.haproxy.tls.acme;
-  if (!acme) return [service(ACME_FILES.timer, { enabled: false, running: false })];
+  if (!acme) return [acmeTimerOff()];
   const wanted = acmeWanted(acmeDomain(host), acme);
   const settings = renderAcmeSettings({ domains: wanted.names, server: wanted.server, email: wanted.email, renewBefore: wanted.renewBefore, extraCa: acme.ca !== undefined });
   return [

@@ -247,6 +247,20 @@ describe('a certificate from an ACME CA (pebble), through the site playbook', ()
     assert.equal(await isActive('provision-acme.timer'), 'active');
   });
 
+  test('without tls.acme the timer stops and a self-signed certificate replaces the CA’s; the next run changes nothing', async () => {
+    const plain = writeInventory(lab, { hosts: { balancer1: { haproxy: { domain: DOMAIN, rate_limit: { requests: 100_000 } } } } });
+    assertOk(await provision(['apply', plain, '--yes']));
+    assert.equal(await isActive('provision-acme.timer'), 'inactive');
+    assert.equal((await lab.exec('balancer1', ['systemctl', 'is-enabled', 'provision-acme.timer'])).stdout.trim(), 'disabled');
+    const issuer = (await sh('balancer1', 'openssl x509 -in /etc/haproxy/certs/site.pem -noout -issuer -nameopt RFC2253')).stdout;
+    assert.match(issuer, /O=provision self-signed,CN=node\.example\.test/);
+    assert.doesNotMatch((await sh('balancer1', 'cat /etc/haproxy/haproxy.cfg')).stdout, /acme/);
+    assert.equal(await isActive('haproxy'), 'active');
+    const again = await provision(['apply', plain, '--yes', '--json']);
+    assertOk(again);
+    assert.equal(parseRun(again).summary.changed, 0, again.stdout);
+  });
+
   test('no output showed the account key or the certificate key', async () => {
     const keys = await sh('balancer1', 'cat /etc/letsencrypt/archive/haproxy/privkey*.pem /etc/letsencrypt/accounts/*/*/*/private_key.json');
     const pieces = [
