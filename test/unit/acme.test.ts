@@ -6,7 +6,7 @@ import { ConfigValueError } from '../../src/engine/config-values.ts';
 import type { Plan } from '../../src/engine/types.ts';
 import { acmeState, parseAcmeState, type AcmeState } from '../../tasks/acme/facts.ts';
 import { ACME_FILES, certbotInterval, renderAcmeScript, renderAcmeSettings, renderAcmeTimer, renderDeployScript } from '../../tasks/acme/render.ts';
-import { acmeTasks, acmeTimerOff, acmeWanted, acmeWork, planAcmeCertificate, runAcmeClient, type AcmeWanted } from '../../tasks/acme/tasks.ts';
+import { acmeTasks, acmeWanted, acmeWork, planAcmeCertificate, runAcmeClient, type AcmeWanted } from '../../tasks/acme/tasks.ts';
 import { ACME_DIRECTORIES } from '../../tasks/acme/vars.ts';
 import { issuerLabel, parseCertificateState, parseOpensslDate, servedCertificate, type CertificateState } from '../../tasks/haproxy/facts.ts';
 import { HAPROXY_FILES, renderHaproxyConfig, type HaproxyConfigSettings } from '../../tasks/haproxy/render.ts';
@@ -246,13 +246,13 @@ test('the balancer’s ACME tasks, in order; without acme only the timer is kept
   const off = fakeHost({ haproxy: schema.parse({}) }, 'lb1', ['all', 'balancers']);
   assert.deepEqual(acmeTasks(off).map((task) => `${task.kind} ${task.target}`), ['systemd.service provision-acme.timer']);
   // Off: a timer left by an earlier run is stopped and disabled; none is fine, also while packages are installed.
-  const timer = acmeTimerOff();
-  const [fact] = timer.facts(off);
+  const [timer] = acmeTasks(off);
+  const [fact] = timer!.facts(off);
   assert.deepEqual(fact!.staleAfter, [], 'no package ships the unit: an install in the same run does not make it unknown');
-  assert.equal(planWith(timer, {}, { [fact!.key]: { load: 'not-found', active: 'inactive', unitFile: '' } }).status, 'ok');
-  const left = planWith(timer, {}, { [fact!.key]: { load: 'loaded', active: 'active', unitFile: 'enabled' } });
+  assert.equal(planWith(timer!, {}, { [fact!.key]: { load: 'not-found', active: 'inactive', unitFile: '' } }).status, 'ok');
+  const left = planWith(timer!, {}, { [fact!.key]: { load: 'loaded', active: 'active', unitFile: 'enabled' } });
   assert.equal(left.status === 'change' && left.changes[0].summary, 'stop and disable provision-acme.timer');
-  assert.equal(planWith(timer, {}, { [fact!.key]: { load: 'loaded', active: 'inactive', unitFile: 'disabled' } }).status, 'ok');
+  assert.equal(planWith(timer!, {}, { [fact!.key]: { load: 'loaded', active: 'inactive', unitFile: 'disabled' } }).status, 'ok');
   const short = fakeHost({ haproxy: schema.parse({ tls: { acme: ACME } }) }, 'lb1', ['all', 'balancers']);
   assert.throws(() => acmeTasks(short), /"lb1" cannot be on a certificate from a CA .*: set haproxy\.domain/);
 });
