@@ -16,6 +16,8 @@ import { scratchDir } from '../support/scratch.ts';
 
 const DOMAIN = 'node.example.test';
 const EMAIL = 'ops@example.test';
+/** A name whose DNS points at another host (the CA's container, where nothing answers on port 80). */
+const ELSEWHERE = 'www.node.example.test';
 const DIRECTORY = 'https://pebble:14000/dir';
 /** Where the node's container keeps pebble's root, to verify what the balancer serves. */
 const ROOT = '/tmp/pebble-root.pem';
@@ -129,7 +131,7 @@ describe('a certificate from an ACME CA (pebble), through the site playbook', { 
     lab = await startTestHosts([
       { name: 'balancer1', group: 'balancers', aliases: [DOMAIN] },
       { name: 'node1', group: 'nodes' },
-      { name: 'pebble', group: 'services', managed: false },
+      { name: 'pebble', group: 'services', managed: false, aliases: [ELSEWHERE] },
     ]);
     balancerIp = lab.hosts.find((host) => host.name === 'balancer1')!.privateIp;
     assert.ok(PEBBLE_BINARY, PEBBLE_MISSING || '');
@@ -215,6 +217,23 @@ describe('a certificate from an ACME CA (pebble), through the site playbook', { 
     assert.match(dry.stdout + (await provision(['apply', inventory(), '--dry-run', '-v'])).stdout, /HAProxy serves the certificate for node\.example\.test from https:\/\/pebble:14000\/dir/);
     assert.equal(await caRequests(), requests, 'no request reached the CA');
     assert.equal(await serialOnHost(), serial);
+  });
+
+  test('a name whose DNS points at another host: the run fails with the CA’s own words and HAProxy keeps its certificate', async () => {
+    const serial = await serialOnHost();
+    const result = await provision(['apply', inventory({ extra_domains: [ELSEWHERE] }), '--yes']);
+    assert.equal(result.code, 1, result.stdout + result.stderr);
+    assert.match(result.stdout, new RegExp(`- request a certificate for ${DOMAIN}, ${ELSEWHERE} from `.replace(/\./g, '\\.')));
+    assert.match(result.stdout, /failed +acme\.certificate node\.example\.test/);
+    // pebble's own answer: it could not fetch the challenge from the host the name points at.
+    assert.match(result.stdout, /Domain: www\.node\.example\.test\n +Type: +connection\n +Detail: Get "http:\/\/www\.node\.example\.test:80\/\.well-known\/acme-challenge\/[^"]+": .*connection refused\n/);
+    assert.doesNotMatch(result.stdout + result.stderr, /Traceback|AttributeError/);
+    const now = await served();
+    assert.ok(now.verified);
+    assert.equal(now.serial, serial);
+    // The failure is in the journal too, as the timer's runs log it.
+    const journal = await sh('balancer1', 'journalctl --sync; journalctl -u provision-acme -o cat | grep -c "^provision-acme: error: Detail: "');
+    assert.ok(Number(journal.stdout.trim()) >= 1, journal.stdout);
   });
 
   test('a forced renewal issues a new certificate and HAProxy serves it without a failed request', async () => {
