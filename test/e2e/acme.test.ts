@@ -219,6 +219,26 @@ describe('a certificate from an ACME CA (pebble), through the site playbook', { 
     assert.equal(await serialOnHost(), serial);
   });
 
+  test('a new account e-mail updates the account at the CA and keeps the certificate; the run after changes nothing', async () => {
+    const serial = await serialOnHost();
+    const email = 'noc@example.test';
+    const before = await caRequests();
+    const result = await provision(['apply', inventory({ email }), '--yes', '--json']);
+    assertOk(result);
+    const changed = parseRun(result).hosts.balancer1?.tasks.filter((task) => task.status === 'changed').map((task) => task.name);
+    assert.deepEqual(changed, ['file /etc/provision/acme.conf', 'acme.certificate node.example.test']);
+    const requests = await caRequests();
+    assert.ok(requests > before, 'the CA was asked');
+    // certbot says so once the CA has accepted the new contact.
+    const journal = await sh('balancer1', 'journalctl --sync; journalctl -u provision-acme -o cat');
+    assert.match(journal.stdout, /e-mail address was updated to noc@example\.test/i, journal.stdout);
+    assert.equal(await serialOnHost(), serial);
+    const again = await provision(['apply', inventory({ email }), '--yes', '--json']);
+    assertOk(again);
+    assert.equal(parseRun(again).summary.changed, 0, again.stdout);
+    assert.equal(await caRequests(), requests);
+  });
+
   test('a name whose DNS points at another host: the run fails with the CA’s own words and HAProxy keeps its certificate', async () => {
     const serial = await serialOnHost();
     const result = await provision(['apply', inventory({ extra_domains: [ELSEWHERE] }), '--yes']);
@@ -253,6 +273,7 @@ describe('a certificate from an ACME CA (pebble), through the site playbook', { 
     const result = await provision(['apply', inventory({ renew_before: '2000d' }), '--yes', '--json']);
     await sh('node1', 'touch /tmp/stop');
     const counts = (await loop).stdout;
+    console.error(`# requests across the renewal: ${counts.trim().split('\n').at(-1)}`);
     assertOk(result);
     assert.match(counts, /ok=\d+ failed=0$/m, counts);
     assert.ok(Number(/ok=(\d+)/.exec(counts)?.[1]) >= 20, counts);
