@@ -8,6 +8,9 @@ import { pathState } from './core/files.facts.ts';
 import { POW_CONFIG_FORMATS } from './node/config.ts';
 import { nodeRole } from './node/role.ts';
 import type { NodeHostVars } from './node/vars.ts';
+import { certificateState, servedCertificate, type ServedCertificate } from './haproxy/facts.ts';
+import { HAPROXY_FILES } from './haproxy/render.ts';
+import { balancerRole } from './haproxy/role.ts';
 
 const osName: Fact<string> = {
   key: 'report:os',
@@ -42,6 +45,8 @@ export interface HostFactsReport {
   firewall: { active: boolean; rules: number };
   fail2banJails: string[] | null;
   node?: { configPath: string; pow: unknown } | { configPath: string; error: string };
+  /** On balancers: the certificate HAProxy serves. */
+  tls?: ServedCertificate | { error: string };
 }
 
 function sshCell(report: HostFactsReport): string {
@@ -58,11 +63,20 @@ function nodeCell(report: HostFactsReport): string {
   return `PoW ${pow.enabled === true ? `on, ${workers} worker${workers === '1' ? '' : 's'}` : 'off'}`;
 }
 
+function tlsCell(report: HostFactsReport): string {
+  if (!report.tls) return '-';
+  if ('error' in report.tls) return `TLS: ${report.tls.error}`;
+  const { daysLeft } = report.tls;
+  const ends = daysLeft === null ? `expires ${report.tls.notAfter}` : daysLeft < 0 ? `EXPIRED ${-daysLeft} days ago` : `expires in ${daysLeft} day${daysLeft === 1 ? '' : 's'}`;
+  return `TLS: ${report.tls.issuer}, ${ends}`;
+}
+
 /** The site playbook's facts report: gathered in one round trip per host, as a table or JSON. */
 export const siteFactsReport = defineFactsReport<NodeHostVars, HostFactsReport>({
   facts: (host, roles) => {
     const facts: Fact<unknown>[] = [osName, memory, firewall, fail2banJails, effectiveSshdConfig, usableCpusOfNode(host)];
     if (roles.runs(host, nodeRole)) facts.push(pathState(host.vars.node.config_path));
+    if (roles.runs(host, balancerRole)) facts.push(certificateState(HAPROXY_FILES.certificate));
     return facts;
   },
   read: (host, facts, roles) => {
@@ -95,6 +109,7 @@ export const siteFactsReport = defineFactsReport<NodeHostVars, HostFactsReport>(
         }
       }
     }
+    if (roles.runs(host, balancerRole)) report.tls = servedCertificate(facts.get(certificateState(HAPROXY_FILES.certificate)), Date.now());
     return report;
   },
   columns: [
@@ -105,5 +120,6 @@ export const siteFactsReport = defineFactsReport<NodeHostVars, HostFactsReport>(
     { title: 'firewall', cell: (report) => (report.firewall.active ? `firewall on (${report.firewall.rules} rules)` : 'no firewall') },
     { title: 'fail2ban', cell: (report) => (report.fail2banJails === null ? 'no fail2ban' : `fail2ban: ${report.fail2banJails.join(', ') || 'no jails'}`) },
     { title: 'node', cell: nodeCell },
+    { title: 'tls', cell: tlsCell },
   ],
 });

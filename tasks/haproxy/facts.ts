@@ -103,3 +103,59 @@ export function configuredValues(text: string | undefined): ConfiguredValues {
   }
   return { hashes, weights };
 }
+
+/** The certificate HAProxy serves, as the facts report shows it. */
+export interface ServedCertificate {
+  /** Who issued it, as people name a CA: `Let's Encrypt (R11)`, `self-signed`. */
+  issuer: string;
+  names: string[];
+  /** openssl's notAfter. */
+  notAfter: string;
+  /** Whole days until it ends (negative once it has ended); null when the date cannot be read. */
+  daysLeft: number | null;
+}
+
+const MONTHS = ['Jan', 'Feb', 'Mar', 'Apr', 'May', 'Jun', 'Jul', 'Aug', 'Sep', 'Oct', 'Nov', 'Dec'];
+
+/** openssl's date (`Dec  5 02:55:02 2031 GMT`) as a time, or null (pure). */
+export function parseOpensslDate(text: string): number | null {
+  const match = /^([A-Z][a-z]{2}) +(\d{1,2}) (\d{2}):(\d{2}):(\d{2}) (\d{4}) GMT$/.exec(text.trim());
+  const month = match ? MONTHS.indexOf(match[1]!) : -1;
+  if (!match || month < 0) return null;
+  return Date.UTC(Number(match[6]), month, Number(match[2]), Number(match[3]), Number(match[4]), Number(match[5]));
+}
+
+/** The attributes of an RFC 2253 name (`CN=R11,O=Let's Encrypt,C=US`), commas escaped with `\` kept inside values. */
+function nameAttributes(name: string): Map<string, string> {
+  const attributes = new Map<string, string>();
+  for (const part of name.split(/(?<!\\),/)) {
+    const [key, ...value] = part.split('=');
+    if (key && value.length) attributes.set(key.trim().toUpperCase(), value.join('=').replace(/\\(.)/g, '$1'));
+  }
+  return attributes;
+}
+
+/** An issuer's name for people: its organisation with its CA's common name, else the common name (pure). */
+export function issuerLabel(issuer: string | undefined, subject: string | undefined): string {
+  if (issuer === undefined) return 'unknown issuer';
+  if (issuer === subject) return issuer.includes(`O=${SELF_SIGNED_ORGANISATION}`) ? 'self-signed (provision)' : 'self-signed';
+  const attributes = nameAttributes(issuer);
+  const organisation = attributes.get('O');
+  const common = attributes.get('CN');
+  if (organisation && common) return `${organisation} (${common})`;
+  return organisation ?? common ?? issuer;
+}
+
+/** What the facts report says of the certificate HAProxy serves, or an error (pure). */
+export function servedCertificate(state: CertificateState, now: number): ServedCertificate | { error: string } {
+  if (state.type === 'absent') return { error: 'no certificate' };
+  if (!state.inspected) return { error: 'openssl is not installed' };
+  if (state.subject === undefined || state.notAfter === undefined) return { error: 'not a readable certificate' };
+  const end = parseOpensslDate(state.notAfter);
+  return {
+    issuer: issuerLabel(state.issuer, state.subject),
+    names: state.names ?? [],
+    notAfter: state.notAfter,
+    daysLeft: end === null ? null : Math.floor((end - now) / 86_400_000),
+  };
+}

@@ -72,7 +72,12 @@ export interface HaproxyConfigSettings {
   rateLimit: { requests: number; window: number; banAfter: number; ban: number; connections: number };
   auth?: AuthSettings;
   servers: BackendServer[];
+  /** With a certificate from an ACME CA: the loopback port the ACME client answers HTTP-01 challenges on, behind :80. */
+  acmeChallengePort?: number;
 }
+
+/** The path of every ACME HTTP-01 challenge (RFC 8555, 8.3). */
+export const ACME_CHALLENGE_PATH = '/.well-known/acme-challenge/';
 
 /** The health route every node answers, and how often it is asked. */
 export const HEALTH_CHECK = { path: '/health', interval: '2s', fall: 2, rise: 2 } as const;
@@ -165,12 +170,31 @@ function denyRule(settings: HaproxyConfigSettings): string[] {
 }
 
 function httpFrontend(settings: HaproxyConfigSettings): string[] {
+  const challenge = settings.acmeChallengePort !== undefined;
+  const unlessChallenge = challenge ? ' unless acme_challenge' : '';
   // Keep the Host header's name, change scheme and port; for 443 HAProxy's own scheme redirect does exactly that.
   const redirect =
     settings.httpsPort === 443
-      ? '    http-request redirect scheme https code 301'
-      : `    http-request redirect location https://%[req.hdr(host),field(1,:)]:${settings.httpsPort}%[capture.req.uri] code 301`;
-  return ['frontend http', ...binds(settings.httpPort, settings.ipv6), ...allowRule(settings), ...denyRule(settings), redirect];
+      ? `    http-request redirect scheme https code 301${unlessChallenge}`
+      : `    http-request redirect location https://%[req.hdr(host),field(1,:)]:${settings.httpsPort}%[capture.req.uri] code 301${unlessChallenge}`;
+  if (!challenge) return ['frontend http', ...binds(settings.httpPort, settings.ipv6), ...allowRule(settings), ...denyRule(settings), redirect];
+  return [
+    'frontend http',
+    ...binds(settings.httpPort, settings.ipv6),
+    // ACME HTTP-01: the CA fetches http://NAME/.well-known/acme-challenge/TOKEN, and the ACME client answers on loopback.
+    `    acl acme_challenge path_beg ${ACME_CHALLENGE_PATH}`,
+    // The CA is not on the allow list: refused at connect it could never check the name, so others get 403 here instead.
+    ...(settings.allowListActive ? [`    http-request deny deny_status 403 unless acme_challenge || { src -f ${HAPROXY_FILES.allow} }`] : []),
+    ...denyRule(settings),
+    redirect,
+    '    use_backend acme_challenge if acme_challenge',
+  ];
+}
+
+/** Where :80 sends ACME challenges: the ACME client, listening on loopback only while it asks the CA (503 otherwise). */
+function acmeChallengeBackend(settings: HaproxyConfigSettings): string[] {
+  if (settings.acmeChallengePort === undefined) return [];
+  return ['backend acme_challenge', `    server acme_client 127.0.0.1:${settings.acmeChallengePort}`];
 }
 
 function connectionRules(settings: HaproxyConfigSettings): string[] {
@@ -258,6 +282,7 @@ export function renderHaproxyConfig(settings: HaproxyConfigSettings): string {
     userlistSection(settings.auth),
     tableSections(settings),
     httpFrontend(settings),
+    acmeChallengeBackend(settings),
     httpsFrontend(settings),
     nodesBackend(settings),
     statsSection(),

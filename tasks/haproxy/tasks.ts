@@ -20,6 +20,7 @@ import type { BalancerHostVars } from './vars.ts';
 import { cpusText, describeCpuSources, usableCpusOfNode, type UsableCpus } from '../node/facts.ts';
 import { nodeRole } from '../node/role.ts';
 import { reloadService, service } from '../core/systemd.ts';
+import { ACME_CHALLENGE_PORT } from '../acme/render.ts';
 
 export { RELOAD_HAPROXY };
 
@@ -156,6 +157,7 @@ export function configSettings(host: Host<BalancerVars>, servers: BackendServer[
         }
       : {}),
     servers,
+    ...(vars.tls.acme ? { acmeChallengePort: ACME_CHALLENGE_PORT } : {}),
   };
   return { settings, notes };
 }

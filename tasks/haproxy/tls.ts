@@ -79,9 +79,14 @@ function altName(domain: string): { request: string; printed: string } {
   return isIP(domain) ? { request: `IP:${domain}`, printed: `IP Address:${domain}` } : { request: `DNS:${domain}`, printed: `DNS:${domain}` };
 }
 
+/** True for a self-signed certificate that provision made (its organisation says so). */
+function madeByProvision(state: CertificateFile): boolean {
+  return state.subject !== undefined && state.subject === state.issuer && state.subject.includes(`O=${SELF_SIGNED_ORGANISATION}`);
+}
+
 /** Why the current certificate must be made again, or undefined when it is fine (pure; exported for tests). */
 export function selfSignedProblem(state: CertificateFile, domain: string): string | undefined {
-  const ours = state.subject !== undefined && state.subject === state.issuer && state.subject.includes(`O=${SELF_SIGNED_ORGANISATION}`);
+  const ours = madeByProvision(state);
   if (!ours) return state.subject ? `the current certificate (${state.subject}) is not a self-signed one made by provision` : 'the current file is not a readable certificate';
   if (!(state.names ?? []).includes(altName(domain).printed)) return `the current certificate is for ${(state.names ?? []).join(', ') || 'no name'}, not ${domain}`;
   if (state.renewDue) return `the current certificate ends within ${RENEW_BEFORE_SECONDS / 86_400} days (${state.notAfter ?? 'unknown end'})`;
@@ -104,18 +109,26 @@ chmod 0600 "$dir/site.pem"
 mv -f "$dir/site.pem" ${HAPROXY_FILES.certificate}`;
 }
 
-/** Plans the self-signed certificate for `domain` (pure; exported for tests). `pending`: openssl arrives earlier in this run. */
-export function planSelfSignedCertificate(domain: string, days: number, state: CertificateState, pending: boolean): Plan {
+/**
+ * Plans the self-signed certificate for `domain` (pure; exported for tests). `pending`: openssl arrives earlier in this
+ * run. `temporary`: a CA's certificate replaces it (haproxy.tls.acme), so a certificate that a CA issued is never
+ * replaced by it, whatever its names or expiry: the ACME client keeps that one current.
+ */
+export function planSelfSignedCertificate(domain: string, days: number, state: CertificateState, pending: boolean, temporary = false): Plan {
+  const kind = temporary ? 'a temporary self-signed certificate' : 'a self-signed certificate';
   let why: string;
-  if (state.type === 'absent') why = 'there is no certificate yet';
+  if (state.type === 'absent') why = temporary ? 'there is no certificate yet: HAProxy serves this one until the CA has issued one' : 'there is no certificate yet';
   else if (!state.inspected) {
     if (!pending) throw new Error(`cannot inspect ${HAPROXY_FILES.certificate}: openssl is not installed`);
     why = 'the current certificate is checked once openssl is installed; made again only if it does not fit';
+  } else if (temporary && state.subject !== undefined && !madeByProvision(state)) {
+    if (!metaMatches(state)) return { status: 'change', changes: [{ ...chmodChange(state), notify: [RELOAD_HAPROXY] }] };
+    return { status: 'ok', reason: `${HAPROXY_FILES.certificate} holds a certificate issued by ${state.issuer ?? 'a CA'} (valid until ${state.notAfter}); the ACME client keeps it current` };
   } else {
     const problem = selfSignedProblem(state, domain);
     if (!problem) {
       if (!metaMatches(state)) return { status: 'change', changes: [{ ...chmodChange(state), notify: [RELOAD_HAPROXY] }] };
-      return { status: 'ok', reason: `${HAPROXY_FILES.certificate} holds a self-signed certificate for ${domain}, valid until ${state.notAfter}` };
+      return { status: 'ok', reason: `${HAPROXY_FILES.certificate} holds ${kind} for ${domain}, valid until ${state.notAfter}` };
     }
     why = problem;
   }
@@ -125,7 +138,7 @@ export function planSelfSignedCertificate(domain: string, days: number, state: C
     status: 'change',
     changes: [
       {
-        summary: `make a self-signed certificate for ${domain} on the host (${days} days)`,
+        summary: `make ${kind} for ${domain} on the host (${days} days)`,
         details: [why, 'the private key is generated on the balancer and never leaves it'],
         diff: secretDiff(state, '(made on the host)'),
         steps: [{ kind: 'run', command: selfSignedCommand(domain, days), description: `make a self-signed certificate for ${domain} with openssl` }],
@@ -143,7 +156,10 @@ export function balancerDomain(host: Host<{ haproxy: HaproxyVars }>): string {
   return host.vars.haproxy.domain ?? host.name;
 }
 
-/** The certificate task: the provided PEM when `haproxy.tls.cert_file` is set, else the self-signed one. */
+/**
+ * The certificate task: the provided PEM when `haproxy.tls.cert_file` is set, else the self-signed one (a temporary one
+ * under `haproxy.tls.acme`, until the CA has issued a certificate: the acme role's task installs that one).
+ */
 export function haproxyCertificate(host: Host<{ haproxy: HaproxyVars }>): Task {
   const fact = certificateState(HAPROXY_FILES.certificate);
   const tls = host.vars.haproxy.tls;
@@ -157,7 +173,7 @@ export function haproxyCertificate(host: Host<{ haproxy: HaproxyVars }>): Task {
       if (!/^[A-Za-z0-9*]([A-Za-z0-9.-]*[A-Za-z0-9])?$/.test(domain) && isIP(domain) === 0) {
         throw new Error(`the host name ${JSON.stringify(domain)} is not a DNS name for the self-signed certificate: set haproxy.domain`);
       }
-      return planSelfSignedCertificate(domain, tls.self_signed_days, facts.get(fact), facts.isStale(fact));
+      return planSelfSignedCertificate(domain, tls.self_signed_days, facts.get(fact), facts.isStale(fact), tls.acme !== undefined);
     },
   };
 }

@@ -13,6 +13,7 @@ import { yamlBoolean } from '../../src/inventory/connection.ts';
 import { duration } from '../../src/inventory/duration.ts';
 import { resolveInventoryPath } from '../../src/inventory/paths.ts';
 import { secret, secretString, type Secret } from '../../src/inventory/secret.ts';
+import { acmeVars, isAcmeName } from '../acme/vars.ts';
 
 const PORT_HINT = 'expected a port number from 1 to 65535';
 const port = z.number({ error: PORT_HINT }).int(PORT_HINT).min(1, PORT_HINT).max(65535, PORT_HINT);
@@ -220,15 +221,20 @@ function tlsVars(inventoryDir: string) {
       key_file: z.string().min(1).optional().describe('Its private key (PEM, unencrypted) on the controller. Given together with cert_file.'),
       hsts_max_age: duration.default(63_072_000).describe("Strict-Transport-Security max-age; 0 sends no HSTS header. Default 730d (two years, Mozilla's recommendation)."),
       self_signed_days: count('a whole number of days from 31 to 3650', 31, 3650).default(365).describe('Lifetime of the self-signed certificate. Default 365d; it is renewed 30 days before it ends.'),
+      acme: acmeVars(inventoryDir).optional().describe('A trusted certificate from an ACME CA (Let’s Encrypt by default), issued and renewed on the balancer. Default: off.'),
     })
     .strict()
     .transform((tls, context) => {
+      if (tls.acme && (tls.cert_file !== undefined || tls.key_file !== undefined)) {
+        context.addIssue({ code: 'custom', message: 'expected either acme (a certificate the balancer gets from a CA) or cert_file and key_file (your own), not both' });
+        return z.NEVER;
+      }
       if ((tls.cert_file === undefined) !== (tls.key_file === undefined)) {
         context.addIssue({ code: 'custom', message: 'expected both cert_file and key_file, or neither (for a self-signed certificate)' });
         return z.NEVER;
       }
       const provided = tls.cert_file && tls.key_file ? readCertificate(tls.cert_file, tls.key_file, inventoryDir, context) : undefined;
-      return { hsts_max_age: tls.hsts_max_age, self_signed_days: tls.self_signed_days, ...(provided ? { provided } : {}) };
+      return { hsts_max_age: tls.hsts_max_age, self_signed_days: tls.self_signed_days, ...(provided ? { provided } : {}), ...(tls.acme ? { acme: tls.acme } : {}) };
     });
 }
 
@@ -236,7 +242,7 @@ function tlsVars(inventoryDir: string) {
 export function haproxyVars(inventoryDir: string) {
   return z
     .object({
-      domain: domainName.optional().describe("The name clients use; the self-signed certificate is made for it. Default: the host's inventory name."),
+      domain: domainName.optional().describe("The name clients use; the certificate is for it (self-signed, or from the CA with tls.acme). Default: the host's inventory name."),
       http_port: port.default(80).describe('Plain HTTP port; it only redirects to HTTPS. Default 80.'),
       https_port: port.default(443).describe('HTTPS port. Default 443.'),
       ipv6: yamlBoolean.default(true).describe('Also listen on IPv6 (::). Set false on hosts booted with ipv6.disable=1. Default true.'),
@@ -249,7 +255,11 @@ export function haproxyVars(inventoryDir: string) {
       auth: authVars(inventoryDir).prefault({}),
     })
     .strict()
-    .refine((vars) => vars.http_port !== vars.https_port, { message: 'expected different ports for HTTP and HTTPS', path: ['http_port'] });
+    .refine((vars) => vars.http_port !== vars.https_port, { message: 'expected different ports for HTTP and HTTPS', path: ['http_port'] })
+    .refine((vars) => !vars.tls.acme || vars.domain === undefined || isAcmeName(vars.domain), {
+      message: 'expected a DNS name such as node.example.org for a certificate from a CA (HTTP-01 cannot prove a wildcard or an IP address)',
+      path: ['domain'],
+    });
 }
 
 /** The validated `haproxy` namespace. */

@@ -54,6 +54,14 @@ export interface TestHostSpec {
    * a jump host). Such a host is left out of `inventoryFile`; known_hosts names it by its private address.
    */
   publish?: boolean;
+  /** More names the other containers reach this one by, through Docker's DNS (`--network-alias`). */
+  aliases?: string[];
+  /**
+   * False: a container beside the hosts that provision does not manage (a test service such as an ACME server): no
+   * SSH key, port or inventory entry, and its resolver stays Docker's, so that the network's aliases resolve in it.
+   * The hosts still find it by its name. Default true.
+   */
+  managed?: boolean;
 }
 
 let staleRemoval: Promise<void> | undefined;
@@ -67,6 +75,8 @@ export interface TestHost {
   sshPort: number;
   /** The container's address on the hosts' shared network. */
   privateIp: string;
+  /** False for a container that provision does not manage (see TestHostSpec.managed). */
+  managed: boolean;
 }
 
 /** What a command run inside a container printed and returned. */
@@ -125,6 +135,7 @@ export async function startTestHosts(specs: readonly TestHostSpec[]): Promise<Te
     const nameservers = upstreamNameservers();
     const hostKeys = await Promise.all(
       hosts.map(async (host) => {
+        if (!host.managed) return [];
         await mustExec(host, vpsNameResolutionCommand(hosts.filter((peer) => peer !== host), nameservers));
         return parseHostKeys((await mustExec(host, [...HOST_KEYS_COMMAND])).stdout);
       }),
@@ -133,7 +144,7 @@ export async function startTestHosts(specs: readonly TestHostSpec[]): Promise<Te
     const published = hosts.filter((host) => host.sshPort !== 0);
     writeKnownHosts(knownHostsFile, published.map((host) => ({ port: host.sshPort, keys: hostKeys[hosts.indexOf(host)]! })));
     // A host behind a jump host is known by its address on the hosts' network, on sshd's own port.
-    const unpublished = hosts.filter((host) => host.sshPort === 0);
+    const unpublished = hosts.filter((host) => host.sshPort === 0 && host.managed);
     appendFileSync(knownHostsFile, unpublished.flatMap((host) => hostKeys[hosts.indexOf(host)]!.map((hostKey) => `${host.privateIp} ${hostKey}\n`)).join(''));
     const inventoryFile = join(dir, 'inventory.yaml');
     writeFileSync(inventoryFile, renderInventory(published, { privateKeyFile: key.privateKeyFile, knownHostsFile }));
@@ -169,8 +180,10 @@ async function startTestHost(spec: TestHostSpec, network: StartedNetwork, public
     .withCommand([...LAB_CONTAINER.command])
     // Started once the container runs: the SSH banner (below) is the real readiness check.
     .withWaitStrategy(Wait.forSuccessfulCommand('true'));
-  const publish = spec.publish ?? true;
+  const managed = spec.managed ?? true;
+  const publish = managed && (spec.publish ?? true);
   if (publish) builder = builder.withExposedPorts(LAB_CONTAINER.sshPort);
+  if (spec.aliases?.length) builder = builder.withNetworkAliases(...spec.aliases);
   if (spec.cpuQuota !== undefined) builder = builder.withResourcesQuota({ cpu: spec.cpuQuota });
   const container = await builder.start();
   const host: TestHost = {
@@ -179,8 +192,10 @@ async function startTestHost(spec: TestHostSpec, network: StartedNetwork, public
     container,
     sshPort: publish ? container.getMappedPort(LAB_CONTAINER.sshPort) : 0,
     privateIp: container.getIpAddress(network.getName()),
+    managed,
   };
   started.push(host);
+  if (!managed) return host;
   await mustExec(host, authorizeKeyCommand(publicKey));
   try {
     if (publish) await waitForSshBanner(host.sshPort);

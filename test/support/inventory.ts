@@ -19,7 +19,7 @@ export interface InventoryOverrides {
 export function writeInventory(lab: TestHosts, overrides: InventoryOverrides = {}): string {
   const children: Record<string, { hosts: Record<string, Record<string, unknown>> }> = {};
   for (const host of lab.hosts) {
-    if (overrides.only && !overrides.only.includes(host.name)) continue;
+    if (!host.managed || (overrides.only && !overrides.only.includes(host.name))) continue;
     // A host whose port is not published is reached at its own address (through a jump host the test sets).
     const address = host.sshPort === 0 ? { ansible_host: host.privateIp, ansible_port: 22 } : { ansible_host: '127.0.0.1', ansible_port: host.sshPort };
     const vars = dropNulls({ ...address, private_ip: host.privateIp, ...overrides.hosts?.[host.name] });
