@@ -1,7 +1,7 @@
 /**
  * What the kernel says, read from /proc/sys, never from `sysctl`'s exit code: each key's value and whether this host
  * may change it (a container's /proc/sys is mounted read-only), the mounts that make it so, and what tells a host that
- * forwards packets (Docker and its kin). All with the shell's own `read`, `[ -w ]` and globs: no process per key.
+ * forwards packets (Docker and its kin). One grep for the values, the shell's own `[ -w ]` and globs: no process per key.
  */
 import { sh } from '../../src/transport/shell.ts';
 import type { Fact, FactOutput } from '../../src/engine/types.ts';
@@ -38,12 +38,17 @@ export function parseKernelState(output: FactOutput): KernelState {
 /** The kernel's state for these keys. */
 export function kernelState(keys: readonly string[]): Fact<KernelState> {
   const pairs = keys.flatMap((key) => [key, procPath(key)]);
+  // One grep reads every value: the shell's `read` takes a byte at a time, and /proc/sys answers a read at an offset
+  // past 0 with nothing, so `read` would see only the first character of a value (60 → 6).
   return {
     key: `sysctl:state:${keys.join(',')}`,
-    command: sh`set -- ${pairs}
+    command: sh`nl='
+'
+values="$nl$(grep -sH '' -- ${keys.map(procPath)})$nl"
+set -- ${pairs}
 while [ "$#" -gt 1 ]; do
   if [ -e "$2" ]; then
-    value=; IFS= read -r value < "$2" 2>/dev/null
+    value=; case $values in *"$nl$2:"*) value=\${values#*"$nl$2:"}; value=\${value%%"$nl"*} ;; esac
     if [ -w "$2" ]; then access=rw; else access=ro; fi
     printf 'key %s %s %s\\n' "$1" "$access" "$value"
   else printf 'key %s missing\\n' "$1"; fi

@@ -67,7 +67,8 @@ function skippedLines(skipped: readonly { key: string; reason: string }[]): stri
 /** Verifies each changeable key from /proc/sys; a mismatch names the files that set the key (a later one wins). */
 function verifyCommand(settings: readonly KernelSetting[]) {
   const checks = settings.map(
-    (setting) => sh`value=; IFS= read -r value < ${procPath(setting.key)} || value='(unreadable)'
+    // cat, not the shell's `read`: /proc/sys gives a byte-by-byte reader only the first character (see facts.ts).
+    (setting) => sh`value=$(cat -- ${procPath(setting.key)} 2>/dev/null) || value='(unreadable)'
 if [ "$(printf '%s' "$value" | tr -s '\t ' '  ')" != ${setting.value} ]; then
   printf '%s is %s, not %s, after sysctl --system; the files that set it (the last one applied wins): %s\n' ${setting.key} "$value" ${setting.value} "$(grep -ls -- ${setting.key} /etc/sysctl.d/*.conf /run/sysctl.d/*.conf /usr/lib/sysctl.d/*.conf /lib/sysctl.d/*.conf /etc/sysctl.conf | tr '\n' ' ')" >&2
   failed=1

@@ -1,9 +1,10 @@
 /** The kernel settings' planner: skip reasons, Docker-safe forwarding, the drop-in, and what a run would apply. */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import { execFileSync, spawnSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import type { Change, Plan } from '../../src/engine/types.ts';
-import { parseKernelState, type KernelState } from '../../tasks/sysctl/facts.ts';
+import { kernelState, parseKernelState, type KernelState } from '../../tasks/sysctl/facts.ts';
 import { kernelSettings, procPath } from '../../tasks/sysctl/settings.ts';
 import { SYSCTL_DROP_IN, hostRole, planKernelSettings, renderDropIn, skipReason } from '../../tasks/sysctl/tasks.ts';
 import { sysctlVars } from '../../tasks/sysctl/vars.ts';
@@ -113,7 +114,7 @@ test('where the keys are writable the drop-in is applied with sysctl --system an
   assert.ok(planned.details?.includes('net.ipv4.conf.all.rp_filter: 0 → 2 (sysctl.rp_filter)'));
   assert.ok(planned.details?.some((line) => line.startsWith('skipped (read-only: /proc/sys/kernel is mounted read-only')));
   const verify = planned.steps[2]?.kind === 'run' ? planned.steps[2].command.text : '';
-  assert.match(verify, /IFS= read -r value < \/proc\/sys\/net\/ipv4\/tcp_syncookies/);
+  assert.match(verify, /value=\$\(cat -- \/proc\/sys\/net\/ipv4\/tcp_syncookies 2>\/dev\/null\)/);
   assert.match(verify, /the files that set it \(the last one applied wins\)/);
   assert.doesNotMatch(verify, /kptr_restrict/, 'a skipped key is not checked');
   // The same file, a running value changed by hand: applied again.
@@ -132,4 +133,31 @@ test('sysctl.enabled: false removes the drop-in', () => {
   const removal = change(planKernelSettings(sysctlVars.parse({ enabled: false }), READ_ONLY, { type: 'file', mode: '0644', owner: 'root', group: 'root', content: 'x\n' }));
   assert.equal(removal.summary, `remove ${SYSCTL_DROP_IN} (sysctl.enabled: false)`);
   assert.equal(planKernelSettings(sysctlVars.parse({ enabled: false }), READ_ONLY, absent).status, 'ok');
+});
+
+// These two run the commands under this machine's /bin/sh against its own /proc/sys, reading only.
+test('the fact reads whole values from /proc/sys, which a byte-by-byte reader (the shell\'s read) gets only the first character of', () => {
+  const keys = ['kernel.pid_max', 'net.ipv4.tcp_rmem', 'net.core.no_such_key'];
+  const fact = kernelState(keys);
+  const state = parseKernelState({ stdout: execFileSync('/bin/sh', ['-c', fact.command.text], { encoding: 'utf8' }), code: 0 });
+  for (const key of keys.slice(0, 2)) {
+    const found = state.keys[key];
+    assert.equal(found?.present && found.value, readFileSync(procPath(key), 'utf8').replace(/\n$/, ''), key);
+  }
+  assert.deepEqual(state.keys['net.core.no_such_key'], { present: false });
+});
+
+test('the read-back compares whole values: a key at its value passes, one that differs is named with the value it has', () => {
+  const pidMax = readFileSync('/proc/sys/kernel/pid_max', 'utf8').trim();
+  const syncookies = readFileSync('/proc/sys/net/ipv4/tcp_syncookies', 'utf8').trim();
+  const other = syncookies === '1' ? '0' : '1';
+  const vars = sysctlVars.parse({ extra: { 'kernel.pid_max': Number(pidMax) }, syncookies: other === '1' });
+  const state = vm();
+  state.keys['kernel.pid_max'] = { present: true, writable: true, value: '1' };
+  const verify = change(planKernelSettings(vars, state, absent)).steps.find((step) => step.kind === 'run' && step.description?.startsWith('check the '));
+  assert.ok(verify?.kind === 'run');
+  const result = spawnSync('/bin/sh', ['-c', verify.command.text], { encoding: 'utf8' });
+  assert.equal(result.status, 1);
+  assert.doesNotMatch(result.stderr, /kernel\.pid_max/, `${pidMax} read back whole`);
+  assert.match(result.stderr, new RegExp(`^net\\.ipv4\\.tcp_syncookies is ${syncookies}, not ${other}, after sysctl --system`, 'm'));
 });
