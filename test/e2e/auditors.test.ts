@@ -9,6 +9,8 @@ import { after, before, describe, test, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import type { IncomingHttpHeaders } from 'node:http';
+import { request } from 'node:https';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { installStandInNode } from '../../src/lab/node-service.ts';
@@ -86,6 +88,19 @@ async function testCertificate(dir: string): Promise<{ ca: string; cert: string;
   return { ca: file('ca.pem'), cert: file('chain.pem'), key: file('leaf.key') };
 }
 
+/** One HTTPS request to the balancer, by its address with DOMAIN's name, trusting the test CA: status and headers. */
+function httpsRequest(address: string, method: string, path: string, ca: string): Promise<{ status: number; headers: IncomingHttpHeaders }> {
+  return new Promise((resolve, reject) => {
+    const req = request({ host: address, port: 443, servername: DOMAIN, method, path, ca: readFileSync(ca), headers: { host: DOMAIN }, timeout: 10_000 }, (response) => {
+      response.resume();
+      resolve({ status: response.statusCode ?? 0, headers: response.headers });
+    });
+    req.on('timeout', () => req.destroy(new Error(`no answer from ${address}:443 in 10 s`)));
+    req.on('error', reject);
+    req.end();
+  });
+}
+
 /** One finding of testssl.sh's JSON file. */
 interface TlsFinding {
   id: string;
@@ -113,7 +128,8 @@ describe('outside auditors on hosts the site playbook provisioned', () => {
     ca = certificate.ca;
     inventory = writeInventory(lab, {
       vars: { ssh: { authorized_keys: [`${lab.keyFile}.pub`] } },
-      hosts: { balancer1: { haproxy: { domain: DOMAIN, tls: { cert_file: certificate.cert, key_file: certificate.key } } } },
+      // A token makes POST need credentials: HAProxy's own 401 then shows whether its answers carry HSTS too.
+      hosts: { balancer1: { haproxy: { domain: DOMAIN, tls: { cert_file: certificate.cert, key_file: certificate.key }, auth: { tokens: [{ name: 'auditor', token: 'a'.repeat(40) }] } } } },
     });
     // node1 is known only by its ECDSA key, as many known_hosts files know older hosts: sshd is about to stop offering it.
     const known = readFileSync(lab.knownHostsFile, 'utf8').split('\n');
@@ -231,6 +247,17 @@ describe('outside auditors on hosts the site playbook provisioned', () => {
     assert.equal(byId('TLS1_2')?.finding, 'offered');
     assert.match(byId('HSTS_time')?.finding ?? '', /^730 days/);
     assert.equal(byId('overall_grade')?.finding, 'A+');
+  });
+
+  test('HAProxy\'s own answers carry HSTS and the security headers too, not only the nodes\' responses', async () => {
+    // A node's answer (its info route), and HAProxy's own 401 to a POST without credentials.
+    for (const [method, path, status] of [['GET', '/api/core/v2/info', 200], ['POST', '/api/core/v2/blocks', 401]] as const) {
+      const response = await httpsRequest(ipOf('balancer1'), method, path, ca);
+      assert.equal(response.status, status, method);
+      assert.equal(response.headers['strict-transport-security'], 'max-age=63072000', `${method} ${status}`);
+      assert.equal(response.headers['x-content-type-options'], 'nosniff', `${method} ${status}`);
+      assert.equal(response.headers['x-frame-options'], 'DENY', `${method} ${status}`);
+    }
   });
 
   test('provision still connects, plans and changes nothing: with fresh logins, and with kept connections', async () => {
