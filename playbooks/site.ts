@@ -10,11 +10,12 @@ import { acmeRole } from '../tasks/acme/role.ts';
 import { balancerRole } from '../tasks/haproxy/role.ts';
 import { nodeRole } from '../tasks/node/role.ts';
 import { sshRole } from '../tasks/ssh/role.ts';
+import { sysctlRole } from '../tasks/sysctl/role.ts';
 import { updatesRole } from '../tasks/updates/role.ts';
 
 // The firewall before SSH, so that a new ssh.port is open before sshd moves to it. The certificate from the CA after
 // the balancer: its challenge goes through the HAProxy config that the balancer's play has loaded.
-const roles = [packagesFirst, firewallRole, sshRole, fail2banRole, updatesRole, nodeRole, balancerRole, acmeRole] as const;
+const roles = [packagesFirst, firewallRole, sshRole, fail2banRole, sysctlRole, updatesRole, nodeRole, balancerRole, acmeRole] as const;
 
 const site = definePlaybook({ roles, facts: siteFactsReport });
 export default site;

@@ -31,7 +31,7 @@ export class HostApply<Vars> {
   ) {}
 
   private get environment(): StepEnvironment {
-    return { verifyLogin: (step) => this.link.verifyLogin(step), validatedScopes: this.validatedScopes };
+    return { verifyLogin: (step) => this.link.verifyLogin(step), trustHostKey: (step) => this.link.trustHostKey(step), validatedScopes: this.validatedScopes };
   }
 
   /**

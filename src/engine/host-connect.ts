@@ -13,7 +13,8 @@ import { FactCache } from './fact-cache.ts';
 import { gatherFacts } from './gather.ts';
 import type { HostResult } from './results.ts';
 import { discoverLogin, sshConnectionFact } from './login.ts';
-import type { Fact, LoginInfo, LoginUpdate, VerifyLoginStep } from './types.ts';
+import { checkHostKey, fingerprint, keyType, readKnownHosts, recordHostKey } from '../transport/known-hosts.ts';
+import type { Fact, LoginInfo, LoginUpdate, TrustHostKeyStep, VerifyLoginStep } from './types.ts';
 
 /** Renders any error as one line of text for the report, secrets masked. */
 export function errorText(error: unknown): string {
@@ -104,6 +105,39 @@ export class HostLink<Vars> {
     } finally {
       await probe?.close();
     }
+  }
+
+  /**
+   * Records the host key in `step.path` in known_hosts, for the inventory's port and the one this run logged in on,
+   * unless it is known there already. The file is read over this run's connection, whose host key was verified: what
+   * it says is the host's own (OpenSSH's UpdateHostKeys trusts keys learnt after a login in the same way).
+   */
+  async trustHostKey(step: TrustHostKeyStep): Promise<void> {
+    if (!this.connection) throw new Error('no connection to read the host key over');
+    const read = await this.connection.exec(sh`cat -- ${step.path}`);
+    const [type = '', data = ''] = read.stdout.trim().split(/\s+/);
+    const blob = Buffer.from(data, 'base64');
+    let offered: string;
+    try {
+      offered = keyType(blob);
+    } catch {
+      offered = '';
+    }
+    if (read.code !== 0 || offered === '' || offered !== type) throw new Error(`cannot read a public key from ${step.path}: ${errorText(read.stderr.trim() || read.stdout.trim() || `exit code ${read.code}`)}`);
+    const settings = this.host.connection;
+    const ports = [...new Set([settings.port, this.loginSettings.port])];
+    const known = await readKnownHosts(settings.knownHostsFile);
+    const recorded: number[] = [];
+    for (const port of ports) {
+      if (checkHostKey(known, settings.address, port, blob).status === 'match') continue;
+      await recordHostKey(settings.knownHostsFile, settings.address, port, blob);
+      recorded.push(port);
+    }
+    if (recorded.length === 0) return;
+    (this.result.notices ??= []).push(
+      `recorded ${this.host.name}'s ${type} host key ${fingerprint(blob)} in ${settings.knownHostsFile} (port ${recorded.join(', ')}), read over this run's verified connection: ` +
+        `sshd no longer offers the key type known there before. Compare it on the host: ssh-keygen -lf ${step.path}`,
+    );
   }
 
   /** New connections of this run go where a change moved SSH. */

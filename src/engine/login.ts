@@ -1,6 +1,8 @@
 /** Finds out how this run logged in: method, usable public keys, and the controller's address as the host sees it. */
 import { sh } from '../transport/shell.ts';
 import type { HostConnection } from '../transport/connection.ts';
+import { readKnownHosts } from '../transport/known-hosts.ts';
+import { sshClientProfile } from '../transport/ssh-client-profile.ts';
 import type { Fact, LoginInfo } from './types.ts';
 
 /**
@@ -31,7 +33,9 @@ export async function discoverLogin(connection: HostConnection, gathered?: Promi
   // with the SSH library loaded only now.
   const keys = async (): Promise<readonly string[]> =>
     connection.loginPublicKeys ?? (await import('../transport/login-keys.ts')).loginPublicKeys(settings, process.env.SSH_AUTH_SOCK);
-  const [sshConnection, publicKeys] = await Promise.all([asked(), keys()]);
+  // known_hosts as it is now: the keys a new login of this run would trust (a missing or unreadable file trusts none).
+  const knownHosts = async (): Promise<string> => (settings.hostKeyChecking === 'off' ? '' : readKnownHosts(settings.knownHostsFile).catch(() => ''));
+  const [sshConnection, publicKeys, known] = await Promise.all([asked(), keys(), knownHosts()]);
   const controllerAddress = controllerAddressOf(sshConnection);
   return {
     user: settings.user,
@@ -39,5 +43,6 @@ export async function discoverLogin(connection: HostConnection, gathered?: Promi
     method: connection.authenticatedWith,
     publicKeys: [...publicKeys],
     ...(controllerAddress ? { controllerAddress } : {}),
+    sshClient: sshClientProfile(settings, known),
   };
 }

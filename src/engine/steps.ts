@@ -4,7 +4,7 @@ import { CommandError } from '../errors.ts';
 import { redact } from '../report/redact.ts';
 import { ShellCommand, join, sh } from '../transport/shell.ts';
 import { splitMarkedOutput, type CommandRunner } from './gather.ts';
-import type { RunStep, Step, VerifyLoginStep, WriteFileStep } from './types.ts';
+import type { RunStep, Step, TrustHostKeyStep, VerifyLoginStep, WriteFileStep } from './types.ts';
 import { candidateCheck, writeFileScript } from './write-script.ts';
 
 export { writeFileScript };
@@ -12,6 +12,8 @@ export { writeFileScript };
 /** What steps need beyond running commands: opening a fresh SSH connection to prove a login still works. */
 export interface StepEnvironment {
   verifyLogin(step: VerifyLoginStep): Promise<void>;
+  /** Records a host key read over the run's verified connection in the run's known_hosts. */
+  trustHostKey?(step: TrustHostKeyStep): Promise<void>;
   /** Validation scopes that passed in this apply; a write of such a scope is not validated again. */
   validatedScopes?: Set<string>;
 }
@@ -90,6 +92,10 @@ export async function performStep(runner: CommandRunner, step: Step, environment
   if (step.kind === 'verify-login') {
     if (!environment) throw new Error('verify-login needs a connection environment');
     return environment.verifyLogin(step);
+  }
+  if (step.kind === 'trust-host-key') {
+    if (!environment?.trustHostKey) throw new Error('trust-host-key needs a connection environment');
+    return environment.trustHostKey(step);
   }
   return runStep(runner, step);
 }

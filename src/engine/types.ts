@@ -124,8 +124,18 @@ export interface VerifyLoginStep {
   sudo?: boolean;
 }
 
+/**
+ * Record one of the host's keys in the run's known_hosts, read over this run's connection, whose key was verified (as
+ * OpenSSH's UpdateHostKeys learns keys after a login): before sshd stops offering the key type the controller knows.
+ */
+export interface TrustHostKeyStep {
+  kind: 'trust-host-key';
+  /** The public key file on the host, e.g. /etc/ssh/ssh_host_ed25519_key.pub. */
+  path: string;
+}
+
 /** One effectful step of a change; the engine is the only code that performs it. */
-export type Step = WriteFileStep | RunStep | VerifyLoginStep;
+export type Step = WriteFileStep | RunStep | VerifyLoginStep | TrustHostKeyStep;
 
 /** How the run reaches a host from now on, after a change moved SSH (new port, or root login disabled). */
 export interface LoginUpdate {
@@ -190,6 +200,31 @@ export interface LoginInfo {
   publicKeys: string[];
   /** The address this host sees the controller connect from (SSH_CONNECTION), when known. */
   controllerAddress?: string;
+  /** What a new SSH login of this run offers the host, and how it trusts the host's key. */
+  sshClient?: SshClientProfile;
+}
+
+/**
+ * This run's SSH client as a host meets it: the algorithms a new login offers, and which of the host's keys it trusts.
+ * Changes to sshd's algorithms and host keys check against it that the run can still log in afterwards.
+ */
+export interface SshClientProfile {
+  /** Key exchange, cipher and MAC algorithms in the client's order: the first one the server also has is used (RFC 4253 §7.1). */
+  kex: readonly string[];
+  cipher: readonly string[];
+  mac: readonly string[];
+  /** Host key algorithms in the library's own order; those of the key types trusted for the host are asked for first. */
+  hostKey: readonly string[];
+  /** `pinned`: only `ssh_host_key` counts; `known-hosts`: known_hosts (and its @cert-authority lines); `unchecked`: `off`. */
+  trust: 'pinned' | 'known-hosts' | 'unchecked';
+  /** The keys trusted for the host as `type base64`, in order: its pins, or its known_hosts lines (its address, its ports). */
+  trustedKeys: readonly string[];
+  /** `SHA256:…` pins, which match a key of any type. */
+  trustedFingerprints: readonly string[];
+  /** A @cert-authority line of known_hosts covers the host. */
+  certificateAuthority: boolean;
+  /** The known_hosts file a recorded key goes to. */
+  knownHostsFile: string;
 }
 
 /** What a task sees while planning: its host, the inventory, and facts (its own host's and other hosts'). */

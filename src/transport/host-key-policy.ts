@@ -13,6 +13,7 @@ import type { HostKeyChecking } from '../inventory/types.ts';
 import { UnreachableError } from '../errors.ts';
 import { certificateAuthorities, checkHostKey, fingerprint, hostPattern, keyType, knownKeyTypes, revokedAt, type HostKeyVerdict } from './known-hosts.ts';
 import { certificateProblem, parseHostCertificate } from './host-certificate.ts';
+import { SSH2_DEFAULT_ALGORITHMS } from './ssh-client-profile.ts';
 
 /** A key refused only because nobody has accepted it yet (`ask`): nothing but the key exchange reached the host. */
 export class UnknownHostKeyError extends UnreachableError {
@@ -196,7 +197,7 @@ export function decideHostKey(check: HostKeyCheck): HostKeyDecision {
 }
 
 /** The SSH library's host key algorithms, in its own order of preference. */
-const LIBRARY_HOST_KEY_ALGORITHMS = ['ssh-ed25519', 'ecdsa-sha2-nistp256', 'ecdsa-sha2-nistp384', 'ecdsa-sha2-nistp521', 'rsa-sha2-512', 'rsa-sha2-256', 'ssh-rsa'];
+const LIBRARY_HOST_KEY_ALGORITHMS: readonly string[] = SSH2_DEFAULT_ALGORITHMS.hostKey;
 
 /**
  * The host key algorithms to offer, those of the keys already trusted for the host first (pins, else known_hosts on

@@ -138,7 +138,7 @@ function forwardThrough(client: Client | null, via: string, address: string, por
       const reason = (error as { reason?: number } | undefined)?.reason;
       const why = (error?.message ?? 'no channel').replace(/^\(SSH\) Channel open failure: /, '') || 'refused';
       // 1: administratively prohibited, sshd's answer when AllowTcpForwarding (or PermitOpen) forbids it.
-      if (reason === 1) reject(new UnreachableError(`${via} refuses to forward connections to ${target} (${why}): its sshd needs AllowTcpForwarding yes`));
+      if (reason === 1) reject(new UnreachableError(`${via} refuses to forward connections to ${target} (${why}): its sshd needs AllowTcpForwarding yes (ssh.allow_forwarding: true, where provision manages it)`));
       else reject(new PortUnansweredError(`${via} could not connect to ${target}: ${why}`));
     };
     try {

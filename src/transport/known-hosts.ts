@@ -83,6 +83,11 @@ export function knownKeyTypes(content: string, host: string, port: number): stri
   return [...new Set(entriesFor(content, host, port).filter((entry) => entry.marker === undefined).map((entry) => entry.type))];
 }
 
+/** The keys known_hosts lists for this host (not revoked, not CAs) as `type base64`, in file order. */
+export function knownKeys(content: string, host: string, port: number): string[] {
+  return [...new Set(entriesFor(content, host, port).filter((entry) => entry.marker === undefined).map((entry) => `${entry.type} ${entry.key.toString('base64')}`))];
+}
+
 /** The keys of the `@cert-authority` lines for this host, with their line numbers: CAs whose host certificates it trusts. */
 export function certificateAuthorities(content: string, host: string, port: number): { key: Buffer; type: string; line: number }[] {
   return entriesFor(content, host, port)

@@ -16,24 +16,43 @@ export const HAPROXY_FILES = {
   tokens: '/etc/haproxy/tokens.map',
 } as const;
 
+/** The TLS profiles of Mozilla's server-side TLS guidelines (6.0) that `haproxy.tls.profile` chooses from. */
+export type TlsProfileName = 'intermediate' | 'modern';
+
+/** What a profile sets, for binds (`ssl-default-bind-*`) and for servers (`ssl-default-server-*`) alike. */
+export interface TlsProfile {
+  /** TLS 1.2 cipher suites (none for a TLS 1.3-only profile). */
+  ciphers: readonly string[];
+  ciphersuites: readonly string[];
+  curves: readonly string[];
+  options: readonly string[];
+}
+
+const TLS13_SUITES = ['TLS_AES_128_GCM_SHA256', 'TLS_AES_256_GCM_SHA384', 'TLS_CHACHA20_POLY1305_SHA256'] as const;
+/** X25519MLKEM768 heads Mozilla's curve list but needs OpenSSL 3.5; Debian 12 has 3.0, so the list starts at X25519. */
+const CURVES = ['X25519', 'prime256v1', 'secp384r1'] as const;
+
 /**
- * Mozilla's "intermediate" TLS configuration (server-side TLS guidelines 6.0): TLS 1.2 and 1.3, ECDHE with AEAD
- * ciphers only, the client's cipher order, no session tickets. X25519MLKEM768 heads Mozilla's curve list but needs
- * OpenSSL 3.5; Debian 12 has 3.0, so the list starts at X25519.
+ * Mozilla "intermediate": TLS 1.2 and 1.3, ECDHE with AEAD ciphers only (no DHE: no DH group to get wrong), and
+ * "modern": TLS 1.3 only. Unlike Mozilla's, the server's cipher order (no `prefer-client-ciphers`: auditors flag a
+ * server without a cipher order). No session tickets: their keys would need rotating across reloads.
  */
-export const MOZILLA_INTERMEDIATE = {
-  ciphers: [
-    'ECDHE-ECDSA-AES128-GCM-SHA256',
-    'ECDHE-RSA-AES128-GCM-SHA256',
-    'ECDHE-ECDSA-AES256-GCM-SHA384',
-    'ECDHE-RSA-AES256-GCM-SHA384',
-    'ECDHE-ECDSA-CHACHA20-POLY1305',
-    'ECDHE-RSA-CHACHA20-POLY1305',
-  ],
-  ciphersuites: ['TLS_AES_128_GCM_SHA256', 'TLS_AES_256_GCM_SHA384', 'TLS_CHACHA20_POLY1305_SHA256'],
-  curves: ['X25519', 'prime256v1', 'secp384r1'],
-  options: ['prefer-client-ciphers', 'ssl-min-ver', 'TLSv1.2', 'no-tls-tickets'],
-} as const;
+export const TLS_PROFILES: Record<TlsProfileName, TlsProfile> = {
+  intermediate: {
+    ciphers: [
+      'ECDHE-ECDSA-AES128-GCM-SHA256',
+      'ECDHE-RSA-AES128-GCM-SHA256',
+      'ECDHE-ECDSA-AES256-GCM-SHA384',
+      'ECDHE-RSA-AES256-GCM-SHA384',
+      'ECDHE-ECDSA-CHACHA20-POLY1305',
+      'ECDHE-RSA-CHACHA20-POLY1305',
+    ],
+    ciphersuites: TLS13_SUITES,
+    curves: CURVES,
+    options: ['ssl-min-ver', 'TLSv1.2', 'no-tls-tickets'],
+  },
+  modern: { ciphers: [], ciphersuites: TLS13_SUITES, curves: CURVES, options: ['ssl-min-ver', 'TLSv1.3', 'no-tls-tickets'] },
+};
 
 /** One node behind the balancer. */
 export interface BackendServer {
@@ -65,6 +84,8 @@ export interface HaproxyConfigSettings {
   maxBodyBytes: number;
   /** Seconds; 0 means no HSTS header. */
   hstsMaxAge: number;
+  /** Mozilla's TLS profile (default intermediate). */
+  tlsProfile?: TlsProfileName;
   /** The allow list is enforced (haproxy.allow is not empty). */
   allowListActive: boolean;
   /** The deny list is enforced (haproxy.deny is not empty). */
@@ -112,11 +133,32 @@ function globalSection(settings: HaproxyConfigSettings): string[] {
     '    user haproxy',
     '    group haproxy',
     `    maxconn ${settings.maxconn}`,
-    '    # Mozilla intermediate TLS (guidelines 6.0): TLS 1.2+ with ECDHE and AEAD ciphers only.',
-    `    ssl-default-bind-ciphers ${MOZILLA_INTERMEDIATE.ciphers.join(':')}`,
-    `    ssl-default-bind-ciphersuites ${MOZILLA_INTERMEDIATE.ciphersuites.join(':')}`,
-    `    ssl-default-bind-curves ${MOZILLA_INTERMEDIATE.curves.join(':')}`,
-    `    ssl-default-bind-options ${MOZILLA_INTERMEDIATE.options.join(' ')}`,
+    ...tlsDefaults(settings.tlsProfile ?? 'intermediate'),
+  ];
+}
+
+/** The profile's settings for every bind and every server line that uses TLS. */
+function tlsDefaults(name: TlsProfileName): string[] {
+  const profile = TLS_PROFILES[name];
+  const lines = (side: 'bind' | 'server') => [
+    ...(profile.ciphers.length ? [`    ssl-default-${side}-ciphers ${profile.ciphers.join(':')}`] : []),
+    `    ssl-default-${side}-ciphersuites ${profile.ciphersuites.join(':')}`,
+    ...(side === 'bind' ? [`    ssl-default-bind-curves ${profile.curves.join(':')}`] : []),
+    `    ssl-default-${side}-options ${profile.options.join(' ')}`,
+  ];
+  const summary = name === 'modern' ? 'TLS 1.3 only' : 'TLS 1.2+ with ECDHE and AEAD ciphers only, in the server’s order';
+  return [`    # Mozilla ${name} TLS (guidelines 6.0): ${summary}; no session tickets.`, ...lines('bind'), ...lines('server')];
+}
+
+/**
+ * Headers on every response of the HTTPS frontend, HAProxy's own answers too (401, 403, 413, 429, 503): HSTS, and
+ * the two that keep a browser from sniffing a response's type or framing it.
+ */
+function securityHeaders(settings: HaproxyConfigSettings): string[] {
+  return [
+    ...(settings.hstsMaxAge > 0 ? [`    http-after-response set-header Strict-Transport-Security "max-age=${settings.hstsMaxAge}"`] : []),
+    '    http-after-response set-header X-Content-Type-Options nosniff',
+    '    http-after-response set-header X-Frame-Options DENY',
   ];
 }
 
@@ -255,7 +297,7 @@ function httpsFrontend(settings: HaproxyConfigSettings): string[] {
     `    http-request deny deny_status 413 if { req.body_size gt ${settings.maxBodyBytes} }`,
     ...authRules(settings.auth),
     '    http-request set-header X-Forwarded-Proto https',
-    ...(settings.hstsMaxAge > 0 ? [`    http-response set-header Strict-Transport-Security "max-age=${settings.hstsMaxAge}"`] : []),
+    ...securityHeaders(settings),
     '    default_backend nodes',
   ];
 }

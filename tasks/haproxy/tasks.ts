@@ -142,6 +142,7 @@ export function configSettings(host: Host<BalancerVars>, servers: BackendServer[
     maxconn: vars.maxconn,
     maxBodyBytes: vars.max_body,
     hstsMaxAge: vars.tls.hsts_max_age,
+    tlsProfile: vars.tls.profile,
     allowListActive: vars.allow.length > 0,
     denyListActive: vars.deny.length > 0,
     rateLimit: { requests: vars.rate_limit.requests, window: vars.rate_limit.window, banAfter: vars.rate_limit.ban_after, ban: vars.rate_limit.ban, connections: vars.rate_limit.connections },

@@ -219,7 +219,8 @@ function tlsVars(inventoryDir: string) {
     .object({
       cert_file: z.string().min(1).optional().describe('The certificate chain (PEM) on the controller, relative to the inventory. Default: a self-signed one made on the balancer.'),
       key_file: z.string().min(1).optional().describe('Its private key (PEM, unencrypted) on the controller. Given together with cert_file.'),
-      hsts_max_age: duration.default(63_072_000).describe("Strict-Transport-Security max-age; 0 sends no HSTS header. Default 730d (two years, Mozilla's recommendation)."),
+      profile: z.enum(['intermediate', 'modern'], { error: 'expected intermediate or modern' }).default('intermediate').describe("Mozilla's TLS profile: intermediate (TLS 1.2 and 1.3, ECDHE with AEAD ciphers) or modern (TLS 1.3 only). Default intermediate."),
+      hsts_max_age: duration.default(63_072_000).describe("Strict-Transport-Security max-age, on every HTTPS response; 0 sends no HSTS header. Default 730d (two years, Mozilla's recommendation)."),
       self_signed_days: count('a whole number of days from 31 to 3650', 31, 3650).default(365).describe('Lifetime of the self-signed certificate. Default 365d; it is renewed 30 days before it ends.'),
       acme: acmeVars(inventoryDir).optional().describe('A trusted certificate from an ACME CA (Let’s Encrypt by default), issued and renewed on the balancer. Default: off.'),
     })
@@ -234,7 +235,7 @@ function tlsVars(inventoryDir: string) {
         return z.NEVER;
       }
       const provided = tls.cert_file && tls.key_file ? readCertificate(tls.cert_file, tls.key_file, inventoryDir, context) : undefined;
-      return { hsts_max_age: tls.hsts_max_age, self_signed_days: tls.self_signed_days, ...(provided ? { provided } : {}), ...(tls.acme ? { acme: tls.acme } : {}) };
+      return { profile: tls.profile, hsts_max_age: tls.hsts_max_age, self_signed_days: tls.self_signed_days, ...(provided ? { provided } : {}), ...(tls.acme ? { acme: tls.acme } : {}) };
     });
 }
 

@@ -1,5 +1,6 @@
 /** The hardened sshd settings, the managed block that carries them, and the effective values to expect (pure). */
 import { plainConfigValues } from '../../src/engine/config-values.ts';
+import type { SshdCrypto } from './algorithms.ts';
 import type { SshVars } from './vars.ts';
 
 /** A sshd_config keyword and its value(s), in the order they are written. */
@@ -14,7 +15,11 @@ export interface HardeningContext {
   adminUser?: string;
   /** OpenSSH ≥ 8.7 knows KbdInteractiveAuthentication; older ones the ChallengeResponse name. */
   kbdInteractiveKeyword: 'KbdInteractiveAuthentication' | 'ChallengeResponseAuthentication';
+  /** The algorithm lists and host keys (algorithms.ts); absent, sshd keeps its own. */
+  crypto?: SshdCrypto;
 }
+
+const yesNo = (value: boolean) => (value ? 'yes' : 'no');
 
 /** The settings, from `ssh.*` and the host. */
 export function hardeningSettings(vars: SshVars, context: HardeningContext): Setting[] {
@@ -28,7 +33,28 @@ export function hardeningSettings(vars: SshVars, context: HardeningContext): Set
     ['MaxAuthTries', [String(vars.max_auth_tries)]],
     ['LoginGraceTime', [String(vars.login_grace_time)]],
     ['X11Forwarding', ['no']],
+    // A jump host must forward TCP (ProxyJump); nothing here needs agents, Unix sockets or tun devices forwarded.
+    ['AllowTcpForwarding', [yesNo(vars.allow_forwarding)]],
+    ['AllowAgentForwarding', [yesNo(vars.allow_agent_forwarding)]],
+    ['AllowStreamLocalForwarding', ['no']],
+    ['PermitTunnel', [yesNo(vars.permit_tunnel)]],
+    ['PermitUserEnvironment', [yesNo(vars.permit_user_environment)]],
+    ['MaxStartups', [vars.max_startups]],
+    ['ClientAliveInterval', [String(vars.client_alive_interval)]],
+    ['ClientAliveCountMax', [String(vars.client_alive_count_max)]],
+    ['LogLevel', [vars.log_level]],
   ];
+  const crypto = context.crypto;
+  if (crypto) {
+    for (const path of crypto.hostKeys) settings.push(['HostKey', [path]]);
+    settings.push(
+      ['HostKeyAlgorithms', [crypto.hostKeyAlgorithms.join(',')]],
+      ['KexAlgorithms', [crypto.kex.join(',')]],
+      ['Ciphers', [crypto.ciphers.join(',')]],
+      ['MACs', [crypto.macs.join(',')]],
+    );
+    if (crypto.moduliFile) settings.push(['ModuliFile', [crypto.moduliFile]]);
+  }
   if (vars.port !== undefined) settings.push(['Port', [String(vars.port)]]);
   if (vars.allow_users) settings.push(['AllowUsers', vars.allow_users]);
   if (vars.allow_groups) settings.push(['AllowGroups', vars.allow_groups]);
@@ -60,12 +86,15 @@ export function removeManagedBlock(config: string): string {
 /** Spellings `sshd -T` may print for a value we write. */
 const EQUIVALENT: Record<string, string[]> = { 'prohibit-password': ['prohibit-password', 'without-password'] };
 
+/** Keywords `sshd -T` prints one line per value for; HostKey lines add up, one per file. */
+const PER_VALUE = new Set(['port', 'allowusers', 'allowgroups', 'hostkey']);
+
 /** The values `sshd -T` must print for each setting (lowercase keywords; list keywords print one value per line). */
 export function expectedEffective(settings: readonly Setting[]): Map<string, string[]> {
   const expected = new Map<string, string[]>();
   for (const [keyword, values] of settings) {
     const key = keyword.toLowerCase();
-    if (key === 'port' || key === 'allowusers' || key === 'allowgroups') expected.set(key, [...values]);
+    if (PER_VALUE.has(key)) expected.set(key, [...(expected.get(key) ?? []), ...values]);
     else expected.set(key, [values.join(' ')]);
   }
   return expected;

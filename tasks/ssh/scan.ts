@@ -17,8 +17,8 @@ export interface Conflict {
   why: string;
 }
 
-/** Keywords whose every occurrence counts: a second `Port` adds a port instead of being ignored. */
-const CUMULATIVE = new Set(['port', 'allowusers', 'allowgroups']);
+/** Keywords whose every occurrence counts: a second `Port` adds a port instead of being ignored; so does a HostKey. */
+const CUMULATIVE = new Set(['port', 'allowusers', 'allowgroups', 'hostkey']);
 
 function keywordOf(line: string): string | undefined {
   const trimmed = line.trim();
@@ -26,11 +26,17 @@ function keywordOf(line: string): string | undefined {
   return /^([A-Za-z]+)/.exec(trimmed)?.[1]?.toLowerCase();
 }
 
+/** The value of a config line (after the keyword and an optional `=`), lowercased, spaces squeezed. */
+function valueOf(line: string): string {
+  return line.trim().replace(/^[A-Za-z]+\s*=?\s*/, '').replace(/\s+/g, ' ').toLowerCase();
+}
+
 /**
- * Conflicts in `file` with the managed keywords (lowercase). `managed` lists every keyword the block sets;
- * cumulative ones conflict anywhere, others only inside Match blocks (which override global values).
+ * Conflicts in `file` with the managed settings: `managed` maps each keyword the block sets (lowercase) to the value it
+ * writes. Cumulative keywords conflict anywhere; others only inside Match blocks (which override global values for
+ * the connections they match), and only with another value: a Match that sets the hardened value again is harmless.
  */
-export function findConflicts(file: ConfigFile, managed: ReadonlySet<string>, skip: (lineIndex: number) => boolean = () => false): Conflict[] {
+export function findConflicts(file: ConfigFile, managed: ReadonlyMap<string, string>, skip: (lineIndex: number) => boolean = () => false): Conflict[] {
   const conflicts: Conflict[] = [];
   let inMatch = false;
   file.content.split('\n').forEach((text, index) => {
@@ -42,6 +48,7 @@ export function findConflicts(file: ConfigFile, managed: ReadonlySet<string>, sk
       return;
     }
     if (!managed.has(keyword)) return;
+    if (inMatch && valueOf(text) === managed.get(keyword)?.toLowerCase()) return;
     if (inMatch) conflicts.push({ path: file.path, line: index + 1, text: text.trim(), why: 'a Match block overrides the hardened value for the connections it matches' });
     else if (CUMULATIVE.has(keyword)) conflicts.push({ path: file.path, line: index + 1, text: text.trim(), why: `sshd adds every ${keyword} line instead of keeping the first` });
   });

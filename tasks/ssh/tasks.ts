@@ -1,8 +1,10 @@
-/** The SSH play: the operator's keys first, then the admin user, then key-only sshd. */
+/** The SSH play: the operator's keys first, then the admin user, then the host keys and groups, then hardened sshd. */
 import type { Task } from '../../src/engine/types.ts';
 import type { Host } from '../../src/inventory/types.ts';
 import { authorizedKeys } from '../core/authorized-keys.ts';
 import { sshdHardening } from './sshd.ts';
+import { hostKeysPresent } from './host-keys.ts';
+import { prunedModuli } from './moduli.ts';
 import { adminUser, passwordlessSudo } from '../core/users.ts';
 import type { SshHostVars } from './vars.ts';
 
@@ -17,6 +19,7 @@ export function sshAccess(host: Host<SshHostVars>): Task<SshHostVars>[] {
     tasks.push(adminUser(admin), authorizedKeys(admin, ssh.authorized_keys, { ...keys, guardsLogin: true }));
     if (ssh.admin_sudo_nopasswd) tasks.push(passwordlessSudo(admin));
   }
-  tasks.push(sshdHardening(host));
+  // What the hardened block names must exist before sshd reads it: the host keys and the pruned groups.
+  tasks.push(hostKeysPresent(host), prunedModuli(host), sshdHardening(host));
   return tasks;
 }

@@ -62,7 +62,27 @@ export interface TestHostSpec {
    * The hosts still find it by its name. Default true.
    */
   managed?: boolean;
+  /**
+   * The container's own network keys of /proc/sys (its network namespace's) writable, as on a VM, for the sysctl
+   * role's apply path. Every other part of /proc/sys (kernel/, fs/, vm/ …, keys of this machine's kernel) is mounted
+   * read-only before systemd starts, and the start fails unless it is.
+   */
+  writableNetSysctls?: boolean;
 }
+
+/** The paths Docker 20.10 mounts read-only in a container by default (moby's oci/defaults.go). */
+const DOCKER_READ_ONLY_PATHS = ['/proc/bus', '/proc/fs', '/proc/irq', '/proc/sys', '/proc/sysrq-trigger'];
+
+/** Before systemd: every directory of /proc/sys but net/ (the container's own namespace) bound read-only onto itself. */
+const GLOBAL_SYSCTLS_READ_ONLY = 'for d in /proc/sys/*; do [ "$d" = /proc/sys/net ] && continue; mount --bind "$d" "$d" && mount -o remount,bind,ro "$d" || exit 1; done';
+
+/** Fails unless this machine's kernel keys are read-only in the container (and its network keys writable). */
+const CHECK_SYSCTL_SCOPE = [
+  'sh',
+  '-c',
+  // PID 1 turns into systemd once the mounts are done.
+  'i=0; while [ "$(cat /proc/1/comm)" != systemd ] && [ "$i" -lt 100 ]; do sleep 0.1; i=$((i + 1)); done; for key in kernel/dmesg_restrict kernel/kptr_restrict fs/protected_fifos vm/swappiness; do [ -w /proc/sys/$key ] && { echo "/proc/sys/$key is writable" >&2; exit 1; }; done; [ -w /proc/sys/net/ipv4/tcp_syncookies ] || { echo "/proc/sys/net is not writable" >&2; exit 1; }',
+];
 
 let staleRemoval: Promise<void> | undefined;
 
@@ -107,6 +127,11 @@ class LabHostContainer extends GenericContainer {
 
   protected override async beforeContainerCreated(): Promise<void> {
     this.hostConfig.SecurityOpt = [...LAB_CONTAINER.securityOptions];
+    if (this.spec.writableNetSysctls) {
+      // Docker's read-only paths but /proc/sys (its masked paths stay as they are). The command remounts all of
+      // /proc/sys but net/ read-only before anything else runs.
+      Object.assign(this.hostConfig, { ReadonlyPaths: DOCKER_READ_ONLY_PATHS.filter((path) => path !== '/proc/sys') });
+    }
     // In the engine's API since 1.41, not yet in dockerode's types.
     (this.hostConfig as typeof this.hostConfig & { CgroupnsMode?: string }).CgroupnsMode = LAB_CONTAINER.cgroupns;
     if (this.spec.cpusetCpus !== undefined) this.hostConfig.CpusetCpus = this.spec.cpusetCpus;
@@ -177,7 +202,7 @@ async function startTestHost(spec: TestHostSpec, network: StartedNetwork, public
     .withAddedCapabilities(...LAB_CONTAINER.capabilities)
     .withBindMounts(LAB_CONTAINER.bindMounts.map((mount) => ({ ...mount })))
     .withTmpFs(Object.fromEntries(LAB_CONTAINER.tmpfs.map((dir) => [dir, ''])))
-    .withCommand([...LAB_CONTAINER.command])
+    .withCommand(spec.writableNetSysctls ? ['/bin/sh', '-c', `${GLOBAL_SYSCTLS_READ_ONLY}; exec ${LAB_CONTAINER.command.join(' ')}`] : [...LAB_CONTAINER.command])
     // Started once the container runs: the SSH banner (below) is the real readiness check.
     .withWaitStrategy(Wait.forSuccessfulCommand('true'));
   const managed = spec.managed ?? true;
@@ -195,6 +220,7 @@ async function startTestHost(spec: TestHostSpec, network: StartedNetwork, public
     managed,
   };
   started.push(host);
+  if (spec.writableNetSysctls) await mustExec(host, CHECK_SYSCTL_SCOPE);
   if (!managed) return host;
   await mustExec(host, authorizeKeyCommand(publicKey));
   try {

@@ -45,7 +45,7 @@ function changesOf(plan: Plan): Change[] {
 }
 
 function describeStep(step: Step): string {
-  if (step.kind === 'verify-login') return 'verify-login';
+  if (step.kind === 'verify-login' || step.kind === 'trust-host-key') return step.kind;
   if (step.kind === 'write-file') return `write ${step.path}${step.validate ? ` (${step.validate})` : ''}`;
   return step.description ?? step.command.text;
 }

@@ -2,7 +2,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import {
   HAPROXY_FILES,
-  MOZILLA_INTERMEDIATE,
+  TLS_PROFILES,
   renderHaproxyConfig,
   renderSourceList,
   renderTokenMap,
@@ -47,16 +47,39 @@ function section(settings: Partial<HaproxyConfigSettings>, header: string): stri
   return all.slice(start + 1, end < 0 ? undefined : end);
 }
 
-test('TLS follows Mozilla intermediate: TLS 1.2+, ECDHE AEAD ciphers, TLS 1.3 suites, no tickets, h2 and http/1.1', () => {
+test('TLS follows Mozilla intermediate: TLS 1.2+, ECDHE AEAD ciphers in the server\'s order, TLS 1.3 suites, no tickets, h2 and http/1.1', () => {
   const global = section({}, 'global');
-  assert.ok(global.includes(`ssl-default-bind-ciphers ${MOZILLA_INTERMEDIATE.ciphers.join(':')}`));
+  const intermediate = TLS_PROFILES.intermediate;
+  assert.ok(global.includes(`ssl-default-bind-ciphers ${intermediate.ciphers.join(':')}`));
   assert.ok(global.includes('ssl-default-bind-ciphersuites TLS_AES_128_GCM_SHA256:TLS_AES_256_GCM_SHA384:TLS_CHACHA20_POLY1305_SHA256'));
-  assert.ok(global.includes('ssl-default-bind-options prefer-client-ciphers ssl-min-ver TLSv1.2 no-tls-tickets'));
-  assert.ok(MOZILLA_INTERMEDIATE.ciphers.every((cipher) => cipher.startsWith('ECDHE-') && /GCM|CHACHA20/.test(cipher)));
+  assert.ok(global.includes('ssl-default-bind-curves X25519:prime256v1:secp384r1'));
+  assert.ok(global.includes('ssl-default-bind-options ssl-min-ver TLSv1.2 no-tls-tickets'));
+  // TLS towards servers follows the same profile.
+  assert.ok(global.includes(`ssl-default-server-ciphers ${intermediate.ciphers.join(':')}`));
+  assert.ok(global.includes('ssl-default-server-options ssl-min-ver TLSv1.2 no-tls-tickets'));
+  assert.ok(!global.some((line) => line.includes('prefer-client-ciphers')), 'the server\'s cipher order: auditors flag a server without one');
+  assert.ok(intermediate.ciphers.every((cipher) => cipher.startsWith('ECDHE-') && /GCM|CHACHA20/.test(cipher)), 'ECDHE with AEAD only: no DHE, no CBC');
   const https = section({}, 'frontend https');
   assert.ok(https.includes(`bind 0.0.0.0:443 ssl crt ${HAPROXY_FILES.certificate} alpn h2,http/1.1`));
   assert.ok(https.includes(`bind [::]:443 v6only ssl crt ${HAPROXY_FILES.certificate} alpn h2,http/1.1`));
-  assert.ok(https.includes('http-response set-header Strict-Transport-Security "max-age=63072000"'));
+});
+
+test('modern is TLS 1.3 only, without TLS 1.2 cipher lists', () => {
+  const global = section({ tlsProfile: 'modern' }, 'global');
+  assert.ok(global.includes('ssl-default-bind-options ssl-min-ver TLSv1.3 no-tls-tickets'));
+  assert.ok(global.includes('ssl-default-server-options ssl-min-ver TLSv1.3 no-tls-tickets'));
+  assert.ok(!global.some((line) => line.startsWith('ssl-default-bind-ciphers ') || line.startsWith('ssl-default-server-ciphers ')));
+});
+
+test('HSTS and the security headers go on every HTTPS response, HAProxy\'s own answers (401, 403, 429) too', () => {
+  const https = section({}, 'frontend https');
+  const headers = [
+    'http-after-response set-header Strict-Transport-Security "max-age=63072000"',
+    'http-after-response set-header X-Content-Type-Options nosniff',
+    'http-after-response set-header X-Frame-Options DENY',
+  ];
+  for (const header of headers) assert.ok(https.includes(header), header);
+  assert.ok(!https.some((line) => line.startsWith('http-response set-header')), 'http-response skips the responses HAProxy makes itself');
 });
 
 test('port 80 only redirects to HTTPS; another HTTPS port is kept in the redirect', () => {

@@ -21,7 +21,7 @@ test('every key has a documented default', () => {
     { http: vars.http_port, https: vars.https_port, ipv6: vars.ipv6, maxconn: vars.maxconn, body: vars.max_body, allow: vars.allow, deny: vars.deny },
     { http: 80, https: 443, ipv6: true, maxconn: 4096, body: 131072, allow: [], deny: [] },
   );
-  assert.deepEqual(vars.tls, { hsts_max_age: 63072000, self_signed_days: 365 });
+  assert.deepEqual(vars.tls, { profile: 'intermediate', hsts_max_age: 63072000, self_signed_days: 365 });
   assert.deepEqual(vars.rate_limit, { requests: 200, window: 10, ban_after: 200, ban: 600, connections: 50 });
   assert.deepEqual(vars.auth, {
     users: [],

@@ -58,7 +58,7 @@ test('the catalog is the roles themselves: name, namespace, hosts, tags and each
   const [entry] = catalogOf(definePlaybook({ roles: [painter] }));
   assert.deepEqual({ ...entry, parameters: undefined }, { role: 'painter', namespace: 'colour', title: 'Painter', hosts: 'walls', summary: 'Paints in the colour of the host.', tags: ['painter', 'paint'], parameters: undefined });
   assert.deepEqual(entry!.parameters, [{ name: 'colour.name', type: 'string', default: 'blue', constraints: [], description: 'The colour.' }]);
-  assert.deepEqual(catalogOf(site).map((row) => row.role), ['packages', 'firewall', 'ssh', 'fail2ban', 'base', 'node', 'balancer', 'acme']);
+  assert.deepEqual(catalogOf(site).map((row) => row.role), ['packages', 'firewall', 'ssh', 'fail2ban', 'sysctl', 'base', 'node', 'balancer', 'acme']);
 });
 
 test('a role learns which hosts run another role from the playbook\'s group expression for it, not from a group name of its own', () => {

@@ -7,17 +7,33 @@ import { authorizedKeys } from '../../tasks/core/authorized-keys.ts';
 import { sshdHardening } from '../../tasks/ssh/sshd.ts';
 import { sshVars } from '../../tasks/ssh/vars.ts';
 import { opensshVersion } from '../../tasks/ssh/facts.ts';
+import { readFileSync } from 'node:fs';
+import { hostKeys, parseHostKeys } from '../../tasks/ssh/host-keys.ts';
+import { moduliState, parseModuli } from '../../tasks/ssh/moduli.ts';
+import { SSH2_DEFAULT_ALGORITHMS } from '../../src/transport/ssh-client-profile.ts';
+import type { SshClientProfile } from '../../src/engine/types.ts';
 import type { HostVars } from '../../playbooks/site.ts';
 import { fakeHost, factReader } from '../support/fake-context.ts';
 import { roleContext } from '../../src/engine/role.ts';
 
 const RUN_KEY = 'ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIMrunkeyrunkeyrunkeyrunkeyrunkeyrunkeyrunkey0';
 const OTHER_KEY = 'ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIOotherotherotherotherotherotherotherother';
-const login: LoginInfo = { user: 'root', port: 22, method: 'publickey', publicKeys: [RUN_KEY] };
+const fixture = (name: string) => readFileSync(new URL(`../fixtures/ssh/${name}`, import.meta.url), 'utf8');
+/** A Debian 12 host's keys (ed25519, RSA 3072, ECDSA), as the fact reads them. */
+const DEBIAN_KEYS = parseHostKeys({ stdout: fixture('host-keys-debian12.txt'), code: 0 });
+const ED25519 = DEBIAN_KEYS.ed25519!.publicKey!;
+const ECDSA = DEBIAN_KEYS.ecdsa!.publicKey!;
+
+/** This run's SSH client: ssh2's defaults, the host known by `trustedKeys` in known_hosts (or pinned). */
+function client(overrides: Partial<SshClientProfile> = {}): SshClientProfile {
+  return { ...SSH2_DEFAULT_ALGORITHMS, trust: 'known-hosts', trustedKeys: [ED25519], trustedFingerprints: [], certificateAuthority: false, knownHostsFile: '/home/op/.ssh/known_hosts', ...overrides };
+}
+
+let login: LoginInfo = { user: 'root', port: 22, method: 'publickey', publicKeys: [RUN_KEY], sshClient: client() };
 const rootAccount = (keys: string) => ({ exists: true, uid: 0, gid: 0, home: '/root', groups: ['root'], authorizedKeys: keys });
 
-function plan<V>(task: Task<V>, host: Host<V>, values: Record<string, unknown>): Plan {
-  const inventory = { file: '/x.yaml', hosts: [host], groups: new Map([['all', [host.name]]]) };
+function plan<V>(task: Task<V>, host: Host<V>, values: Record<string, unknown>, others: Host<V>[] = []): Plan {
+  const inventory = { file: '/x.yaml', hosts: [host, ...others], groups: new Map([['all', [host.name, ...others.map((other) => other.name)]]]) };
   const context: PlanContext<V> = { host, login, inventory, facts: factReader(values), factsOf: () => undefined, roles: roleContext(inventory) };
   return task.plan(context);
 }
@@ -58,6 +74,8 @@ function stockSshd(user: string): Record<string, unknown> {
     'systemd:ssh.socket': { load: 'loaded', active: 'inactive', unitFile: 'disabled' },
     'systemd:ssh.service': { load: 'loaded', active: 'active', unitFile: 'enabled' },
     [`account:${user}`]: { exists: true, uid: 1000, gid: 1000, home: `/home/${user}`, groups: [user, 'sudo'], authorizedKeys: `${RUN_KEY}\n` },
+    [hostKeys.key]: DEBIAN_KEYS,
+    [moduliState.key]: parseModuli({ stdout: fixture('moduli-pruned.txt'), code: 0 }),
   };
 }
 
@@ -85,6 +103,7 @@ test('a change to sshd is armed on the host before it is written, and disarmed o
     'write-file',
     'save /etc/ssh/sshd_config and arm the rollback timer (120s)',
     'write-file',
+    'check the new algorithms and host keys in sshd -T before the reload',
     'systemctl try-reload-or-restart ssh.service',
     'check the hardened values in sshd -T',
     'verify-login',
@@ -93,4 +112,67 @@ test('a change to sshd is armed on the host before it is written, and disarmed o
   const arm = change.steps.find((step) => step.kind === 'run' && step.description?.startsWith('save'));
   assert.match(arm?.kind === 'run' ? arm.command.text : '', /systemd-run --quiet --unit=provision-ssh-rollback .*--on-active=120 /);
   assert.deepEqual(kinds(change.rollback ?? []).slice(0, 2), ['disarm the sshd rollback timer', 'write-file']);
+});
+
+test('a host known only by its ECDSA key gets its ed25519 key recorded before sshd stops offering ECDSA', () => {
+  const host = hostWith({});
+  login = { ...login, sshClient: client({ trustedKeys: [ECDSA] }) };
+  try {
+    const change = onlyChange(plan(sshdHardening(host), host, stockSshd('root')));
+    const steps = kinds(change.steps);
+    assert.deepEqual(change.steps.filter((step) => step.kind === 'trust-host-key'), [{ kind: 'trust-host-key', path: '/etc/ssh/ssh_host_ed25519_key.pub' }]);
+    assert.ok(steps.indexOf('trust-host-key') < steps.indexOf('systemctl try-reload-or-restart ssh.service'), 'recorded before the reload');
+    assert.ok(steps.indexOf('trust-host-key') > steps.indexOf('save /etc/ssh/sshd_config and arm the rollback timer (60s)'), 'and after the rollback is armed');
+    assert.ok(change.details?.some((line) => /^ssh-ed25519 key SHA256:\S+ is not in \/home\/op\/\.ssh\/known_hosts: recorded there first/.test(line)), change.details?.join('\n'));
+    assert.ok(change.details?.includes("this run's SSH client afterwards: host key ssh-ed25519, key exchange curve25519-sha256@libssh.org, cipher aes128-gcm@openssh.com"));
+  } finally {
+    login = { ...login, sshClient: client() };
+  }
+});
+
+test('a host known by its ed25519 key needs nothing recorded', () => {
+  const host = hostWith({});
+  const change = onlyChange(plan(sshdHardening(host), host, stockSshd('root')));
+  assert.equal(change.steps.some((step) => step.kind === 'trust-host-key'), false);
+});
+
+test('a host pinned only by its ECDSA key is refused, with the ed25519 line to pin', () => {
+  const host = hostWith({});
+  login = { ...login, sshClient: client({ trust: 'pinned', trustedKeys: [ECDSA] }) };
+  try {
+    assert.throws(
+      () => plan(sshdHardening(host), host, stockSshd('root')),
+      (error: Error) =>
+        /^refusing to change sshd's host keys on h1: afterwards sshd offers this run its ssh-ed25519 key SHA256:\S+, which it is not among the keys pinned by ssh_host_key \(ssh_host_key: ecdsa-sha2-nistp256 SHA256:\S+\)/.test(error.message) &&
+        error.message.includes(`Pin it too (ssh_host_key: ${ED25519}; compare on the host: ssh-keygen -lf /etc/ssh/ssh_host_ed25519_key.pub)`),
+    );
+  } finally {
+    login = { ...login, sshClient: client() };
+  }
+});
+
+test('algorithm lists this run\'s client could not meet are refused before anything is written', () => {
+  const host = hostWith({ kex_algorithms: ['sntrup761x25519-sha512@openssh.com'], ciphers: ['aes256-ctr'], macs: ['umac-128-etm@openssh.com'] });
+  assert.throws(
+    () => plan(sshdHardening(host), host, stockSshd('root')),
+    /refusing to change sshd's algorithms on h1: this run's SSH client could not log in afterwards:\n  no common key exchange: .*\n  no common MAC for aes256-ctr: /,
+  );
+  // Host key types whose keys sshd does not hold: nothing to offer at all.
+  const noKeys = hostWith({ host_key_types: ['rsa'] });
+  assert.throws(() => plan(sshdHardening(noKeys), noKeys, { ...stockSshd('root'), [hostKeys.key]: { ed25519: DEBIAN_KEYS.ed25519 } }), /sshd would have no host key to offer: none of ssh\.host_key_types \(rsa\)/);
+});
+
+test('TCP forwarding stays on where other hosts of the inventory jump through this one', () => {
+  const bastion = hostWith({}, { address: '203.0.113.10' });
+  const behind = { ...fakeHost({ ssh: sshVars('/tmp').parse({}) } as HostVars, 'node7'), connection: { ...bastion.connection, address: '10.0.1.7', jump: [{ address: '203.0.113.10', port: 22, user: 'ops' }] } };
+  assert.throws(
+    () => plan(sshdHardening(bastion), bastion, stockSshd('root'), [behind]),
+    /refusing to turn off TCP forwarding on h1: it is the jump host of node7 \(ssh_jump or ProxyJump\), which could no longer be reached through it\. Set ssh\.allow_forwarding: true for h1\.$/,
+  );
+  const allowed = hostWith({ allow_forwarding: true }, { address: '203.0.113.10' });
+  const change = onlyChange(plan(sshdHardening(allowed), allowed, stockSshd('root'), [behind]));
+  assert.match(change.diff?.after ?? '', /^AllowTcpForwarding yes$/m);
+  // Another host on the same address but another port (a port forward to another sshd) is not this one.
+  const elsewhere = { ...behind, connection: { ...behind.connection, jump: [{ address: '203.0.113.10', port: 2200, user: 'ops' }] } };
+  assert.equal(plan(sshdHardening(bastion), bastion, stockSshd('root'), [elsewhere]).status, 'change');
 });

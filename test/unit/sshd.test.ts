@@ -66,7 +66,11 @@ test('sshd -T values are compared with the spellings sshd prints', () => {
 });
 
 test('accumulating keywords and Match overrides are found; comments and other keywords are not', () => {
-  const managed = new Set(['port', 'passwordauthentication', 'allowusers']);
+  const managed = new Map([
+    ['port', '22'],
+    ['passwordauthentication', 'no'],
+    ['allowusers', 'deploy'],
+  ]);
   const content = '# Port 22\nPort 22\nUsePAM yes\nPasswordAuthentication yes\nMatch User bob\n  PasswordAuthentication yes\n';
   const conflicts = findConflicts({ path: '/etc/ssh/x.conf', content }, managed);
   assert.deepEqual(
