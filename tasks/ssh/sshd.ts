@@ -24,6 +24,7 @@ const SOCKET_OVERRIDE = '/etc/systemd/system/ssh.socket.d/provision-port.conf';
 /** Every drop-in sshd includes, with its content. */
 const dropIns: Fact<ConfigFile[]> = {
   key: 'sshd:drop-ins',
+  description: '/etc/ssh/sshd_config.d/*.conf',
   command: sh`for f in /etc/ssh/sshd_config.d/*.conf; do [ -f "$f" ] && { echo "== $f"; base64 -w0 "$f"; echo; }; done; true`,
   parse: (output) => parseDropIns(output.stdout),
   staleAfter: [{ path: '/etc/ssh' }],
