@@ -13,7 +13,7 @@ export type PathState =
       owner: string;
       group: string;
       content: string;
-      /** SHA-256 of the exact bytes read (the content is their UTF-8 reading); absent on a predicted state. */
+      /** SHA-256 of the exact bytes read (the content is their UTF-8 reading), not enumerable; absent on a predicted state. */
       sha256?: string;
     }
   | { type: 'directory' | 'link' | 'other'; mode: string; owner: string; group: string };
@@ -31,7 +31,11 @@ export function parsePathState(output: FactOutput): PathState {
   const meta = { mode: normalizeMode(mode), owner, group };
   if (kind === 'regular file' || kind === 'regular empty file') {
     const bytes = Buffer.from(body.trim(), 'base64');
-    return { type: 'file', ...meta, content: bytes.toString('utf8'), sha256: createHash('sha256').update(bytes).digest('hex') };
+    const state: PathState = { type: 'file', ...meta, content: bytes.toString('utf8') };
+    // Not enumerable: a state predicted by spreading this one with new content (`{ ...state, content }`) must not
+    // carry the old bytes' digest along.
+    Object.defineProperty(state, 'sha256', { value: createHash('sha256').update(bytes).digest('hex'), enumerable: false });
+    return state;
   }
   if (kind === 'directory') return { type: 'directory', ...meta };
   if (kind === 'symbolic link') return { type: 'link', ...meta };
