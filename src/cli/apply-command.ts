@@ -2,6 +2,7 @@
 import { InputError } from '../errors.ts';
 import { selectHosts } from '../inventory/limit.ts';
 import { PlannedRun } from '../engine/run.ts';
+import { leaveOutStaleHosts } from '../engine/stale-hosts.ts';
 import { runToJson } from '../report/json.ts';
 import { colorWanted, palette } from '../report/palette.ts';
 import { lineProgress, listrProgress } from '../report/progress.ts';
@@ -93,6 +94,8 @@ export async function applyCommand(flags: ApplyFlags, interrupted: () => boolean
       }
     }
     if (!flags.json) out('');
+    // What runs is what was shown: a host whose facts moved while the prompt waited is left alone, reported stale.
+    await leaveOutStaleHosts(run.sessions, flags.forks);
     progress.start(hosts.map((host) => host.name));
     const result = await run.apply({ ...progress.events, hostFinished: (host, status) => progress.hostDone(host, status) }, interrupted);
     await progress.stop();

@@ -11,6 +11,7 @@ import { parsePlan, type SavedPlan } from '../engine/plan-file.ts';
 import { planKey } from '../engine/plan-key.ts';
 import { usePlanSeed } from '../engine/plan-random.ts';
 import { PlannedRun } from '../engine/run.ts';
+import { compareWithSaved } from '../engine/stale-hosts.ts';
 import { summarize, type HostResult } from '../engine/results.ts';
 import { selectTags, type Playbook } from '../engine/playbook.ts';
 import { applyLoginFallbacks } from '../engine/login-fallbacks.ts';
@@ -129,9 +130,9 @@ export async function applySavedPlan(
 
   const run = await PlannedRun.prepare({ inventory, hosts, playbook, forks: flags.forks, confirmHostKeys: askAboutHostKeys }, progress.events);
   try {
-    run.compareWithSaved(savedByName, digester);
+    compareWithSaved(run.sessions, savedByName, digester);
     progress.start(hosts.map((host) => host.name));
-    const applied = await run.apply({ ...progress.events, hostFinished: (host, status) => progress.hostDone(host, status) }, interrupted, { recheck: false });
+    const applied = await run.apply({ ...progress.events, hostFinished: (host, status) => progress.hostDone(host, status) }, interrupted);
     await progress.stop();
     const byName = new Map(applied.hosts.map((host) => [host.name, host]));
     const results = plan.hosts.map((saved): HostResult => byName.get(saved.name) ?? notPlanned(saved));

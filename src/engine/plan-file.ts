@@ -11,7 +11,8 @@ import { digestPreconditions, type PreconditionDigest } from './preconditions.ts
 import { taskReport, type TaskRecord } from './plan-record.ts';
 import { PROVISIONAL_NOTE } from './host-plan.ts';
 import { summarize, type HostResult, type RunResult } from './results.ts';
-import type { PlannedRun, SavedHostPlan } from './run.ts';
+import type { PlannedRun } from './run.ts';
+import type { SavedHostPlan } from './stale-hosts.ts';
 
 /** What the file says it is. */
 export const PLAN_FORMAT = 'provision-plan';

@@ -8,9 +8,6 @@ import type { Fact } from './types.ts';
 import type { Playbook } from './playbook.ts';
 import { UnknownHostKeyError } from '../transport/host-key-policy.ts';
 import { settleNewHostKeys, type HostKeyConsent } from './new-host-keys.ts';
-import { sha256, type Digester } from './digest.ts';
-import { digestPreconditions, movedSincePlan, type PreconditionDigest, type ReadAgain } from './preconditions.ts';
-import { planDifference, type TaskRecord } from './plan-record.ts';
 
 /** Rounds of first-contact questions: one for the hosts' (or their first jump hosts') keys, one more per jump host. */
 const MAX_HOST_KEY_ROUNDS = 8;
@@ -28,21 +25,6 @@ export interface RunOptions<Vars> {
   forks: number;
   /** Asked once about the host keys first seen in this run (`ssh_host_key_checking: ask`); without it they are refused. */
   confirmHostKeys?: HostKeyConsent;
-}
-
-/** A host's plan as saved: the digests of the facts it rests on, and its tasks' records. */
-export interface SavedHostPlan {
-  preconditions: readonly PreconditionDigest[];
-  tasks: readonly TaskRecord[];
-}
-
-/** How the apply treats the plan it applies. */
-export interface ApplyOptions {
-  /**
-   * Read the facts each changing host's plan rests on again, in one round trip per host, and leave out the hosts
-   * whose facts moved (default true). Off only where the facts were just read and compared (a saved plan's apply).
-   */
-  recheck?: boolean;
 }
 
 /** Progress callbacks for the whole run. */
@@ -153,34 +135,9 @@ export class PlannedRun<Vars> {
     return this.sessions.some((session) => !session.failed && session.hasChanges);
   }
 
-  /**
-   * Compares every host with its saved plan, on the facts just gathered: a host whose facts moved, or whose plan
-   * now differs from the saved one, is marked stale (with what moved), and nothing will be applied there.
-   */
-  compareWithSaved(saved: ReadonlyMap<string, SavedHostPlan>, digester: Digester): void {
-    const byName = new Map(this.sessions.map((session) => [session.host.name, session]));
-    const readNow = (host: string, key: string): ReadAgain => {
-      const session = byName.get(host);
-      if (!session) return { error: 'the host is not in this run' };
-      if (session.failed) return { error: session.result.error ?? 'the host is unreachable' };
-      return session.gathered.lookup(key);
-    };
-    for (const session of this.sessions) {
-      const plan = saved.get(session.host.name);
-      if (session.failed || !plan) continue;
-      const moved = movedSincePlan(session.host.name, plan.preconditions, readNow, digester);
-      if (moved.length > 0) session.markStale(moved);
-      else if (!session.planFailed) {
-        const differs = planDifference(plan.tasks, session.records(digester));
-        if (differs.length > 0) session.markStale(differs);
-      }
-    }
-  }
-
   /** Applies every host's plan, hosts in parallel; one host's failure never stops the others. */
-  async apply(events: RunEvents = {}, shouldStop: () => boolean = () => false, options: ApplyOptions = {}): Promise<RunResult> {
+  async apply(events: RunEvents = {}, shouldStop: () => boolean = () => false): Promise<RunResult> {
     events.phase?.('apply');
-    if (options.recheck !== false) await this.leaveOutStale();
     const byName = new Map(this.sessions.map((session) => [session.host.name, session]));
     const peers = (name: string) => byName.get(name)?.gathered;
     const hosts = await mapLimit(this.sessions, this.options.forks, async (session) => {
@@ -189,35 +146,6 @@ export class PlannedRun<Vars> {
       return result;
     });
     return { mode: 'apply', hosts, summary: summarize(hosts) };
-  }
-
-  /**
-   * Reads again, in one round trip per host, the facts each changing host's plan rests on (its own, and those it read
-   * on other hosts), and marks stale every host whose facts moved since the plan.
-   */
-  private async leaveOutStale(): Promise<void> {
-    const changing = this.sessions.filter((session) => !session.failed && !session.planFailed && session.hasChanges);
-    if (changing.length === 0) return;
-    const byName = new Map(this.sessions.map((session) => [session.host.name, session]));
-    const wanted = new Map<string, Map<string, Fact<unknown>>>();
-    for (const session of changing) {
-      for (const { host, fact } of session.preconditions) (wanted.get(host) ?? wanted.set(host, new Map()).get(host)!).set(fact.key, fact);
-    }
-    const fresh = new Map<string, Map<string, unknown> | string>();
-    await mapLimit([...wanted], this.options.forks, async ([host, facts]) => {
-      const session = byName.get(host);
-      fresh.set(host, session ? await session.readAgain([...facts.values()]) : 'the host is not in this run');
-    });
-    const readAgain = (host: string, key: string): ReadAgain => {
-      const values = fresh.get(host);
-      if (typeof values === 'string') return { error: values };
-      return values?.has(key) ? { value: values.get(key) } : undefined;
-    };
-    for (const session of changing) {
-      const planned = digestPreconditions(session.preconditions, (host, fact) => byName.get(host)!.gathered.get(fact), sha256);
-      const moved = movedSincePlan(session.host.name, planned, readAgain, sha256);
-      if (moved.length > 0) session.markStale(moved);
-    }
   }
 
   /** Closes every connection. */

@@ -13,6 +13,7 @@ import { renderRun } from '../../src/report/text.ts';
 import { palette } from '../../src/report/palette.ts';
 import { summarize } from '../../src/engine/results.ts';
 import { fakeHost } from '../support/fake-context.ts';
+import { leaveOutStaleHosts } from '../../src/engine/stale-hosts.ts';
 
 /** Runs commands with this machine's /bin/sh, and keeps each command's text. */
 function localConnection() {
@@ -33,8 +34,8 @@ function localConnection() {
   };
 }
 
-function session(tasks: Task[]) {
-  const host = fakeHost<Record<string, unknown>>({});
+function session(tasks: Task[], name = 'h1') {
+  const host = fakeHost<Record<string, unknown>>({}, name);
   const inventory: Inventory<Record<string, unknown>> = { file: '/x.yaml', hosts: [host], groups: new Map([['all', ['h1']]]) };
   const play: Play = { name: 'play', hosts: 'all', tasks: () => tasks };
   const schedule: ScheduledTask<Record<string, unknown>>[] = tasks.map((task) => ({ play, task }));
@@ -134,4 +135,22 @@ test('the facts a plan rests on are read again in one round trip', async () => {
   const again = await planned.readAgain(planned.preconditions.map(({ fact }) => fact));
   assert.equal(connection.commands.length, 1);
   assert.deepEqual(again, new Map([['word', 'moved'], ['other', 'same']]));
+});
+
+test('before the apply, a changing host whose facts moved since the plan is marked stale, with what moved; one whose facts hold is not', async () => {
+  const moved = { ...echoFact('moved', 'edited'), description: '/etc/moved.conf' };
+  const held = echoFact('held', 'same');
+  const stale = session([echoing('a', moved, [])]);
+  stale.planned['gathered'].store(new Map([['moved', 'planned']]), [moved]);
+  stale.planned.plan(() => undefined);
+  const fine = session([echoing('b', held, [])], 'h2');
+  fine.planned['gathered'].store(new Map([['held', 'same']]), [held]);
+  fine.planned.plan(() => undefined);
+  await leaveOutStaleHosts([stale.planned, fine.planned], 2);
+  assert.equal(stale.connection.commands.length, 1, 'one round trip');
+  const result = await stale.planned.apply(() => undefined, {}, () => false);
+  assert.equal(result.status, 'stale');
+  assert.deepEqual(result.stale, ['/etc/moved.conf changed since the plan']);
+  assert.deepEqual(stale.connection.commands.slice(1), [], 'nothing run after the re-read');
+  assert.equal((await fine.planned.apply(() => undefined, {}, () => false)).status, 'changed');
 });
