@@ -2,7 +2,7 @@
 import { InputError } from '../errors.ts';
 import { selectHosts } from '../inventory/limit.ts';
 import { PlannedRun } from '../engine/run.ts';
-import type { RunResult } from '../engine/results.ts';
+import { leaveOutStaleHosts } from '../engine/stale-hosts.ts';
 import { runToJson } from '../report/json.ts';
 import { colorWanted, palette } from '../report/palette.ts';
 import { lineProgress, listrProgress } from '../report/progress.ts';
@@ -13,56 +13,43 @@ import { applyLoginFallbacks } from '../engine/login-fallbacks.ts';
 import { confirmApply } from './confirm.ts';
 import { askAboutHostKeys } from './host-key-prompt.ts';
 import { DEFAULT_PLAYBOOK_NAME } from './load-playbook.ts';
-import { ignoredVariableLines, loadInventoryInput, type InventoryInput } from './inventory-input.ts';
+import { ignoredVariableLines, resolveInventoryInput } from './inventory-input.ts';
 import { listPlayHosts, listPlayTasks } from './list-hosts.ts';
 import { endKeeperClient, persistSeconds } from '../transport/open-connection.ts';
+import { secretValues } from '../report/redact.ts';
+import { keyedDigester } from '../engine/digest.ts';
+import { planKey } from '../engine/plan-key.ts';
+import { planSeed } from '../engine/plan-random.ts';
+import { savePlan, type PlanInputs } from '../engine/plan-file.ts';
+import { inventoryInputs, playbookInputs } from './plan-inputs.ts';
+import { writePlanFile } from './plan-output.ts';
+import { provisionVersion } from './version.ts';
+import { EXIT, exitCodeFor } from './exit-codes.ts';
+import type { ApplyFlags } from './apply-flags.ts';
 
+export { EXIT };
+export type { ApplyFlags };
 
-/** The flags of `apply`. */
-export interface ApplyFlags {
-  /** The inventory sources, vault passwords and extra vars. */
-  inventory: InventoryInput;
-  dryRun: boolean;
-  yes: boolean;
-  json: boolean;
-  limit?: string;
-  /** List the hosts each play would run on, and stop. */
-  listHosts?: boolean;
-  /** List the tasks each play would run on each host, and stop. */
-  listTasks?: boolean;
-  /** Run only the roles and plays with one of these tags (none: all). */
-  tags?: string[];
-  /** Leave out the roles and plays with one of these tags. */
-  skipTags?: string[];
-  forks: number;
-  playbook?: string;
-  detailedExitcode: boolean;
-  color?: boolean;
-  verbose: boolean;
-  /** Keep a full log of the run (every remote command and its output, secrets masked) in this file. */
-  log?: string;
-  /** Put files' whole contents (masked) in --json and the log, not only their sizes and digests. */
-  showContents?: boolean;
-}
-
-/** Exit codes: 0 success, 1 a host failed or was unreachable, 2 invalid input, 3 changes pending (--detailed-exitcode). */
-export const EXIT = { ok: 0, failed: 1, input: 2, pending: 3, interrupted: 130 } as const;
-
-function exitCodeFor(run: RunResult, flags: ApplyFlags): number {
-  if (run.summary.failed > 0 || run.summary.unreachable > 0) return EXIT.failed;
-  if (run.mode === 'dry-run' && flags.detailedExitcode && run.summary.changed > 0) return EXIT.pending;
-  return EXIT.ok;
-}
 
 /** Runs `apply` and returns the exit code. */
 export async function applyCommand(flags: ApplyFlags, interrupted: () => boolean, loadPlaybook: (file: string | undefined) => Promise<Playbook>): Promise<number> {
   const started = performance.now();
   const stats = () => ({ wallMs: Math.round(performance.now() - started), peakRssKb: process.resourceUsage().maxRSS, forks: flags.forks });
   if (!Number.isInteger(flags.forks) || flags.forks < 1) throw new InputError(`--forks must be a whole number ≥ 1, got ${flags.forks}`);
+  const savedPlan = await readSavedPlanSource(flags.inventory.sources);
+  if (savedPlan) {
+    const { applySavedPlan } = await import('./apply-plan.ts');
+    return applySavedPlan(savedPlan, flags, interrupted, loadPlaybook);
+  }
+  if (flags.maxAge !== undefined) throw new InputError('--max-age goes with a saved plan: provision apply PLAN.json --max-age 2h');
   if (flags.detailedExitcode && !flags.dryRun) throw new InputError('--detailed-exitcode goes with --dry-run');
+  if (flags.out !== undefined && !flags.dryRun) throw new InputError('--out goes with --dry-run (or use provision plan INVENTORY -o FILE)');
   const whole = await loadPlaybook(flags.playbook);
   // The inventory is checked against every variable the playbook's roles read, whatever --tags selects.
-  const inventory = await loadInventoryInput(flags.inventory, whole.varsSchema);
+  const resolved = await resolveInventoryInput(flags.inventory, whole.varsSchema);
+  const inventory = resolved.inventory;
+  // A saved plan records what it was made from as it is now, before any host is contacted (or a fact's secret learnt).
+  const toSave = flags.out === undefined ? undefined : planInputsNow(flags, resolved);
   const playbook = selectTags(whole, flags.tags ?? [], flags.skipTags ?? []);
   if (flags.verbose) for (const line of ignoredVariableLines(inventory)) process.stderr.write(`${line}\n`);
   if (flags.listHosts || flags.listTasks) {
@@ -90,6 +77,12 @@ export async function applyCommand(flags: ApplyFlags, interrupted: () => boolean
     const plan = run.planResult();
     if (flags.dryRun) {
       out(flags.json ? runToJson(plan, stats(), jsonOptions) : renderRun(plan, colors, { showOk: flags.verbose, details: true }));
+      if (toSave) {
+        const saved = savePlan(run, toSave.inputs, { provision: provisionVersion(), createdAt: new Date(), seed: planSeed() }, toSave.digester);
+        writePlanFile(flags.out!, `${JSON.stringify(saved, null, 2)}\n`);
+        const changing = saved.hosts.filter((host) => host.status === 'changed').length;
+        process.stderr.write(`Saved the plan to ${flags.out} (changes on ${changing} host${changing === 1 ? '' : 's'}). Apply exactly it with: provision apply ${flags.out}\n`);
+      }
       return exitCodeFor(plan, flags);
     }
     if (!flags.json) out(renderRun(plan, colors, { showOk: flags.verbose, details: true }));
@@ -101,6 +94,8 @@ export async function applyCommand(flags: ApplyFlags, interrupted: () => boolean
       }
     }
     if (!flags.json) out('');
+    // What runs is what was shown: a host whose facts moved while the prompt waited is left alone, reported stale.
+    await leaveOutStaleHosts(run.sessions, flags.forks);
     progress.start(hosts.map((host) => host.name));
     const result = await run.apply({ ...progress.events, hostFinished: (host, status) => progress.hostDone(host, status) }, interrupted);
     await progress.stop();
@@ -116,4 +111,24 @@ export async function applyCommand(flags: ApplyFlags, interrupted: () => boolean
     stopEcho?.();
     log?.stop();
   }
+}
+
+/** What a plan to be saved was made from, with the key its digests are made with (from the inventory's secrets). */
+function planInputsNow(flags: ApplyFlags, resolved: Awaited<ReturnType<typeof resolveInventoryInput>>): { inputs: PlanInputs; digester: ReturnType<typeof keyedDigester> } {
+  const digester = keyedDigester(planKey(secretValues(), planSeed()));
+  const inputs: PlanInputs = {
+    inventory: inventoryInputs(resolved, flags.inventory.sources, flags.inventory.extraVars, digester),
+    playbook: playbookInputs(flags.playbook),
+    selection: { ...(flags.limit !== undefined ? { limit: flags.limit } : {}), tags: flags.tags ?? [], skipTags: flags.skipTags ?? [] },
+  };
+  return { inputs, digester };
+}
+
+/** The saved plan named as the inventory (`provision apply PLAN.json`), read; undefined when the source is an inventory. */
+async function readSavedPlanSource(sources: readonly string[]): Promise<{ file: string; text: string } | undefined> {
+  const { readSavedPlanFile } = await import('./saved-plan-file.ts');
+  const [first, ...rest] = sources;
+  const found = first === undefined ? undefined : readSavedPlanFile(first);
+  if (found && rest.length > 0) throw new InputError(`a saved plan names its own inventory: apply ${first} alone, without -i`);
+  return found;
 }

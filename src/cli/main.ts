@@ -1,9 +1,9 @@
 /** The command line: parses flags, runs a command, and maps errors to exit codes. Only this module exits. */
-import yargs from 'yargs';
+import yargs, { type Argv } from 'yargs';
 import { InputError } from '../errors.ts';
 import { redact } from '../report/redact.ts';
-import { applyCommand, EXIT } from './apply-command.ts';
-import { inventoryInput, withInventoryOptions } from './inventory-input.ts';
+import { applyCommand, EXIT, type ApplyFlags } from './apply-command.ts';
+import { inventoryInput, withInventoryOptions, type InventoryArgs } from './inventory-input.ts';
 import { loadPlaybook, type DefaultPlaybook } from './load-playbook.ts';
 
 // `provision tasks | head` closes the pipe early: that is the reader's choice, not an error.
@@ -37,47 +37,58 @@ async function main(argv: string[], options: CliOptions): Promise<number> {
     .usage('$0 <command> [options]')
     .command(
       'apply [inventory]',
-      'gather facts, plan, show every diff, ask, apply',
+      'gather facts, plan, show every diff, ask, apply (or apply a saved plan: apply PLAN.json)',
       (y) =>
-        withInventoryOptions(y)
-          .option('dry-run', { alias: 'check', type: 'boolean', default: false, describe: 'plan and show diffs only; change nothing (--check as in Ansible)' })
-          .option('diff', { type: 'boolean', default: false, describe: 'accepted, as in Ansible: diffs are always shown' })
+        planOptions(y)
           .option('yes', { alias: 'y', type: 'boolean', default: false, describe: 'apply without asking' })
-          .option('json', { type: 'boolean', default: false, describe: 'print one JSON document (the plan, or the results)' })
-          .option('limit', { alias: 'l', type: 'string', describe: 'hosts: names, groups, globs, comma lists, !exclude, &intersect' })
+          .option('dry-run', { alias: 'check', type: 'boolean', default: false, describe: 'plan and show diffs only; change nothing (--check as in Ansible)' })
+          .option('out', { type: 'string', requiresArg: true, describe: 'with --dry-run: save the plan to this file (mode 0600), for provision apply FILE' })
+          .option('max-age', { type: 'string', requiresArg: true, describe: 'with a saved plan: refuse it when older than this (default 24h)' })
           .option('list-hosts', { type: 'boolean', default: false, describe: 'list the hosts each play would run on, and stop' })
-          .option('list-tasks', { type: 'boolean', default: false, describe: 'list the tasks each play would run on each host, and stop' })
-          .option('tags', { alias: 't', type: 'string', array: true, describe: 'run only the roles (and plays) with these tags: role names and the tags roles declare (comma lists, repeatable)' })
-          .option('skip-tags', { type: 'string', array: true, describe: 'leave out the roles (and plays) with these tags (comma lists, repeatable)' })
-          .option('forks', { alias: 'f', type: 'number', default: 10, describe: 'hosts handled in parallel' })
-          .option('playbook', PLAYBOOK_OPTION)
-          .option('detailed-exitcode', { type: 'boolean', default: false, describe: 'with --dry-run: exit 3 when changes are pending' })
-          .option('color', { type: 'boolean', describe: 'colour the output (--no-color to disable)' })
-          .option('verbose', { alias: 'v', type: 'boolean', default: false, describe: 'list tasks already in place, variables provision ignores, and each remote command (secrets masked)' })
-          .option('log', { type: 'string', describe: 'keep a full run log in this file (commands and outputs, secrets masked)' })
-          .option('show-contents', { type: 'boolean', default: false, describe: "put files' whole contents (secrets masked) in --json and --log" }),
+          .option('list-tasks', { type: 'boolean', default: false, describe: 'list the tasks each play would run on each host, and stop' }),
       async (args) => {
         code = await applyCommand(
           {
-            inventory: inventoryInput(args),
+            ...planFlags(args),
             dryRun: args['dry-run'],
             yes: args.yes,
-            json: args.json,
-            ...(args.limit !== undefined ? { limit: args.limit } : {}),
             listHosts: args['list-hosts'],
             listTasks: args['list-tasks'],
-            tags: splitTags(args.tags),
-            skipTags: splitTags(args['skip-tags']),
-            forks: args.forks,
-            ...(args.playbook !== undefined ? { playbook: args.playbook } : {}),
-            detailedExitcode: args['detailed-exitcode'],
-            ...(args.color !== undefined ? { color: args.color } : {}),
-            verbose: args.verbose,
-            ...(args.log !== undefined ? { log: args.log } : {}),
-            showContents: args['show-contents'],
+            ...(args.out !== undefined ? { out: args.out } : {}),
+            ...(args['max-age'] !== undefined ? { maxAge: args['max-age'] } : {}),
           },
           () => interruptions > 0,
           playbookOf,
+        );
+      },
+    )
+    .command(
+      'plan [inventory]',
+      'the dry run, and with -o FILE the plan saved for provision apply FILE',
+      (y) => planOptions(y).option('out', { alias: 'o', type: 'string', requiresArg: true, describe: 'save the plan to this file (mode 0600), for provision apply FILE' }),
+      async (args) => {
+        code = await applyCommand(
+          { ...planFlags(args), dryRun: true, yes: false, ...(args.out !== undefined ? { out: args.out } : {}) },
+          () => interruptions > 0,
+          playbookOf,
+        );
+      },
+    )
+    .command(
+      'show <plan>',
+      'print a saved plan as the dry run prints it (--json: as data); contacts no host',
+      (y) =>
+        y
+          .positional('plan', { type: 'string', demandOption: true, describe: 'a plan saved by provision plan -o FILE' })
+          .option('json', { type: 'boolean', default: false, describe: 'print it as JSON' })
+          .option('show-contents', { type: 'boolean', default: false, describe: "with --json: files' whole contents (those with a secret are never in a plan)" })
+          .option('color', { type: 'boolean', describe: 'colour the output (--no-color to disable)' })
+          .option('verbose', { alias: 'v', type: 'boolean', default: false, describe: 'also list the tasks already in place' }),
+      async (args) => {
+        const { showCommand } = await import('./show-command.ts');
+        code = showCommand(
+          { file: args.plan, json: args.json, verbose: args.verbose, showContents: args['show-contents'], ...(args.color !== undefined ? { color: args.color } : {}) },
+          (line) => process.stdout.write(`${line}\n`),
         );
       },
     )
@@ -188,7 +199,7 @@ async function main(argv: string[], options: CliOptions): Promise<number> {
       // It runs on while its socket listens, and exits once it holds nothing.
       await runKeeper(args.socket, args.wait);
     })
-    .demandCommand(1, 'Name a command: apply, validate, inventory, facts, init, tasks, schema or lab.')
+    .demandCommand(1, 'Name a command: apply, plan, show, validate, inventory, facts, init, tasks, schema or lab.')
     .strict()
     .fail((message, error) => {
       // yargs' own usage errors (a flag missing its value, say) are the operator's input, not a failure of ours.
@@ -201,6 +212,53 @@ async function main(argv: string[], options: CliOptions): Promise<number> {
     .completion('completion', 'print a shell completion script')
     .parseAsync();
   return code;
+}
+
+/** The options `apply` and `plan` share: what to run where, and how to report it. */
+function planOptions<T>(y: Argv<T>) {
+  return withInventoryOptions(y)
+    .option('diff', { type: 'boolean', default: false, describe: 'accepted, as in Ansible: diffs are always shown' })
+    .option('json', { type: 'boolean', default: false, describe: 'print one JSON document (the plan, or the results)' })
+    .option('limit', { alias: 'l', type: 'string', describe: 'hosts: names, groups, globs, comma lists, !exclude, &intersect' })
+    .option('tags', { alias: 't', type: 'string', array: true, describe: 'run only the roles (and plays) with these tags: role names and the tags roles declare (comma lists, repeatable)' })
+    .option('skip-tags', { type: 'string', array: true, describe: 'leave out the roles (and plays) with these tags (comma lists, repeatable)' })
+    .option('forks', { alias: 'f', type: 'number', default: 10, describe: 'hosts handled in parallel' })
+    .option('playbook', PLAYBOOK_OPTION)
+    .option('detailed-exitcode', { type: 'boolean', default: false, describe: 'with a dry run: exit 3 when changes are pending' })
+    .option('color', { type: 'boolean', describe: 'colour the output (--no-color to disable)' })
+    .option('verbose', { alias: 'v', type: 'boolean', default: false, describe: 'list tasks already in place, variables provision ignores, and each remote command (secrets masked)' })
+    .option('log', { type: 'string', describe: 'keep a full run log in this file (commands and outputs, secrets masked)' })
+    .option('show-contents', { type: 'boolean', default: false, describe: "put files' whole contents (secrets masked) in --json and --log" });
+}
+
+/** The flags `apply` and `plan` share, from their parsed arguments. */
+function planFlags(args: InventoryArgs & {
+  json: boolean;
+  limit?: string | undefined;
+  tags?: string[] | undefined;
+  'skip-tags'?: string[] | undefined;
+  forks: number;
+  playbook?: string | undefined;
+  'detailed-exitcode': boolean;
+  color?: boolean | undefined;
+  verbose: boolean;
+  log?: string | undefined;
+  'show-contents': boolean;
+}): Omit<ApplyFlags, 'dryRun' | 'yes'> {
+  return {
+    inventory: inventoryInput(args),
+    json: args.json,
+    ...(args.limit !== undefined ? { limit: args.limit } : {}),
+    tags: splitTags(args.tags),
+    skipTags: splitTags(args['skip-tags']),
+    forks: args.forks,
+    ...(args.playbook !== undefined ? { playbook: args.playbook } : {}),
+    detailedExitcode: args['detailed-exitcode'],
+    ...(args.color !== undefined ? { color: args.color } : {}),
+    verbose: args.verbose,
+    ...(args.log !== undefined ? { log: args.log } : {}),
+    showContents: args['show-contents'],
+  };
 }
 
 /** `--tags a,b --tags c` as a list of tags. */

@@ -27,6 +27,8 @@ export class FactCache implements FactReader {
   private readonly stale = new Set<string>();
   /** The facts behind the values, for what makes each stale. */
   private readonly facts = new Map<string, Fact<unknown>>();
+  /** Keys whose values a planned change predicts, rather than the host said. */
+  private readonly predicted = new Set<string>();
 
   /** An independent copy, so planning and applying each carry their own predicted state. */
   clone(): FactCache {
@@ -34,6 +36,7 @@ export class FactCache implements FactReader {
     for (const [key, value] of this.values) copy.values.set(key, value);
     for (const key of this.stale) copy.stale.add(key);
     for (const [key, fact] of this.facts) copy.facts.set(key, fact);
+    for (const key of this.predicted) copy.predicted.add(key);
     return copy;
   }
 
@@ -43,12 +46,23 @@ export class FactCache implements FactReader {
     for (const [key, value] of values) {
       this.values.set(key, value);
       this.stale.delete(key);
+      this.predicted.delete(key);
     }
+  }
+
+  /** True when the value is the one the host gave (stale or not), not one a planned change predicts. */
+  isGathered(key: string): boolean {
+    return this.values.has(key) && !this.predicted.has(key);
   }
 
   /** True when the value is known (gathered or predicted) and not stale. */
   has(key: string): boolean {
     return this.values.has(key) && !this.stale.has(key);
+  }
+
+  /** The value under `key` (stale or not), when there is one. */
+  lookup(key: string): { value: unknown } | undefined {
+    return this.values.has(key) ? { value: this.values.get(key) } : undefined;
   }
 
   get<T>(fact: Fact<T>): T {
@@ -65,6 +79,7 @@ export class FactCache implements FactReader {
     this.facts.set(fact.key, fact);
     this.values.set(fact.key, value);
     this.stale.delete(fact.key);
+    this.predicted.add(fact.key);
   }
 
   /** Marks a fact as changed by a step whose result is not predicted. */

@@ -1,6 +1,7 @@
 /**
- * One host's apply phase: the plan applied task by task (each re-planned on facts re-read where a change made them
- * stale), handlers once at the end of each play, and the result.
+ * One host's apply phase: the plan that was shown, applied task by task; a task planned on facts an earlier change
+ * alters (provisional) is planned again once that change is made, on those facts read again, and the result says
+ * whether that plan is the one shown. Handlers run once at the end of each play.
  */
 import type { Inventory } from '../inventory/types.ts';
 import { UnreachableError } from '../errors.ts';
@@ -11,7 +12,18 @@ import { performStep, type StepEnvironment } from './steps.ts';
 import { applyChange } from './apply-change.ts';
 import { errorText, type HostLink } from './host-connect.ts';
 import { asRun, planContext, reportChange, taskName, type HostPlan, type PeerLookup } from './host-plan.ts';
-import { playHandlers, type Fact, type Play, type Task } from './types.ts';
+import { samePlan, taskRecord } from './plan-record.ts';
+import { sha256 } from './digest.ts';
+import { playHandlers, type Fact, type Plan, type Play, type Task } from './types.ts';
+
+/** What a task planned again during the apply says, by whether its plan is the one shown. */
+const REPLANNED_NOTE = {
+  same: 'planned again after an earlier change of this run: the same as shown',
+  differs: 'planned again after an earlier change of this run: this differs from what was shown',
+} as const;
+
+/** Why a stale host's tasks were not applied. */
+const STALE_REASON = 'not applied: facts the plan rests on changed since the plan';
 
 /** Progress callbacks, for the live display. */
 export interface HostEvents {
@@ -23,6 +35,8 @@ export interface HostEvents {
 export class HostApply<Vars> {
   /** Validation scopes that passed in this apply (see WriteFileStep.validationScope). */
   private readonly validatedScopes = new Set<string>();
+  /** Set once a task planned again differs from what was shown: every later task is then planned again too. */
+  private diverged = false;
 
   constructor(
     private readonly link: HostLink<Vars>,
@@ -35,14 +49,21 @@ export class HostApply<Vars> {
   }
 
   /**
-   * Applies the plan task by task. Facts made stale by an applied change are re-read and the task re-planned.
-   * Handlers run once at the end of each play, in their declared order, also after a failure (so a written
-   * config is never left unloaded).
+   * Applies the plan task by task: each as shown, except provisional ones, planned again on the facts an earlier
+   * change made stale, read again. Handlers run once at the end of each play, in their declared order, also after a
+   * failure (so a written config is never left unloaded).
    */
   async apply(peers: PeerLookup, events: HostEvents, shouldStop: () => boolean): Promise<HostResult> {
     const { link, planned } = this;
     const result = link.result;
     if (!link.connection || link.failed) return link.finish();
+    if (link.stale) {
+      // Nothing at all on a host whose facts moved: the plan shown is not the one its state would give now.
+      const report = planned.report();
+      // What the tasks would do now is not what was approved: they are listed as not applied, without it.
+      const skip = (task: TaskResult): TaskResult => (task.status === 'would-change' ? { play: task.play, name: task.name, status: 'skipped', reason: STALE_REASON, changes: [] } : task);
+      return { ...report, status: 'stale', tasks: report.tasks.map(skip), handlers: [] };
+    }
     if (planned.failed) {
       // Never half-apply: a host whose plan has an error changes nothing at all.
       const report = planned.report();
@@ -64,8 +85,9 @@ export class HostApply<Vars> {
           continue;
         }
         events.taskStarted?.(link.host.name, name);
-        const later = schedule.slice(schedule.indexOf(entry) + 1).map((next) => next.task);
-        const done = await this.applyTask(play, task, later, cache, peers, notified);
+        const index = schedule.indexOf(entry);
+        const later = schedule.slice(index + 1).map((next) => next.task);
+        const done = await this.applyTask(index, play, task, later, cache, peers, notified);
         result.tasks.push(done);
         events.taskFinished?.(link.host.name, done);
         if (done.status === 'failed') {
@@ -79,14 +101,23 @@ export class HostApply<Vars> {
     return link.finish();
   }
 
-  private async applyTask(play: Play<Vars>, task: Task<Vars>, later: Task<Vars>[], cache: FactCache, peers: PeerLookup, notified: Set<string>): Promise<TaskResult> {
+  private async applyTask(index: number, play: Play<Vars>, task: Task<Vars>, later: Task<Vars>[], cache: FactCache, peers: PeerLookup, notified: Set<string>): Promise<TaskResult> {
     const { link } = this;
     const name = taskName(task);
+    let replanned: TaskResult['replanned'];
     try {
-      const stale = cache.staleAmong(task.facts(link.host).map((fact) => fact.key));
-      if (stale.length > 0) await this.refresh(task, later, cache);
-      const plan = asRun(link, play, task.plan(planContext(link, this.inventory, play, cache, peers)), notified);
-      if (plan.status === 'ok') return { play: play.name, name, status: 'ok', reason: plan.reason, changes: [] };
+      const shown = this.planned.plans[index]!;
+      let plan: Plan;
+      if (!(shown instanceof Error) && !this.planned.provisional.has(index) && !this.diverged) plan = shown;
+      else {
+        const stale = cache.staleAmong(task.facts(link.host).map((fact) => fact.key));
+        if (stale.length > 0) await this.refresh(task, later, cache);
+        plan = asRun(link, play, task.plan(planContext(link, this.inventory, play, cache, peers)), notified);
+        replanned = !(shown instanceof Error) && samePlan(taskRecord(play.name, name, shown, sha256), taskRecord(play.name, name, plan, sha256)) ? 'same' : 'differs';
+        if (replanned === 'differs') this.diverged = true;
+      }
+      const again = replanned ? { replanned, note: REPLANNED_NOTE[replanned] } : {};
+      if (plan.status === 'ok') return { play: play.name, name, status: 'ok', reason: plan.reason, changes: [], ...again };
       for (const change of plan.changes) {
         await applyChange(link.connection!, change, this.environment);
         cache.applyEffects(change);
@@ -94,10 +125,10 @@ export class HostApply<Vars> {
         if (change.movesLogin) link.moveLogin(change.movesLogin);
         if (change.notice) (link.result.notices ??= []).push(change.notice);
       }
-      return { play: play.name, name, status: 'changed', changes: plan.changes.map(reportChange) };
+      return { play: play.name, name, status: 'changed', changes: plan.changes.map(reportChange), ...again };
     } catch (error) {
       if (error instanceof UnreachableError) link.markUnreachable(error);
-      return { play: play.name, name, status: 'failed', changes: [], error: errorText(error) };
+      return { play: play.name, name, status: 'failed', changes: [], error: errorText(error), ...(replanned ? { replanned, note: REPLANNED_NOTE[replanned] } : {}) };
     }
   }
 

@@ -50,6 +50,18 @@ export class HostLink<Vars> {
     return this.result.status === 'failed' || this.result.status === 'unreachable';
   }
 
+  /** Marks the host stale: facts its plan rests on moved (`moved` says which), so nothing is applied there. */
+  markStale(moved: readonly string[]): void {
+    if (this.failed) return;
+    this.result.status = 'stale';
+    this.result.stale = moved.map((reason) => errorText(reason));
+  }
+
+  /** True once the host is known to be stale. */
+  get stale(): boolean {
+    return this.result.status === 'stale';
+  }
+
   /** Marks the host unreachable with the error's message. */
   markUnreachable(error: unknown): void {
     this.result.status = 'unreachable';

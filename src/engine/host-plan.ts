@@ -9,6 +9,9 @@ import { leaveStartToHandler } from './handler-start.ts';
 import { roleContext } from './role.ts';
 import { errorText, type HostLink } from './host-connect.ts';
 import { playHandlers, type Change, type FactReader, type Handler, type Plan, type Play, type PlanContext, type Task, type WriteFileStep } from './types.ts';
+import { PreconditionRecorder, type Precondition } from './preconditions.ts';
+import { taskRecord, type TaskRecord } from './plan-record.ts';
+import type { Digester } from './digest.ts';
 
 /** A task in the order it runs on a host, with the play it belongs to. */
 export interface ScheduledTask<Vars> {
@@ -20,7 +23,7 @@ export interface ScheduledTask<Vars> {
 export type PeerLookup = (hostName: string) => FactReader | undefined;
 
 /** Shown on dry-run tasks whose facts an earlier change (such as a package install) alters first. */
-const PROVISIONAL_NOTE = 'planned on the current state; an earlier change in this run (e.g. a package install) may alter it before this task runs';
+export const PROVISIONAL_NOTE = 'planned on the current state; an earlier change in this run (e.g. a package install) may alter it before this task runs';
 
 /** How a task is named in reports: its kind and target. */
 export function taskName(task: Pick<Task, 'kind' | 'target'>): string {
@@ -54,11 +57,14 @@ export function asRun<Vars>(link: HostLink<Vars>, play: Play<Vars>, plan: Plan, 
 
 /** The plan of one host's tasks, its candidate checks and its report. */
 export class HostPlan<Vars> {
-  private plans: Array<Plan | Error> = [];
+  /** Each task's plan as shown (and as it runs, unless it is provisional), by schedule index; an Error when it failed. */
+  plans: Array<Plan | Error> = [];
   /** Dry-run notes from candidate validation, by change (e.g. the validator is not installed yet). */
   private readonly validationNotes = new Map<Change, string>();
-  /** Tasks planned on facts an earlier change alters unpredictably: the dry run says so. */
-  private readonly provisional = new Set<number>();
+  /** Tasks planned on facts an earlier change alters unpredictably: the dry run says so, and the apply plans them again. */
+  readonly provisional = new Set<number>();
+  /** The gathered facts (this host's and other hosts') the plan read: what must not move before it is applied. */
+  preconditions: Precondition[] = [];
   /** True when a task failed to plan or a candidate failed its check: then nothing is applied on the host. */
   failed = false;
 
@@ -72,12 +78,18 @@ export class HostPlan<Vars> {
   plan(peers: PeerLookup): void {
     if (this.link.failed) return;
     const cache = this.link.gathered.clone();
+    const recorder = new PreconditionRecorder(this.link.host.name);
+    const facts = recorder.reader(cache);
+    const recordedPeers: PeerLookup = (name) => {
+      const found = peers(name);
+      return found && recorder.peerReader(name, found);
+    };
     const notifiedIn = new Map<Play<Vars>, Set<string>>();
     this.plans = this.schedule.map(({ play, task }, index) => {
       if (cache.staleAmong(task.facts(this.link.host).map((fact) => fact.key)).length > 0) this.provisional.add(index);
       const notified = notifiedIn.get(play) ?? notifiedIn.set(play, new Set()).get(play)!;
       try {
-        const plan = asRun(this.link, play, task.plan(planContext(this.link, this.inventory, play, cache, peers)), notified);
+        const plan = asRun(this.link, play, task.plan(planContext(this.link, this.inventory, play, facts, recordedPeers)), notified);
         if (plan.status === 'change') {
           for (const change of plan.changes) {
             cache.applyEffects(change);
@@ -90,6 +102,14 @@ export class HostPlan<Vars> {
         return error instanceof Error ? error : new Error(String(error));
       }
     });
+    this.preconditions = recorder.list();
+  }
+
+  /** Each task's plan as data (see plan-record.ts), its changes' digests made with `digester`. */
+  records(digester: Digester): TaskRecord[] {
+    return this.schedule.map(({ play, task }, index) =>
+      taskRecord(play.name, taskName(task), this.plans[index]!, digester, { provisional: this.provisional.has(index), notes: this.validationNotes }),
+    );
   }
 
   /** Validates every candidate file of the plan (dry run and apply alike), so a bad candidate stops the host before any write. */

@@ -6,10 +6,14 @@ import type { Host, Inventory } from '../inventory/types.ts';
 import type { HostConnection } from '../transport/connection.ts';
 import type { FactCache } from './fact-cache.ts';
 import { HostApply, type HostEvents } from './host-apply.ts';
-import { HostLink } from './host-connect.ts';
+import { HostLink, errorText } from './host-connect.ts';
 import { HostPlan, type PeerLookup, type ScheduledTask } from './host-plan.ts';
 import type { HostResult } from './results.ts';
 import type { Fact, LoginInfo } from './types.ts';
+import type { Digester } from './digest.ts';
+import { gatherFacts } from './gather.ts';
+import type { Precondition } from './preconditions.ts';
+import type { TaskRecord } from './plan-record.ts';
 
 export type { HostEvents, PeerLookup, ScheduledTask };
 
@@ -64,6 +68,36 @@ export class HostSession<Vars> {
   /** Marks the host unreachable with the error's message. */
   markUnreachable(error: unknown): void {
     this.link.markUnreachable(error);
+  }
+
+  /** Marks the host stale: `moved` says what moved since the plan; nothing is applied there. */
+  markStale(moved: readonly string[]): void {
+    this.link.markStale(moved);
+  }
+
+  /** True when a task failed to plan or a candidate failed its check: nothing is applied on the host. */
+  get planFailed(): boolean {
+    return this.planned.failed;
+  }
+
+  /** The gathered facts (this host's and other hosts') the plan read. */
+  get preconditions(): Precondition[] {
+    return this.planned.preconditions;
+  }
+
+  /** Each task's plan as data, its changes' digests made with `digester`. */
+  records(digester: Digester): TaskRecord[] {
+    return this.planned.records(digester);
+  }
+
+  /** Reads `facts` again, in one round trip: their values by key, or why they could not be read. */
+  async readAgain(facts: Fact<unknown>[]): Promise<Map<string, unknown> | string> {
+    if (!this.link.connection || this.link.failed) return this.link.result.error ?? 'the host is not connected';
+    try {
+      return await gatherFacts(this.link.connection, facts);
+    } catch (error) {
+      return errorText(error);
+    }
   }
 
   /** The facts this host's own tasks read. */

@@ -29,6 +29,8 @@ export interface TaskResult {
   changes: ChangeReport[];
   /** On a dry run: the plan rests on facts an earlier change alters first, so the apply may differ. */
   note?: string;
+  /** In an apply: the task was planned again after an earlier change, with the same result as shown, or another. */
+  replanned?: 'same' | 'differs';
   error?: string;
 }
 
@@ -49,10 +51,13 @@ export interface HostStats {
 /** The outcome on one host. */
 export interface HostResult {
   name: string;
-  status: 'ok' | 'changed' | 'failed' | 'unreachable';
+  /** `stale`: facts the plan rests on moved before it was applied, so nothing was applied there. */
+  status: 'ok' | 'changed' | 'failed' | 'unreachable' | 'stale';
   tasks: TaskResult[];
   handlers: HandlerResult[];
   error?: string;
+  /** What moved since the plan, in words, when the host is stale. */
+  stale?: string[];
   /** Things the operator must do (e.g. update ansible_port), collected from applied changes. */
   notices?: string[];
   stats: HostStats;
@@ -65,6 +70,8 @@ export interface RunSummary {
   failed: number;
   unreachable: number;
   skipped: number;
+  /** Hosts not applied because their facts moved since the plan. */
+  stale: number;
 }
 
 /** A whole run: a dry run's plan or an apply's results. */
@@ -76,9 +83,10 @@ export interface RunResult {
 
 /** Counts task statuses over every host. */
 export function summarize(hosts: readonly HostResult[]): RunSummary {
-  const summary: RunSummary = { ok: 0, changed: 0, failed: 0, unreachable: 0, skipped: 0 };
+  const summary: RunSummary = { ok: 0, changed: 0, failed: 0, unreachable: 0, skipped: 0, stale: 0 };
   for (const host of hosts) {
     if (host.status === 'unreachable') summary.unreachable += 1;
+    if (host.status === 'stale') summary.stale += 1;
     for (const task of host.tasks) {
       if (task.status === 'ok') summary.ok += 1;
       else if (task.status === 'changed' || task.status === 'would-change') summary.changed += 1;

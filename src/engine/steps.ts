@@ -5,9 +5,17 @@ import { redact } from '../report/redact.ts';
 import { ShellCommand, join, sh } from '../transport/shell.ts';
 import { splitMarkedOutput, type CommandRunner } from './gather.ts';
 import type { RunStep, Step, TrustHostKeyStep, VerifyLoginStep, WriteFileStep } from './types.ts';
-import { candidateCheck, writeFileScript } from './write-script.ts';
+import { CONFLICT, CONFLICT_EXIT, candidateCheck, writeFileScript } from './write-script.ts';
 
 export { writeFileScript };
+
+/** A write refused by its compare-and-swap check: the file is no longer what the plan saw, and nothing was written. */
+export class WriteConflictError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'WriteConflictError';
+  }
+}
 
 /** What steps need beyond running commands: opening a fresh SSH connection to prove a login still works. */
 export interface StepEnvironment {
@@ -79,6 +87,8 @@ async function writeFile(runner: CommandRunner, step: WriteFileStep, validatedSc
   const scope = step.validate ? step.validationScope : undefined;
   const validated = scope !== undefined && validatedScopes?.has(scope) === true;
   const result = await runner.exec(writeFileScript(validated ? { ...step, validate: undefined } : step), { stdin: step.content });
+  const conflict = result.stderr.split('\n').find((row) => row.startsWith(CONFLICT));
+  if (result.code === CONFLICT_EXIT && conflict) throw new WriteConflictError(redact(conflict.slice(CONFLICT.length).trim()));
   if (result.code !== 0) {
     const what = step.validate && !validated ? `write ${step.path} (validated by: ${step.validate})` : `write ${step.path}`;
     throw new CommandError(what, result.code, redact(result.stderr), redact(result.stdout));

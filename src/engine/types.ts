@@ -48,6 +48,13 @@ export interface Fact<T> {
    * soon as the fact is read, before anything plans on them or prints them.
    */
   secrets?(value: T): readonly string[];
+  /** What the fact is about, for people: `/etc/ssh/sshd_config`, `the unit ssh.service` (default: its key). */
+  readonly description?: string;
+  /**
+   * True when the value moves by itself (an age, a timer's next run): a plan does not rest on it, so a change of it
+   * does not make the plan stale.
+   */
+  readonly volatile?: boolean;
 }
 
 /** A fact's value after a change, known in advance: made by `predict`, so that the value has the fact's type. */
@@ -93,6 +100,11 @@ export interface WriteFileStep {
    * all of them: once in the plan, once in the apply.
    */
   validationScope?: string;
+  /**
+   * What the file must still be when it is replaced (compare-and-swap): the SHA-256 of the content the plan saw, or
+   * absent. Checked in the write's own command, just before the rename; a mismatch writes nothing.
+   */
+  expect?: { sha256: string } | { absent: true };
 }
 
 /** Run a command that must succeed; `stdin` is fed to it (used for secrets, never on the command line). */

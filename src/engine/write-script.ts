@@ -156,9 +156,30 @@ ${ShellCommand.fromQuoted(mode === '600' ? ':' : sh`chmod -- ${step.mode} "$cand
 cat > "$candidate"
 ${ShellCommand.fromQuoted(validate ? `${validate} >&2` : ':')}
 sync "$candidate" 2>/dev/null || true
+${compareBeforeSwap(step)}
 mv -fT -- "$candidate" "$1"
 trap - EXIT
 }`.text;
+}
+
+/** The exit code of a write refused by its compare-and-swap check; the message on stderr starts with CONFLICT. */
+export const CONFLICT_EXIT = 4;
+
+/** How a refused compare-and-swap begins its message, so the engine tells it from a validator's own exit 4. */
+export const CONFLICT = 'compare-and-swap:';
+
+/**
+ * The compare-and-swap check, just before the rename: the file must still be what the plan saw (its SHA-256, read
+ * through the descriptor the shell opens, so one `sha256sum` is the only process), or still be absent. No hash is
+ * printed: a file's digest could help guess a secret in it.
+ */
+function compareBeforeSwap(step: WriteFileStep): ShellCommand {
+  const refuse = (why: string) => sh`{ echo ${`${CONFLICT} ${step.path} ${why} since the plan; nothing was written`} >&2; exit ${CONFLICT_EXIT}; }`;
+  if (!step.expect) return sh`:`;
+  if ('absent' in step.expect) return sh`if [ -e "$1" ] || [ -L "$1" ]; then ${refuse('was created')}; fi`;
+  return sh`if [ -L "$1" ] || [ ! -f "$1" ]; then ${refuse('was removed or replaced')}; fi
+sum=$(sha256sum <"$1")
+[ "\${sum%% *}" = ${step.expect.sha256} ] || ${refuse('changed')}`;
 }
 
 /**

@@ -50,6 +50,7 @@ export function runToJson(run: RunResult, stats?: ProcessStats, options: JsonOpt
       {
         status: host.status,
         ...(host.error ? { error: host.error } : {}),
+        ...(host.stale ? { stale: host.stale } : {}),
         tasks: host.tasks.map((task) => ({ ...task, changes: task.changes.map((change) => (change.diff ? { ...change, diff: shownDiff(change.diff, options) } : change)) })),
         handlers: host.handlers,
         stats: host.stats,

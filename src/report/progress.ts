@@ -34,6 +34,8 @@ export function lineProgress(write: (line: string) => void): Progress {
 export function listrProgress(): Progress {
   const wrappers = new Map<string, ListrTaskWrapper<unknown, never, never>>();
   const finishers = new Map<string, (status: string) => void>();
+  /** Hosts done before listr started their line (a host with nothing to do, or a stale one, takes no time at all). */
+  const finishedEarly = new Map<string, string>();
   let running: Promise<void> = Promise.resolve();
   return {
     events: {
@@ -49,10 +51,13 @@ export function listrProgress(): Progress {
           task: (_context: unknown, wrapper: ListrTaskWrapper<unknown, never, never>) =>
             new Promise<void>((resolve) => {
               wrappers.set(host, wrapper);
-              finishers.set(host, (status) => {
+              const finish = (status: string) => {
                 wrapper.title = `${host}: ${status}`;
                 resolve();
-              });
+              };
+              const early = finishedEarly.get(host);
+              if (early !== undefined) finish(early);
+              else finishers.set(host, finish);
             }),
         })),
         { concurrent: true, exitOnError: false, rendererOptions: { collapseSubtasks: false }, renderer: 'default' } as never,
@@ -60,7 +65,9 @@ export function listrProgress(): Progress {
       running = list.run().then(() => undefined);
     },
     hostDone(host, status) {
-      finishers.get(host)?.(status);
+      const finish = finishers.get(host);
+      if (finish) finish(status);
+      else finishedEarly.set(host, status);
     },
     stop: () => running,
   };

@@ -78,6 +78,11 @@ export function containsSecret(text: string): boolean {
   return allForms().some((form) => text.includes(form));
 }
 
+/** Every secret registered so far, in the order registered (a saved plan keys its digests with them). */
+export function secretValues(): string[] {
+  return [...secrets];
+}
+
 /** Forgets every secret; for tests. */
 export function clearSecrets(): void {
   secrets.clear();

@@ -31,7 +31,8 @@ export function renderTask(task: TaskResult, palette: Palette, options: RenderOp
   const head = `${statusLabel(task.status, palette)} ${task.name}${task.reason ? palette.dim(` (${task.reason})`) : ''}`;
   const body: string[] = [];
   if (task.note) body.push(palette.dim(`note: ${task.note}`));
-  for (const change of options.details ? task.changes : []) {
+  // A task planned again differently from what was shown: what it did was never shown, so it is shown now.
+  for (const change of options.details || task.replanned === 'differs' ? task.changes : []) {
     body.push(`- ${change.summary}`);
     if (change.packages?.install?.length) body.push(`  packages to install: ${change.packages.install.join(' ')}`);
     if (change.packages?.remove?.length) body.push(`  packages to remove: ${change.packages.remove.join(' ')}`);
@@ -50,6 +51,11 @@ export function renderHost(host: HostResult, palette: Palette, options: RenderOp
   if (host.status === 'unreachable') {
     lines.push(palette.failed(`  unreachable: ${redact(host.error ?? 'unknown error')}`));
     return lines.join('\n');
+  }
+  if (host.status === 'stale') {
+    lines.push(palette.failed('  stale: nothing was applied on this host, as its state is no longer the one the plan was made on:'));
+    for (const moved of host.stale ?? []) lines.push(palette.failed(`    ${redact(moved)}`));
+    lines.push(palette.dim('  plan again to see what a run would do now'));
   }
   let play = '';
   for (const task of host.tasks) {
@@ -79,9 +85,12 @@ export function renderRecap(run: RunResult, palette: Palette): string {
     const changed = count('changed') + count('would-change');
     const failed = count('failed') + host.handlers.filter((h) => h.status === 'failed').length;
     const unreachable = host.status === 'unreachable' ? 1 : 0;
-    const paint = unreachable || failed ? palette.failed : changed ? palette.changed : palette.ok;
+    const stale = host.status === 'stale' ? 1 : 0;
+    const paint = unreachable || failed || stale ? palette.failed : changed ? palette.changed : palette.ok;
+    // A dry run is never stale: its recap keeps the columns it always had.
+    const staleColumn = run.mode === 'apply' ? `  stale=${stale}` : '';
     lines.push(
-      `${paint(host.name.padEnd(width))}  ok=${count('ok')}  ${changedWord}=${changed}  failed=${failed}  skipped=${count('skipped')}  unreachable=${unreachable}`,
+      `${paint(host.name.padEnd(width))}  ok=${count('ok')}  ${changedWord}=${changed}  failed=${failed}  skipped=${count('skipped')}  unreachable=${unreachable}${staleColumn}`,
     );
   }
   return lines.join('\n');

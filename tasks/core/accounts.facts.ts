@@ -39,6 +39,7 @@ export function accountKey(user: string): string {
 export function account(user: string): Fact<Account> {
   return {
     key: accountKey(user),
+    description: `the account ${user} (its groups and authorized keys)`,
     // The home directory is cut out of the passwd entry by the shell itself (the sixth field), not by cut.
     command: sh`entry=$(getent passwd -- ${user}) || { echo absent; exit 0; }
 printf '%s\n' "$entry"

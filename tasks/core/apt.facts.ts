@@ -26,6 +26,7 @@ export function packageStates(names: readonly string[]): Fact<PackageStates> {
   const sorted = [...names].sort();
   return {
     key: `apt:packages:${sorted.join(',')}`,
+    description: `the package${sorted.length === 1 ? '' : 's'} ${sorted.join(', ')}`,
     command: packageStatesCommand([sorted.join(' ')]),
     parse: (output) => parsePackageStates(sorted, output),
     batch: packageBatch(sorted.join(' ')),
@@ -54,6 +55,7 @@ export function parsePackageVersion(name: string, output: FactOutput): string | 
 export function packageVersion<T = string | null>(name: string, parse: (version: string | null) => T = (version) => version as T): Fact<T> {
   return {
     key: `apt:packages:version:${name}`,
+    description: `the installed version of ${name}`,
     command: packageStatesCommand([name]),
     parse: (output) => parse(parsePackageVersion(name, output)),
     batch: packageBatch(name),
@@ -76,6 +78,9 @@ export function parseListsAge(output: FactOutput): ListsAge {
 /** How long ago the apt lists were last refreshed. */
 export const listsAge: Fact<ListsAge> = {
   key: 'apt:lists-age',
+  description: "the apt lists' age",
+  // It grows by the second: the plan says whether it refreshes the lists, and no plan rests on the age itself.
+  volatile: true,
   // The newest is picked here, not by a sort | tail | cut on the host. The host's clock is read without a process:
   // the boot time (btime in /proc/stat) plus the uptime is now, in epoch seconds.
   command: sh`read -r up _ </proc/uptime

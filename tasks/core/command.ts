@@ -17,14 +17,14 @@ export interface CommandOptions {
   stdin?: string;
 }
 
-function exitCodeFact(key: string, command: ShellCommand): Fact<number> {
-  return { key, command: sh`${command} >/dev/null 2>&1; echo $?`, parse: (output) => Number(output.stdout.trim()) };
+function exitCodeFact(key: string, command: ShellCommand, description: string): Fact<number> {
+  return { key, description, command: sh`${command} >/dev/null 2>&1; echo $?`, parse: (output) => Number(output.stdout.trim()) };
 }
 
 /** Runs `run` unless the guard says it is done already. */
 export function command(run: ShellCommand, options: CommandOptions): Task {
-  const creates = options.creates ? exitCodeFact(`command:creates:${options.creates}`, sh`test -e ${options.creates}`) : undefined;
-  const unless = options.unless ? exitCodeFact(`command:unless:${options.unless.text}`, options.unless) : undefined;
+  const creates = options.creates ? exitCodeFact(`command:creates:${options.creates}`, sh`test -e ${options.creates}`, `whether ${options.creates} exists`) : undefined;
+  const unless = options.unless ? exitCodeFact(`command:unless:${options.unless.text}`, options.unless, `whether \`${options.unless.text}\` succeeds`) : undefined;
   return {
     kind: 'command',
     target: options.description,

@@ -1,4 +1,5 @@
 /** Facts about files: what is at a path, with its metadata and exact content. */
+import { createHash } from 'node:crypto';
 import { ShellCommand, sh } from '../../src/transport/shell.ts';
 import type { Fact, FactOutput } from '../../src/engine/types.ts';
 import { splitOnce } from '../../src/text/split-once.ts';
@@ -6,7 +7,15 @@ import { splitOnce } from '../../src/text/split-once.ts';
 /** The state of a path on the host. */
 export type PathState =
   | { type: 'absent' }
-  | { type: 'file'; mode: string; owner: string; group: string; content: string }
+  | {
+      type: 'file';
+      mode: string;
+      owner: string;
+      group: string;
+      content: string;
+      /** SHA-256 of the exact bytes read (the content is their UTF-8 reading), not enumerable; absent on a predicted state. */
+      sha256?: string;
+    }
   | { type: 'directory' | 'link' | 'other'; mode: string; owner: string; group: string };
 
 /** Normalises a mode to four octal digits, e.g. `644` → `0644`. */
@@ -21,7 +30,12 @@ export function parsePathState(output: FactOutput): PathState {
   const [kind = '', mode = '', owner = '', group = ''] = head.split('|');
   const meta = { mode: normalizeMode(mode), owner, group };
   if (kind === 'regular file' || kind === 'regular empty file') {
-    return { type: 'file', ...meta, content: Buffer.from(body.trim(), 'base64').toString('utf8') };
+    const bytes = Buffer.from(body.trim(), 'base64');
+    const state: PathState = { type: 'file', ...meta, content: bytes.toString('utf8') };
+    // Not enumerable: a state predicted by spreading this one with new content (`{ ...state, content }`) must not
+    // carry the old bytes' digest along.
+    Object.defineProperty(state, 'sha256', { value: createHash('sha256').update(bytes).digest('hex'), enumerable: false });
+    return state;
   }
   if (kind === 'directory') return { type: 'directory', ...meta };
   if (kind === 'symbolic link') return { type: 'link', ...meta };
@@ -41,6 +55,7 @@ export function pathState(path: string, options: { followSymlinks?: boolean } = 
   const follow = options.followSymlinks === true;
   return {
     key: pathStateKey(path, follow),
+    description: path,
     // base64 keeps the content byte-exact through the batch output, trailing newlines included.
     command: follow
       ? sh`if [ -e ${path} ]; then stat -L -c '%F|%a|%U|%G' -- ${path}; if [ -f ${path} ]; then base64 -w0 -- ${path}; fi; else echo absent; fi`

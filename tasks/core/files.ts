@@ -1,4 +1,5 @@
 /** File tasks: whole-file content, directories, and single lines in a file. */
+import { createHash } from 'node:crypto';
 import { checkedPath, directoryScript } from '../../src/engine/write-script.ts';
 import { type Change, type FileDiff, type Plan, type Task, type WriteFileStep, predict } from '../../src/engine/types.ts';
 import { normalizeMode, pathState, pathStateKey, type PathState } from './files.facts.ts';
@@ -29,6 +30,15 @@ const DEFAULT_DIRECTORY = { mode: '0755', owner: 'root', group: 'root' };
 
 function metaLine(state: { mode: string; owner: string; group: string }): string {
   return `mode ${state.mode}, owner ${state.owner}:${state.group}`;
+}
+
+/**
+ * What a write must find in place of the file (its compare-and-swap check): the content the plan was made on, or
+ * nothing. A predicted state (an earlier change of the run writes it) is expected as that change writes it.
+ */
+export function expectedBefore(state: PathState): WriteFileStep['expect'] {
+  if (state.type !== 'file') return { absent: true };
+  return { sha256: state.sha256 ?? createHash('sha256').update(state.content, 'utf8').digest('hex') };
 }
 
 /** Plans a write of `content` to `path` over its current state; shared by `file` and `line`. */
@@ -69,6 +79,7 @@ export function planFileWrite(path: string, state: PathState, content: string, o
     ...(options.validate ? { validate: options.validate } : {}),
     ...(options.validationScope ? { validationScope: options.validationScope } : {}),
     ...(options.followSymlinks ? { followSymlinks: true } : {}),
+    expect: expectedBefore(state),
   };
   if (contentChanges) {
     return { status: 'change', changes: [{ summary: state.type === 'absent' ? `create ${path}` : `update ${path}`, diff, steps: [write], ...common }] };

@@ -33,6 +33,7 @@ export function unitState(unit: string): Fact<UnitState> {
   const name = unitName(unit);
   return {
     key: `systemd:${name}`,
+    description: `the unit ${name}`,
     command: unitStatesCommand([name]),
     parse: parseUnitState,
     batch: { kind: 'unit-state', item: name, command: unitStatesCommand, split: splitUnitStates },
@@ -44,10 +45,11 @@ export function unitState(unit: string): Fact<UnitState> {
  * when none runs). Its own command asks systemctl for the PID; in a batch the PID comes from the units' one
  * `systemctl show`, since each systemctl costs a host ~20 ms (it links the whole of systemd's shared library).
  */
-export function mainProcessFact<T>(unit: string, key: string, probe: ShellCommand, parse: (output: FactOutput) => T, staleAfter?: Fact<T>['staleAfter']): Fact<T> {
+export function mainProcessFact<T>(unit: string, key: string, probe: ShellCommand, parse: (output: FactOutput) => T, staleAfter?: Fact<T>['staleAfter'], description?: string): Fact<T> {
   const name = unitName(unit);
   return {
     key,
+    description: description ?? `what ${name}'s main process shows (${key})`,
     command: sh`pid=$(systemctl show -p MainPID --value -- ${name} 2>/dev/null)
 case "$pid" in ''|0|*[!0-9]*) pid= ;; esac
 ${probe}`,

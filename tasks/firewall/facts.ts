@@ -107,6 +107,7 @@ const SECTION = '== ';
 /** The state of `table inet provision`: loaded, and on disk (as loaded in a scratch namespace). */
 export const tableState: Fact<TableState> = {
   key: 'nft:table:inet:provision',
+  description: 'the firewall (nftables table inet provision and its file)',
   // Listings are printed as nft prints them, each in a section of its own; only error text, which may hold any
   // line, goes through base64. The scratch namespace exists only for the one `unshare` process: loading the file
   // there touches nothing on the host. Whether such a namespace can be made at all is asked only when the load

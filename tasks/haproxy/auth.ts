@@ -5,6 +5,7 @@
  * already on the host and still verifies is kept, so a re-run does not rewrite the config with a new salt.
  */
 import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
+import { planRandomBytes } from '../../src/engine/plan-random.ts';
 
 /** The alphabet of crypt's own base64 (not RFC 4648's). */
 const CRYPT_ALPHABET = './0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz';
@@ -105,6 +106,11 @@ export function newSalt(): string {
   return [...randomBytes(MAX_SALT)].map((byte) => CRYPT_ALPHABET[byte & 0x3f]).join('');
 }
 
+/** A salt for `user` on `host`: random, and the same when this plan is made again (a saved plan's apply). */
+function planSalt(host: string, user: string): string {
+  return [...planRandomBytes(`haproxy userlist salt\n${host}\n${user}`, MAX_SALT)].map((byte) => CRYPT_ALPHABET[byte & 0x3f]).join('');
+}
+
 /** Hashes made in this process, so the dry-run plan and the apply's re-plan write the same salt. */
 const madeThisRun = new Map<string, string>();
 
@@ -117,7 +123,7 @@ export function userPasswordHash(host: string, user: string, password: string, c
   const memo = `${host}\0${user}\0${createHash('sha256').update(password).digest('hex')}`;
   let hash = madeThisRun.get(memo);
   if (!hash) {
-    hash = sha512Crypt(password, newSalt());
+    hash = sha512Crypt(password, planSalt(host, user));
     madeThisRun.set(memo, hash);
   }
   return { hash, reused: false };

@@ -71,6 +71,7 @@ export function parseCertificateState(output: FactOutput): CertificateState {
 export function certificateState(path: string): Fact<CertificateState> {
   return {
     key: `file:certificate:${path}`,
+    description: path,
     // One openssl for every field: -checkend adds its verdict ("Certificate will [not] expire") to the same output.
     command: sh`p=${path}
 if [ ! -e "$p" ]; then echo absent; exit 0; fi

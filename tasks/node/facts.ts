@@ -150,6 +150,7 @@ done`,
     parseUsableCpus,
     // The CPUs a node may use are the machine's and its cgroups': no package install changes them.
     [],
+    `the CPUs ${service} may use`,
   );
 }
 

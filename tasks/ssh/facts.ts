@@ -22,6 +22,7 @@ export function parseEffectiveConfig(output: FactOutput): EffectiveConfig {
 /** sshd's effective configuration, as sshd itself computes it from every file it reads. */
 export const effectiveSshdConfig: Fact<EffectiveConfig> = {
   key: 'sshd:effective',
+  description: "sshd's effective configuration (sshd -T)",
   // stderr is folded in, so a broken config's message reaches the plan's error. sshd -T refuses to run without its
   // runtime directory, which is missing while a socket-activated sshd is idle.
   command: sh`[ -d /run/sshd ] || install -d -m 0755 /run/sshd; /usr/sbin/sshd -T 2>&1`,

@@ -43,6 +43,7 @@ function sshdTCheck(expected: Map<string, string[]>) {
 /** Every drop-in sshd includes, with its content. */
 const dropIns: Fact<ConfigFile[]> = {
   key: 'sshd:drop-ins',
+  description: '/etc/ssh/sshd_config.d/*.conf',
   command: sh`for f in /etc/ssh/sshd_config.d/*.conf; do [ -f "$f" ] && { echo "== $f"; base64 -w0 "$f"; echo; }; done; true`,
   parse: (output) => parseDropIns(output.stdout),
   staleAfter: [{ path: '/etc/ssh' }],

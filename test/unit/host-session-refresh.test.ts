@@ -68,6 +68,7 @@ test('facts a change made stale are read again in one round trip for every task 
   const connection = localConnection();
   Object.assign(host, { connection });
   host['gathered'].store(new Map<string, unknown>([['file:/a', 'a-before'], ['file:/b', 'b-before'], ['systemd:x', 'x-before']]), [a, b, other]);
+  host.plan(() => undefined);
   const result = await host.apply(() => undefined, {}, () => false);
   assert.equal(result.status, 'changed');
   assert.deepEqual(seen.get('first'), ['a-now']);
@@ -88,6 +89,7 @@ test('when a fact of a later task cannot be read yet, the task reads its own alo
   const connection = localConnection();
   Object.assign(host, { connection });
   host['gathered'].store(new Map<string, unknown>([['file:/a', 'a-before'], ['file:/later', 'x']]), [a, notYet]);
+  host.plan(() => undefined);
   const result = await host.apply(() => undefined, {}, () => false);
   assert.deepEqual(seen.get('first'), ['a-now']);
   assert.equal(result.tasks[1]!.status, 'ok');

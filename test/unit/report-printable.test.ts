@@ -12,7 +12,7 @@ const HIDE = 'PermitRootLogin yes\u001b[1A\u001b[2K\r# harmless comment';
 function runShowing(text: string): RunResult {
   return {
     mode: 'dry-run',
-    summary: { ok: 0, changed: 1, failed: 1, unreachable: 0, skipped: 0 },
+    summary: { ok: 0, changed: 1, failed: 1, unreachable: 0, skipped: 0, stale: 0 },
     hosts: [
       {
         name: 'h1',

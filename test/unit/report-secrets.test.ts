@@ -24,7 +24,7 @@ const KEY = '-----BEGIN PRIVATE KEY-----\nMIIEvQIBADANBgkqhkiG9w0BAQEFAASCBKcwgg
 function runWith(secretInDiff: string, error?: string): RunResult {
   return {
     mode: 'apply',
-    summary: { ok: 0, changed: 1, failed: error ? 1 : 0, unreachable: 0, skipped: 0 },
+    summary: { ok: 0, changed: 1, failed: error ? 1 : 0, unreachable: 0, skipped: 0, stale: 0 },
     hosts: [
       {
         name: 'h1',

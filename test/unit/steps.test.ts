@@ -2,7 +2,8 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync, readdirSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { checkCandidates, performStep } from '../../src/engine/steps.ts';
+import { createHash } from 'node:crypto';
+import { WriteConflictError, checkCandidates, performStep, writeFileScript } from '../../src/engine/steps.ts';
 import type { ShellCommand } from '../../src/transport/shell.ts';
 import { localRunner } from '../support/local-runner.ts';
 import { scratchDir } from '../support/scratch.ts';
@@ -104,4 +105,49 @@ test('writes that share a validation scope are validated once in an apply, and a
   await assert.rejects(write('c', 'bad\n', 'set 2'), /validated by/);
   await assert.rejects(write('c', 'bad\n'), /validated by/);
   assert.equal(runs(), 4, 'another scope, or none, is validated on its own');
+});
+
+/** The SHA-256 of a text, as a write step expects it. */
+const sha = (text: string) => createHash('sha256').update(text).digest('hex');
+
+test('compare-and-swap: a write lands only on the file the plan saw, and changes nothing else', async () => {
+  const d = dir();
+  const path = join(d, 'conf');
+  writeFileSync(path, 'planned on this\n');
+  await performStep(localRunner, { kind: 'write-file', path, content: 'new\n', mode: '0644', ...owner, expect: { sha256: sha('planned on this\n') } });
+  assert.equal(readFileSync(path, 'utf8'), 'new\n');
+
+  // Someone else wrote the file after the plan: the write is refused, the file and directory stay as they are.
+  writeFileSync(path, 'edited by someone else\n');
+  await assert.rejects(
+    performStep(localRunner, { kind: 'write-file', path, content: 'newer\n', mode: '0644', ...owner, expect: { sha256: sha('new\n') } }),
+    (error: Error) => error instanceof WriteConflictError && /conf changed since the plan; nothing was written/.test(error.message) && !/[0-9a-f]{64}/.test(error.message),
+  );
+  assert.equal(readFileSync(path, 'utf8'), 'edited by someone else\n');
+  assert.deepEqual(readdirSync(d), ['conf']);
+
+  // A file planned as absent that appeared since, and one planned as present that is gone, are refused the same way.
+  const created = join(d, 'created');
+  writeFileSync(created, 'appeared\n');
+  await assert.rejects(performStep(localRunner, { kind: 'write-file', path: created, content: 'x', mode: '0644', ...owner, expect: { absent: true } }), /created since the plan/);
+  assert.equal(readFileSync(created, 'utf8'), 'appeared\n');
+  const gone = join(d, 'gone');
+  await assert.rejects(performStep(localRunner, { kind: 'write-file', path: gone, content: 'x', mode: '0644', ...owner, expect: { sha256: sha('was here\n') } }), /removed or replaced since the plan/);
+  assert.deepEqual(readdirSync(d).sort(), ['conf', 'created']);
+
+  // Bytes that are not UTF-8 are compared as they are.
+  const latin1 = join(d, 'latin1');
+  writeFileSync(latin1, Buffer.from([0x63, 0x61, 0x66, 0xe9, 0x0a]));
+  await performStep(localRunner, { kind: 'write-file', path: latin1, content: 'café\n', mode: '0644', ...owner, expect: { sha256: createHash('sha256').update(Buffer.from([0x63, 0x61, 0x66, 0xe9, 0x0a])).digest('hex') } });
+  assert.equal(readFileSync(latin1, 'utf8'), 'café\n');
+});
+
+test('compare-and-swap costs one process: the sha256sum reads the file the shell opened', () => {
+  const script = writeFileScript({ kind: 'write-file', path: '/etc/motd', content: 'x', mode: '0644', owner: 'root', group: 'root', expect: { sha256: sha('y') } }).text;
+  // The write function is in the script twice (as root, and as a directory's owner): one sha256sum in each.
+  assert.equal(script.match(/sha256sum/g)?.length, script.match(/mv -fT/g)?.length);
+  assert.match(script, /sha256sum <"\$1"/);
+  // The check comes after the candidate is complete, right before the rename.
+  assert.ok(script.indexOf('sha256sum') < script.indexOf('mv -fT') && script.indexOf('sha256sum') > script.indexOf('cat > "$candidate"'));
+  assert.doesNotMatch(writeFileScript({ kind: 'write-file', path: '/etc/motd', content: 'x', mode: '0644', owner: 'root', group: 'root' }).text, /sha256sum/);
 });
