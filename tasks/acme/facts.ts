@@ -81,6 +81,7 @@ export function acmeState(server: string, renewBefore: number): Fact<AcmeState> 
   const accounts = `${ACME_FILES.accounts}/${server.replace(/^https:\/\//, '')}`;
   return {
     key: `acme:state:${server}:${renewBefore}`,
+    description: `the ACME account and certificate (${server})`,
     command: sh`if command -v certbot >/dev/null 2>&1; then echo 'certbot yes'; else echo 'certbot no'; fi
 conf=${ACME_FILES.renewalConf}
 if [ -f "$conf" ]; then sed -n -e 's/^server = /server /p' -e 's/^renew_before_expiry = /renew_before /p' "$conf"; fi

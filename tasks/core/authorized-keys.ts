@@ -1,7 +1,8 @@
 /** The operator's public keys in a user's ~/.ssh/authorized_keys; existing keys stay unless `exclusive`. */
+import { createHash } from 'node:crypto';
 import { SafetyError } from '../../src/errors.ts';
 import { sh } from '../../src/transport/shell.ts';
-import { type Change, type PlanContext, type Task, predict } from '../../src/engine/types.ts';
+import { type Change, type PlanContext, type Task, type WriteFileStep, predict } from '../../src/engine/types.ts';
 import { directoryScript } from '../../src/engine/write-script.ts';
 import { account, type Account } from './accounts.facts.ts';
 
@@ -111,6 +112,11 @@ function ownership(user: string, state: Extract<Account, { exists: true }>): { o
   return state.uid < 0 ? { owner: user, group: user } : { owner: String(state.uid), group: String(state.gid) };
 }
 
+/** The compare-and-swap check of a keys write: the file as the plan read it, or none. */
+function keysExpected(current: string | null): WriteFileStep['expect'] {
+  return current === null ? { absent: true } : { sha256: createHash('sha256').update(current, 'utf8').digest('hex') };
+}
+
 function keysChange(user: string, state: Extract<Account, { exists: true }>, current: string, next: string): Change {
   const dir = `${state.home}/.ssh`;
   const path = `${dir}/authorized_keys`;
@@ -122,7 +128,7 @@ function keysChange(user: string, state: Extract<Account, { exists: true }>, cur
     steps: [
       // Through the directory script: a user who owns the home could otherwise point ~/.ssh at another directory.
       { kind: 'run', command: directoryScript(dir, { ...ownership(user, state), mode: '0700' }), description: `make ${dir} (mode 0700, owner ${user})` },
-      { kind: 'write-file', path, content: next, mode: '0600', ...ownership(user, state) },
+      { kind: 'write-file', path, content: next, mode: '0600', ...ownership(user, state), expect: keysExpected(state.authorizedKeys) },
     ],
     predicts: [predict(account(user), { ...state, authorizedKeys: next })],
   };

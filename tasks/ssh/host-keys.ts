@@ -77,6 +77,7 @@ export function parseHostKeys(output: FactOutput): HostKeys {
 /** The standard host key files and their public keys; read with the shell's own `read` (no process per key). */
 export const hostKeys: Fact<HostKeys> = {
   key: 'sshd:host-keys',
+  description: "sshd's host keys (/etc/ssh/ssh_host_*_key)",
   command: sh`for type in ${KEY_FILE_TYPES}; do key=/etc/ssh/ssh_host_\${type}_key; if [ -f "$key" ]; then line=; [ -f "$key.pub" ] && read -r line < "$key.pub"; printf '== %s %s\n' "$type" "$line"; fi; done; true`,
   parse: parseHostKeys,
   staleAfter: [{ path: '/etc/ssh' }],

@@ -61,6 +61,7 @@ export function parseModuli(output: FactOutput): ModuliState {
  */
 export const moduliState: Fact<ModuliState> = {
   key: 'sshd:moduli',
+  description: '/etc/ssh/moduli and its pruned copy',
   command: sh`[ -f ${SYSTEM_MODULI} ] || exit 0
 set -- $(sha256sum < ${SYSTEM_MODULI}); echo "source $1"
 if [ -f ${PRUNED_MODULI} ]; then set -- ${SYSTEM_MODULI} ${PRUNED_MODULI}; else set -- ${SYSTEM_MODULI}; fi

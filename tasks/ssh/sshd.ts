@@ -10,6 +10,7 @@ import type { Host } from '../../src/inventory/types.ts';
 import { account, type Account } from '../core/accounts.facts.ts';
 import { keyIdentity } from '../core/authorized-keys.ts';
 import { pathState, type PathState } from '../core/files.facts.ts';
+import { expectedBefore } from '../core/files.ts';
 import { effectiveSshdConfig, knowsKbdInteractive, opensshVersion } from './facts.ts';
 import { sshdCrypto, type SshdCrypto } from './algorithms.ts';
 import { KEY_ALGORITHM, KEY_FILE_TYPES, hostKeys, type HostKeys } from './host-keys.ts';
@@ -308,7 +309,7 @@ export function sshdHardening(host: Host<SshHostVars>): Task<SshHostVars> {
         // The host key this run will get afterwards, when known_hosts does not know it yet (see checkClientAfter).
         ...client.steps,
         // sshd -t needs its privilege separation directory, which systemd removes while ssh.service is stopped.
-        { kind: 'write-file', path: MAIN_CONFIG, content: nextMain, mode: mainState.mode, owner: mainState.owner, group: mainState.group, validate: VALIDATE },
+        { kind: 'write-file', path: MAIN_CONFIG, content: nextMain, mode: mainState.mode, owner: mainState.owner, group: mainState.group, validate: VALIDATE, expect: expectedBefore(mainState) },
         { kind: 'run', command: verifyCandidate, description: 'check the new algorithms and host keys in sshd -T before the reload' },
         ...(moveSocket ? socketSteps(newPort) : []),
         ...reload,

@@ -42,6 +42,7 @@ export function kernelState(keys: readonly string[]): Fact<KernelState> {
   // past 0 with nothing, so `read` would see only the first character of a value (60 → 6).
   return {
     key: `sysctl:state:${keys.join(',')}`,
+    description: `the kernel settings ${keys.join(', ')}`,
     command: sh`nl='
 '
 values="$nl$(grep -sH '' -- ${keys.map(procPath)})$nl"
