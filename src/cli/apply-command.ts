@@ -16,6 +16,7 @@ import { DEFAULT_PLAYBOOK_NAME } from './load-playbook.ts';
 import { ignoredVariableLines, loadInventoryInput, type InventoryInput } from './inventory-input.ts';
 import { listPlayHosts, listPlayTasks } from './list-hosts.ts';
 import { endKeeperClient, persistSeconds } from '../transport/open-connection.ts';
+import { parseHostCount } from '../engine/rolling/settings.ts';
 
 
 /** The flags of `apply`. */
@@ -35,6 +36,8 @@ export interface ApplyFlags {
   /** Leave out the roles and plays with one of these tags. */
   skipTags?: string[];
   forks: number;
+  /** `--batch N|P%`: hosts of a play that take their changes at once, for this run. */
+  batch?: string;
   playbook?: string;
   detailedExitcode: boolean;
   color?: boolean;
@@ -60,6 +63,8 @@ export async function applyCommand(flags: ApplyFlags, interrupted: () => boolean
   const stats = () => ({ wallMs: Math.round(performance.now() - started), peakRssKb: process.resourceUsage().maxRSS, forks: flags.forks });
   if (!Number.isInteger(flags.forks) || flags.forks < 1) throw new InputError(`--forks must be a whole number ≥ 1, got ${flags.forks}`);
   if (flags.detailedExitcode && !flags.dryRun) throw new InputError('--detailed-exitcode goes with --dry-run');
+  const batch = flags.batch === undefined ? undefined : parseHostCount(flags.batch, 1);
+  if (flags.batch !== undefined && !batch) throw new InputError(`--batch must be a whole number of hosts ≥ 1 or a percentage like 25%, got ${flags.batch}`);
   const whole = await loadPlaybook(flags.playbook);
   // The inventory is checked against every variable the playbook's roles read, whatever --tags selects.
   const inventory = await loadInventoryInput(flags.inventory, whole.varsSchema);
@@ -85,7 +90,7 @@ export async function applyCommand(flags: ApplyFlags, interrupted: () => boolean
 
   // New host keys are asked about before anything is sent to those hosts: in the dry run too, which logs in and
   // validates the run's files there. `--yes` answers the apply question, not this one.
-  const run = await PlannedRun.prepare({ inventory, hosts, playbook, forks: flags.forks, confirmHostKeys: askAboutHostKeys }, progress.events);
+  const run = await PlannedRun.prepare({ inventory, hosts, playbook, forks: flags.forks, confirmHostKeys: askAboutHostKeys, ...(batch ? { batch } : {}) }, progress.events);
   try {
     const plan = run.planResult();
     if (flags.dryRun) {

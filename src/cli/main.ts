@@ -50,6 +50,7 @@ async function main(argv: string[], options: CliOptions): Promise<number> {
           .option('tags', { alias: 't', type: 'string', array: true, describe: 'run only the roles (and plays) with these tags: role names and the tags roles declare (comma lists, repeatable)' })
           .option('skip-tags', { type: 'string', array: true, describe: 'leave out the roles (and plays) with these tags (comma lists, repeatable)' })
           .option('forks', { alias: 'f', type: 'number', default: 10, describe: 'hosts handled in parallel' })
+          .option('batch', { type: 'string', describe: "hosts of a play that take their changes at once, a count or a percentage (overrides rolling.batch for this run)" })
           .option('playbook', PLAYBOOK_OPTION)
           .option('detailed-exitcode', { type: 'boolean', default: false, describe: 'with --dry-run: exit 3 when changes are pending' })
           .option('color', { type: 'boolean', describe: 'colour the output (--no-color to disable)' })
@@ -69,6 +70,7 @@ async function main(argv: string[], options: CliOptions): Promise<number> {
             tags: splitTags(args.tags),
             skipTags: splitTags(args['skip-tags']),
             forks: args.forks,
+            ...(args.batch !== undefined ? { batch: args.batch } : {}),
             ...(args.playbook !== undefined ? { playbook: args.playbook } : {}),
             detailedExitcode: args['detailed-exitcode'],
             ...(args.color !== undefined ? { color: args.color } : {}),

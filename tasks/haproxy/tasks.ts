@@ -20,6 +20,7 @@ import type { BalancerHostVars } from './vars.ts';
 import { cpusText, describeCpuSources, usableCpusOfNode, type UsableCpus } from '../node/facts.ts';
 import { nodeRole } from '../node/role.ts';
 import { reloadService, service } from '../core/systemd.ts';
+import { RUNTIME_API_PACKAGES } from './drain.ts';
 
 export { RELOAD_HAPROXY };
 
@@ -229,5 +230,5 @@ export function haproxyListTasks(host: Host<BalancerVars>): Task[] {
 
 /** Everything a balancer runs, in order: packages, certificate, lists, config, service. */
 export function haproxyTasks(host: Host<BalancerVars>, roles: RoleContext<BalancerVars>): Task<BalancerVars>[] {
-  return [aptPackages(HAPROXY_PACKAGES), ...haproxyTlsTasks(host), ...haproxyListTasks(host), haproxyConfig(host, roles), service('haproxy')];
+  return [aptPackages([...HAPROXY_PACKAGES, ...RUNTIME_API_PACKAGES]), ...haproxyTlsTasks(host), ...haproxyListTasks(host), haproxyConfig(host, roles), service('haproxy')];
 }
