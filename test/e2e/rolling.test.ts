@@ -151,17 +151,17 @@ done`;
   test('one node at a time, drained first: no request fails, each node restarts once, never two out at once', async () => {
     const { run, load, servers, starts } = await applyUnderLoad(inventory(true));
     assert.equal(run.code, 0, run.stdout + run.stderr);
-    const result = parseRun(run) as ReturnType<typeof parseRun> & { hosts: Record<string, { rolling?: { steps: string[] } }> };
-    for (const name of NODES) {
-      assert.equal(result.hosts[name]?.status, 'changed');
-      assert.deepEqual(result.hosts[name]?.rolling?.steps, ['drained on balancer1', 'answers its health route', 'ready and up on balancer1']);
-    }
     console.error(`# drained: ${load.codes.length} answers, ${load.failures.length} failed; ${servers.samples} samples, at most ${servers.mostOut} out at once (${servers.seen.join(', ')})`);
     assert.ok(load.codes.length >= 60, `the clients kept sending during the run (${load.codes.length} answers)`);
     assert.deepEqual(load.failures, [], 'no request failed');
     assert.deepEqual(starts, [1, 1, 1], 'each node restarted exactly once');
     assert.equal(servers.mostOut, 1, 'never more than one node out of service');
     assert.deepEqual(servers.seen, NODES, 'each node was out of service once');
+    const result = parseRun(run) as ReturnType<typeof parseRun> & { hosts: Record<string, { rolling?: { steps: string[] } }> };
+    for (const name of NODES) {
+      assert.equal(result.hosts[name]?.status, 'changed');
+      assert.deepEqual(result.hosts[name]?.rolling?.steps, ['drained on balancer1', 'answers its health route', 'ready and up on balancer1']);
+    }
 
     const again = await provision(['apply', inventory(true), '--yes', '--json']);
     assert.equal(again.code, 0, again.stdout + again.stderr);

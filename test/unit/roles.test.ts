@@ -42,7 +42,7 @@ test('a playbook\'s schema holds every namespace its roles own or use, once, str
   const playbook = definePlaybook({ roles: [painter, framer] });
   assert.deepEqual(playbook.namespaces.map((namespace) => namespace.name), ['colour', 'shape', 'rolling']);
   const schema = playbook.varsSchema('/inventory');
-  assert.deepEqual(schema.parse({}), { colour: { name: 'blue' }, shape: { sides: 4 }, rolling: { max_fail: { count: 0 }, drain_timeout: 30, ready_timeout: 60 } });
+  assert.deepEqual(schema.parse({}), { colour: { name: 'blue' }, shape: { sides: 4 }, rolling: { max_fail: 0, drain_timeout: 30, ready_timeout: 60 } });
   assert.equal(schema.safeParse({ colour: { nmae: 'red' } }).success, false, 'a misspelt key inside a namespace is an error');
   assert.equal(schema.safeParse({ other: 1 }).success, false, 'a namespace no role reads is not in the schema');
 });

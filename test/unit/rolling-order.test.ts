@@ -2,11 +2,11 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { orderApply, thresholdPassed, type HostToOrder } from '../../src/engine/rolling/order.ts';
-import { parseHostCount, resolveCount, rollingVars } from '../../src/engine/rolling/settings.ts';
+import { parseHostCount, resolveCount, rollingSettings, rollingVars } from '../../src/engine/rolling/settings.ts';
 import { servicesTakenDown } from '../../src/engine/rolling/takes-down.ts';
 import type { HostResult } from '../../src/engine/results.ts';
 
-const defaults = rollingVars.parse({});
+const defaults = rollingSettings({});
 
 function host(name: string, extra: Partial<HostToOrder> = {}): HostToOrder {
   return { name, changes: true, play: 'node', playIndex: 5, settings: defaults, behindBalancer: false, balancer: false, ...extra };
@@ -84,8 +84,10 @@ test('counts and percentages: parsed strictly, resolved within the group', () =>
 });
 
 test('the rolling namespace: defaults, durations, and readable errors', () => {
+  assert.deepEqual(rollingVars.parse({}), { max_fail: 0, drain_timeout: 30, ready_timeout: 60 }, 'the inventory shows the defaults as written');
   assert.deepEqual(defaults, { max_fail: { count: 0 }, drain_timeout: 30, ready_timeout: 60 });
-  assert.deepEqual(rollingVars.parse({ batch: '50%', max_fail: 1, drain_timeout: '2m' }), { batch: { percent: 50 }, max_fail: { count: 1 }, drain_timeout: 120, ready_timeout: 60 });
+  assert.deepEqual(rollingVars.parse({ batch: '50%', max_fail: 1, drain_timeout: '2m' }), { batch: '50%', max_fail: 1, drain_timeout: 120, ready_timeout: 60 });
+  assert.deepEqual(rollingSettings({ rolling: { batch: '50%', max_fail: 1, drain_timeout: '2m' } }), { batch: { percent: 50 }, max_fail: { count: 1 }, drain_timeout: 120, ready_timeout: 60 });
   const bad = rollingVars.safeParse({ batch: 0 });
   assert.equal(bad.success, false);
   assert.match(bad.error!.issues[0]!.message, /a whole number of hosts \(e\.g\. 1\) or a percentage \(e\.g\. 25%\), at least 1/);

@@ -2,7 +2,7 @@
  * The apply's order (pure): hosts with nothing to roll go first, in parallel (up to --forks); then each rolling group,
  * batch after batch. Gathering and planning are never batched: only the apply is.
  */
-import { describeCount, resolveCount, type HostCount, type RollingVars } from './settings.ts';
+import { describeCount, resolveCount, type HostCount, type RollingSettings } from './settings.ts';
 
 /** A planned host, as the order sees it. */
 export interface HostToOrder {
@@ -13,7 +13,7 @@ export interface HostToOrder {
   play: string;
   /** That play's place in the playbook. */
   playIndex: number;
-  settings: RollingVars;
+  settings: RollingSettings;
   /** A backend of a balancer in this inventory: one at a time unless told otherwise. */
   behindBalancer: boolean;
   /** A balancer of a backend in this inventory: its batches come before the backends' (its config may add the socket). */

@@ -13,7 +13,7 @@ import { playHandlers, type Fact } from '../types.ts';
 import type { CommandRunner } from '../gather.ts';
 import { orderApply, thresholdPassed, type ApplyOrder, type HostToOrder } from './order.ts';
 import type { HostRollingReport, RollingPlanReport } from './report.ts';
-import { rollingSettings, type HostCount, type RollingVars } from './settings.ts';
+import { rollingSettings, type HostCount, type RollingSettings } from './settings.ts';
 import { servicesTakenDown } from './takes-down.ts';
 import type { LeftDrained, TrafficRoute } from './traffic.ts';
 
@@ -40,7 +40,7 @@ interface DrainPlan<Vars> {
   balancers: Host<Vars>[];
   /** `restart hornet`. */
   takesDown: string[];
-  settings: RollingVars;
+  settings: RollingSettings;
 }
 
 /** The balancers of `route` and the hosts behind them, in this inventory. */

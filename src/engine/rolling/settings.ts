@@ -24,15 +24,9 @@ export function parseHostCount(value: unknown, min: number): HostCount | undefin
   return Number.isSafeInteger(count) && count >= min ? { count } : undefined;
 }
 
+/** A count or a percentage, checked and kept as written (so `provision inventory` shows `25%`, not its parse). */
 function hostCount(min: number, hint: string) {
-  return z.union([z.number(), z.string()], { error: hint }).transform((value, ctx) => {
-    const parsed = parseHostCount(value, min);
-    if (!parsed) {
-      ctx.issues.push({ code: 'custom', message: hint, input: value });
-      return z.NEVER;
-    }
-    return parsed;
-  });
+  return z.union([z.number(), z.string()], { error: hint }).refine((value) => parseHostCount(value, min) !== undefined, hint);
 }
 
 /** The `rolling` namespace. */
@@ -42,7 +36,7 @@ export const rollingVars = z
       .optional()
       .describe('Hosts of the play that take their changes at once: a count or a percentage. Default: one at a time for nodes behind a balancer of this inventory, else --forks.'),
     max_fail: hostCount(0, COUNT_HINT)
-      .default({ count: 0 })
+      .default(0)
       .describe('Once more hosts of the play have failed than this (a count or a percentage), the batches not started yet are skipped. Default 0.'),
     drain_timeout: duration.default(30).describe("How long to wait for a drained node's open sessions to end before its change goes ahead anyway. Default 30s."),
     ready_timeout: duration
@@ -52,17 +46,27 @@ export const rollingVars = z
   .strict()
   .prefault({});
 
-/** The validated `rolling` namespace. */
+/** The validated `rolling` namespace, as the inventory holds it. */
 export type RollingVars = z.output<typeof rollingVars>;
+
+/** A host's rolling settings, parsed. */
+export interface RollingSettings {
+  batch?: HostCount;
+  max_fail: HostCount;
+  /** Seconds. */
+  drain_timeout: number;
+  /** Seconds. */
+  ready_timeout: number;
+}
 
 /** The `rolling` namespace: batches, failure threshold and drain waits. */
 export const rollingNamespace = defineNamespace('rolling', rollingVars);
 
-/** A host's rolling settings, from its variables (defaults when the playbook's schema did not fill them in). */
-export function rollingSettings(vars: unknown): RollingVars {
-  const own = (vars as { rolling?: unknown } | undefined)?.rolling;
-  if (own && typeof own === 'object' && 'max_fail' in own) return own as RollingVars;
-  return rollingVars.parse(own ?? {});
+/** A host's rolling settings, from its variables (validated again: a playbook's own schema may not have filled them in). */
+export function rollingSettings(vars: unknown): RollingSettings {
+  const own = rollingVars.parse((vars as { rolling?: unknown } | undefined)?.rolling ?? {});
+  const batch = own.batch === undefined ? undefined : parseHostCount(own.batch, 1);
+  return { ...(batch ? { batch } : {}), max_fail: parseHostCount(own.max_fail, 0)!, drain_timeout: own.drain_timeout, ready_timeout: own.ready_timeout };
 }
 
 /** How many hosts `size` means out of `total`: a percentage rounds down, but never below 1 (batches) or 0 (failures). */
