@@ -95,18 +95,20 @@ done`;
   }
 
   /** Applies while the clients run; returns the run and what the clients and the sampler saw. */
-  async function applyUnderLoad(file: string): Promise<{ run: CliResult; load: LoadResult; servers: Awaited<ReturnType<typeof startSampler>>; starts: number[] }> {
+  async function applyUnderLoad(file: string): Promise<{ run: CliResult; seconds: string; load: LoadResult; servers: Awaited<ReturnType<typeof startSampler>>; starts: number[] }> {
     const since = Number((await sh('balancer1', 'date +%s')).trim());
     await sh('balancer1', `rm -f ${STOP_FILE}`);
     const load = startLoad();
     const servers = startSampler();
     // The clients are under way before the change starts.
     await new Promise((resolve) => setTimeout(resolve, 3000));
+    const started = Date.now();
     const run = await provision(['apply', file, '--yes', '--json']);
+    const seconds = ((Date.now() - started) / 1000).toFixed(1);
     await new Promise((resolve) => setTimeout(resolve, 2000));
     await sh('balancer1', `touch ${STOP_FILE}`);
     const [loadResult, serverResult] = await Promise.all([load, servers]);
-    return { run, load: loadResult, servers: serverResult, starts: await startsSince(since) };
+    return { run, seconds, load: loadResult, servers: serverResult, starts: await startsSince(since) };
   }
 
   async function serverStates(): Promise<Map<string, { op: number; admin: number }>> {
@@ -149,9 +151,9 @@ done`;
   });
 
   test('one node at a time, drained first: no request fails, each node restarts once, never two out at once', async () => {
-    const { run, load, servers, starts } = await applyUnderLoad(inventory(true));
+    const { run, seconds, load, servers, starts } = await applyUnderLoad(inventory(true));
     assert.equal(run.code, 0, run.stdout + run.stderr);
-    console.error(`# drained: ${load.codes.length} answers, ${load.failures.length} failed; ${servers.samples} samples, at most ${servers.mostOut} out at once (${servers.seen.join(', ')})`);
+    console.error(`# drained, one at a time (apply ${seconds} s): ${load.codes.length} answers, ${load.failures.length} failed; ${servers.samples} samples, at most ${servers.mostOut} out at once (${servers.seen.join(', ')})`);
     assert.ok(load.codes.length >= 60, `the clients kept sending during the run (${load.codes.length} answers)`);
     assert.deepEqual(load.failures, [], 'no request failed');
     assert.deepEqual(starts, [1, 1, 1], 'each node restarted exactly once');
@@ -170,9 +172,9 @@ done`;
   });
 
   test('all at once (rolling.batch 100%), without draining: requests fail', async () => {
-    const { run, load, starts } = await applyUnderLoad(inventory(false, { batch: '100%' }));
+    const { run, seconds, load, starts } = await applyUnderLoad(inventory(false, { batch: '100%' }));
     assert.equal(run.code, 0, run.stdout + run.stderr);
-    console.error(`# all at once: ${load.codes.length} answers, ${load.failures.length} failed (${[...new Set(load.failures)].join(', ')})`);
+    console.error(`# all at once (apply ${seconds} s): ${load.codes.length} answers, ${load.failures.length} failed (${[...new Set(load.failures)].join(', ')})`);
     assert.deepEqual(starts, [1, 1, 1]);
     assert.ok(load.failures.length > 0, 'restarting every node at once fails requests');
   });
@@ -200,5 +202,35 @@ done`;
     assert.match(next.stdout, /returned node1 to ready \(an earlier run had drained it and did not finish\)/);
     assert.equal((await serverStates()).get('node1')!.admin, 0);
     await sh('node1', 'umount /var/lib/hornet');
+  });
+
+  test('a run killed while a node is drained leaves it drained, marked; the next run says so and returns it once it is up', async () => {
+    // node1's restart takes a while, so the run is killed with node1 drained and the restart under way.
+    await sh('node1', "mkdir -p /etc/systemd/system/hornet.service.d && printf '[Service]\\nExecStartPre=/bin/sleep 12\\n' > /etc/systemd/system/hornet.service.d/slow.conf && systemctl daemon-reload");
+    const file = inventory(true);
+    const abort = new AbortController();
+    const run = runCli(['apply', file, '--yes', '--playbook', PLAYBOOK], { signal: abort.signal, timeoutMs: 120_000 }).catch(() => undefined);
+    let drained = false;
+    for (let tries = 0; tries < 300 && !drained; tries++) {
+      drained = (((await serverStates()).get('node1')?.admin ?? 0) & 8) !== 0;
+      if (!drained) await new Promise((resolve) => setTimeout(resolve, 100));
+    }
+    assert.ok(drained, 'node1 was drained');
+    abort.abort();
+    await run;
+    await sh('node1', 'for i in $(seq 100); do curl -fsS -o /dev/null --max-time 2 http://127.0.0.1:14265/health && exit 0; sleep 0.3; done; exit 1');
+    await sh('node1', 'rm /etc/systemd/system/hornet.service.d/slow.conf && systemctl daemon-reload');
+    // HAProxy's own health check sees it up again within its rise (2 checks, 2 s apart).
+    for (let tries = 0; tries < 100 && (await serverStates()).get('node1')!.op !== 2; tries++) await new Promise((resolve) => setTimeout(resolve, 200));
+    assert.equal((await serverStates()).get('node1')!.admin & 8, 8, 'the killed run left node1 drained');
+    await sh('balancer1', 'test -f /var/lib/provision/drained/node1');
+
+    const dry = await provision(['apply', file, '--dry-run']);
+    assert.match(dry.stdout, /note: node1 was left drained on balancer1 by an earlier run that did not finish: it is up, and the apply returns it to ready/);
+    const next = await provision(['apply', file, '--yes']);
+    assert.equal(next.code, 0, next.stdout + next.stderr);
+    assert.match(next.stdout, /returned node1 to ready \(an earlier run had drained it and did not finish\)/);
+    assert.deepEqual([...(await serverStates()).values()].map((state) => state.admin), [0, 0, 0], 'every node is back in service');
+    assert.equal((await lab.exec('balancer1', ['test', '-e', '/var/lib/provision/drained/node1'])).exitCode, 1, 'the mark is gone');
   });
 });

@@ -51,13 +51,13 @@ function fakeBalancer(log: string[], options: { sessionsLeft?: number; unhealthy
 const runner = { exec: async () => ({ stdout: '', stderr: '', code: 0 }) };
 
 /** A planned host: restarts `app` when `restarts`, changes nothing when `changes` is false. */
-function session(host: Host, play: ReturnType<typeof definePlaybook>['plays'][number], options: { changes?: boolean; restarts?: boolean; left?: LeftDrained[] } = {}): HostSession<Record<string, unknown>> {
+function session(host: Host, play: ReturnType<typeof definePlaybook>['plays'][number], options: { changes?: boolean; restarts?: boolean; left?: LeftDrained[]; planFailed?: boolean } = {}): HostSession<Record<string, unknown>> {
   const changes = options.changes ?? true;
   const gathered = new FactCache();
   if (options.left) gathered.store(new Map([[leftDrainedFact.key, options.left]]), [leftDrainedFact as Fact<unknown>]);
   const plan = (): HostResult => ({
     name: host.name,
-    status: changes ? 'changed' : 'ok',
+    status: options.planFailed ? 'failed' : changes ? 'changed' : 'ok',
     tasks: [{ play: play.name, name: 'marker x', status: changes ? 'would-change' : 'ok', changes: [] }],
     handlers: changes && options.restarts !== false ? [{ name: 'restart app', status: 'would-change' }] : [],
     stats: { connections: 0, commands: 0, commandMs: 0 },
@@ -177,4 +177,15 @@ test('an interrupted run starts no further batch', async () => {
   assert.ok(log.includes('ready srv_n1'), 'the node in flight is returned to ready');
   assert.equal(results[2]!.status, 'skipped');
   assert.equal(results[2]!.rolling?.skipped, 'the run was interrupted');
+});
+
+test('a node whose plan failed changes nothing: it is neither drained nor counted against the others', async () => {
+  const log: string[] = [];
+  const { playbook, inventory, lb, nodes, appPlay, lbPlay } = setUp(log, ['n1', 'n2']);
+  const run = new RollingRun({ inventory, playbook, forks: 10 }, [session(lb, lbPlay), session(nodes[0]!, appPlay, { planFailed: true }), session(nodes[1]!, appPlay)]);
+  assert.deepEqual(run.report()!.parallel, ['lb1', 'n1']);
+  assert.deepEqual(Object.keys(run.report()!.steps), ['n2']);
+  const results = await run.apply(applier(log, ['n1']), {}, () => false);
+  assert.deepEqual(log, ['apply lb1', 'apply n1', 'drain srv_n2', 'apply n2', 'healthy? n2', 'ready srv_n2']);
+  assert.equal(results[2]!.status, 'changed');
 });

@@ -80,7 +80,8 @@ export class RollingRun<Vars> {
       const last = session.schedule.at(-1)?.play;
       return {
         name: session.host.name,
-        changes: !session.failed && session.hasChanges,
+        // A host whose plan failed changes nothing (never half-applied): nothing to batch or drain.
+        changes: !session.failed && session.hasChanges && session.planReport().status !== 'failed',
         play: last?.name ?? '',
         playIndex: last ? playbook.plays.indexOf(last) : -1,
         settings: rollingSettings(session.host.vars),
