@@ -65,8 +65,8 @@ export function renderHost(host: HostResult, palette: Palette, options: RenderOp
     const label = handler.status === 'failed' ? palette.failed('failed'.padEnd(12)) : palette.changed(handler.status.padEnd(12));
     lines.push(`  ${label} handler ${handler.name}${handler.error ? `\n      ${palette.failed(redact(handler.error))}` : ''}`);
   }
-  for (const step of host.rolling?.steps ?? []) lines.push(`  ${palette.dim('rolling')}     ${step}`);
-  if (host.rolling?.skipped) lines.push(palette.dim(`  skipped: ${host.rolling.skipped}`));
+  // What happened around the host's changes (drained, ready); a skipped host's reason is on each of its tasks.
+  for (const step of host.rolling?.steps ?? []) lines.push(`  ${palette.dim('rolling'.padEnd(12))} ${step}`);
   if (host.error && host.status === 'failed') lines.push(palette.failed(`  ${redact(host.error)}`));
   for (const notice of host.notices ?? []) lines.push(palette.changed(`  NOTICE: ${redact(notice)}`));
   return lines.join('\n');
