@@ -233,4 +233,19 @@ done`;
     assert.deepEqual([...(await serverStates()).values()].map((state) => state.admin), [0, 0, 0], 'every node is back in service');
     assert.equal((await lab.exec('balancer1', ['test', '-e', '/var/lib/provision/drained/node1'])).exitCode, 1, 'the mark is gone');
   });
+
+  test('a balancer left out of the run (--limit) is still reached to drain the node', async () => {
+    const file = writeInventory(lab, {
+      hosts: {
+        balancer1: { haproxy: { domain: DOMAIN, rate_limit: { requests: 1_000_000, window: '10s', connections: 10_000 } } },
+        ...Object.fromEntries(NODES.map((name) => [name, { node: { pow: { enabled: name !== 'node2' } } }])),
+      },
+    });
+    const run = await provision(['apply', file, '--yes', '--json', '--limit', 'node2']);
+    assert.equal(run.code, 0, run.stdout + run.stderr);
+    const result = parseRun(run) as ReturnType<typeof parseRun> & { hosts: Record<string, { rolling?: { steps: string[] } }> };
+    assert.deepEqual(Object.keys(result.hosts), ['node2']);
+    assert.deepEqual(result.hosts.node2?.rolling?.steps, ['drained on balancer1', 'answers its health route', 'ready and up on balancer1']);
+    assert.deepEqual([...(await serverStates()).values()].map((state) => state.admin), [0, 0, 0]);
+  });
 });
