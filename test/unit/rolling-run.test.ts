@@ -70,7 +70,8 @@ function session(host: Host, play: ReturnType<typeof definePlaybook>['plays'][nu
     planReport: plan,
     gathered,
     connection: runner,
-    result: plan(),
+    // Before its apply, as the run's own: ok.
+    result: { ...plan(), status: 'ok' },
   } as unknown as HostSession<Record<string, unknown>>;
 }
 
@@ -188,4 +189,15 @@ test('a node whose plan failed changes nothing: it is neither drained nor counte
   const results = await run.apply(applier(log, ['n1']), {}, () => false);
   assert.deepEqual(log, ['apply lb1', 'apply n1', 'drain srv_n2', 'apply n2', 'healthy? n2', 'ready srv_n2']);
   assert.equal(results[2]!.status, 'changed');
+});
+
+test('a host marked before its apply (its state moved since the plan) is not drained', async () => {
+  const log: string[] = [];
+  const { playbook, inventory, lb, nodes, appPlay, lbPlay } = setUp(log, ['n1', 'n2']);
+  const marked = session(nodes[0]!, appPlay);
+  const run = new RollingRun({ inventory, playbook, forks: 10 }, [session(lb, lbPlay), marked, session(nodes[1]!, appPlay)]);
+  // As the run marks a host whose facts moved while the prompt waited: after the plan, before the apply.
+  marked.result.status = 'failed';
+  await run.apply(applier(log), {}, () => false);
+  assert.deepEqual(log, ['apply lb1', 'apply n1', 'drain srv_n2', 'apply n2', 'healthy? n2', 'ready srv_n2']);
 });

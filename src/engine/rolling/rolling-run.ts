@@ -233,7 +233,8 @@ export class RollingRun<Vars> {
   /** One host's apply, drained around it when it restarts a node behind a balancer. */
   private async applyDrained(session: HostSession<Vars>, applyOne: (session: HostSession<Vars>) => Promise<HostResult>, events: RollingEvents): Promise<HostResult> {
     const drain = this.drains.get(session.host.name);
-    if (!drain) return applyOne(session);
+    // A host marked before its apply (left alone: its state moved since the plan) changes nothing: no drain.
+    if (!drain || session.result.status !== 'ok') return applyOne(session);
     const host = session.host.name;
     const note = (report: HostRollingReport, line: string) => {
       report.steps.push(line);
