@@ -2,7 +2,8 @@
  * `npm run bench`: measures the CLI as a whole process on lab hosts (1, 4 and 10; one balancer, the rest nodes):
  * the first converge of the site playbook, then (once the hosts have settled) a no-change re-run with fresh logins,
  * one with the connections kept from the run before (ssh_persist), and a dry run on converged hosts, each the
- * median of 5 runs. The first converge's yardsticks run on fresh hosts of their own: a bare
+ * median of 5 runs; on a set with a balancer, a change that restarts every node, rolling (drained, one at a time) and
+ * all at once. The first converge's yardsticks run on fresh hosts of their own: a bare
  * `apt-get install` of the same packages, and the same job done by a plain script (that install, the same files, the
  * same service actions; no checks, no diffs). With BENCH_CONVERGE_ROUNDS=N the converge and both yardsticks run N
  * times each, alternating, and their medians count. The CPU time the hosts' containers spend is read from their cgroups.
@@ -157,10 +158,10 @@ function stopKeeper(): void {
   }
 }
 
-async function measure(lab: TestHosts, count: number, scenario: string, args: string[], env: Record<string, string> = KEPT): Promise<{ run: CliRun; figures: Measurement }> {
+async function measure(lab: TestHosts, count: number, scenario: string, args: string[], env: Record<string, string> = KEPT, inventory = inventoryOf(lab)): Promise<{ run: CliRun; figures: Measurement }> {
   const cpuBefore = setCpuMs(lab);
   const started = performance.now();
-  const result = await runCli(['apply', inventoryOf(lab), '--json', ...args], { timeoutMs: 1_800_000, env });
+  const result = await runCli(['apply', inventory, '--json', ...args], { timeoutMs: 1_800_000, env });
   const wallMs = Math.round(performance.now() - started);
   const hostsCpuMs = cpuSpent(cpuBefore, setCpuMs(lab));
   const run = parseRun(result) as CliRun;
@@ -343,6 +344,23 @@ async function onFreshHosts<T>(count: number, measure: (set: TestHosts) => Promi
   }
 }
 
+/**
+ * A change that restarts every node behind the balancer (their PoW setting flipped): one at a time, each drained and
+ * returned (the default), then, flipped back, all at once (`--batch 100%`, no draining) for comparison. Only on a set
+ * with a balancer and at least two nodes; each runs once (a change cannot be repeated on the same state).
+ */
+async function measureNodeChanges(lab: TestHosts, count: number): Promise<void> {
+  const nodes = lab.hosts.filter((host) => host.group === 'nodes');
+  if (nodes.length < 2 || !lab.hosts.some((host) => host.group === 'balancers')) return;
+  const powInventory = (enabled: boolean) => writeInventory(lab, { hosts: Object.fromEntries(nodes.map((host) => [host.name, { node: { pow: { enabled } } }])) });
+  // The converge enabled PoW where the node has 2 usable CPUs; forced off, then on, every node changes each time.
+  const rolling = await measure(lab, count, `rolling change`, ['--yes'], KEPT, powInventory(false));
+  results.push(rolling.figures);
+  const together = await measure(lab, count, `change all at once`, ['--yes', '--batch', '100%'], KEPT, powInventory(true));
+  results.push(together.figures);
+  console.error(`[bench] ${count} host(s): a PoW change on ${nodes.length} nodes: ${rolling.figures.wallMs} ms one at a time, drained; ${together.figures.wallMs} ms all at once`);
+}
+
 const APT_SCRIPT = (packages: string[]) =>
   `apt-get update -q >/dev/null && DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends ${packages.join(' ')} >/dev/null </dev/null`;
 
@@ -367,6 +385,7 @@ for (const count of sizes) {
     await measureRepeated(lab, count, 'no-change re-run', ['--yes']);
     await measureRepeated(lab, count, 'dry run (converged)', ['--dry-run']);
     latencies.push({ hosts: count, ...(await commandLatency(lab)) });
+    await measureNodeChanges(lab, count);
 
     // The yardsticks run after the converge (a mirror's cache, if any, then favours them), on hosts of their own:
     // first apt-get alone on one set, then on the other the whole job done by hand, without checks.

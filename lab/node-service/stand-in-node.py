@@ -12,15 +12,18 @@ Routes (on 0.0.0.0:PORT):
   POST <submit route>  201, with a made-up block or message id
                        (/api/core/v2/blocks for hornet-2; /api/v1/messages for hornet-1 and bee)
 Every answer carries `X-Node-Name: <hostname>`, so a test behind a load balancer can tell which node answered.
+STAND_IN_POST_DELAY (seconds, default 0) makes each POST take that long, as a node doing proof of work would.
 
 Python because its standard library reads JSON and TOML (tomllib) and serves HTTP; Debian's
 python3-minimal + libpython3-stdlib (about 4 s to install in a lab container) are all it needs.
 """
 import argparse
 import json
+import os
 import secrets
 import socket
 import sys
+import time
 import tomllib
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
@@ -32,6 +35,9 @@ ROUTES = {
 
 # Bodies larger than this are refused: the stand-in only needs to accept small test blocks.
 MAX_BODY = 1 << 20
+
+# How long each POST takes: remote PoW keeps a real node busy for a while.
+POST_DELAY = float(os.environ.get("STAND_IN_POST_DELAY") or 0)
 
 
 def read_pow_setting(flavor, path):
@@ -117,6 +123,8 @@ def make_handler(flavor, info):
             if length > MAX_BODY:
                 return self.answer(413, {"error": {"code": "413", "message": "body too large"}})
             self.rfile.read(length)
+            if POST_DELAY > 0:
+                time.sleep(POST_DELAY)
             identifier = "0x" + secrets.token_hex(32)
             if flavor == "hornet-2":
                 return self.answer(201, {"blockId": identifier}, [("Location", identifier)])

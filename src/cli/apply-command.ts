@@ -25,7 +25,7 @@ import { inventoryInputs, playbookInputs } from './plan-inputs.ts';
 import { writePlanFile } from './plan-output.ts';
 import { provisionVersion } from './version.ts';
 import { EXIT, exitCodeFor } from './exit-codes.ts';
-import type { ApplyFlags } from './apply-flags.ts';
+import { batchFlag, type ApplyFlags } from './apply-flags.ts';
 
 export { EXIT };
 export type { ApplyFlags };
@@ -36,6 +36,7 @@ export async function applyCommand(flags: ApplyFlags, interrupted: () => boolean
   const started = performance.now();
   const stats = () => ({ wallMs: Math.round(performance.now() - started), peakRssKb: process.resourceUsage().maxRSS, forks: flags.forks });
   if (!Number.isInteger(flags.forks) || flags.forks < 1) throw new InputError(`--forks must be a whole number ≥ 1, got ${flags.forks}`);
+  batchFlag(flags);
   const savedPlan = await readSavedPlanSource(flags.inventory.sources);
   if (savedPlan) {
     const { applySavedPlan } = await import('./apply-plan.ts');
@@ -72,7 +73,7 @@ export async function applyCommand(flags: ApplyFlags, interrupted: () => boolean
 
   // New host keys are asked about before anything is sent to those hosts: in the dry run too, which logs in and
   // validates the run's files there. `--yes` answers the apply question, not this one.
-  const run = await PlannedRun.prepare({ inventory, hosts, playbook, forks: flags.forks, confirmHostKeys: askAboutHostKeys }, progress.events);
+  const run = await PlannedRun.prepare({ inventory, hosts, playbook, forks: flags.forks, confirmHostKeys: askAboutHostKeys, ...batchFlag(flags) }, progress.events);
   try {
     const plan = run.planResult();
     if (flags.dryRun) {

@@ -1,5 +1,7 @@
 /** The flags of `apply` (and of `plan`, its dry run). */
 import type { InventoryInput } from './inventory-input.ts';
+import { InputError } from '../errors.ts';
+import { parseHostCount, type HostCount } from '../engine/rolling/settings.ts';
 
 /** The flags of `apply`. */
 export interface ApplyFlags {
@@ -18,6 +20,8 @@ export interface ApplyFlags {
   /** Leave out the roles and plays with one of these tags. */
   skipTags?: string[];
   forks: number;
+  /** `--batch N|P%`: hosts of a play that take their changes at once, for this run. */
+  batch?: string;
   playbook?: string;
   detailedExitcode: boolean;
   color?: boolean;
@@ -30,4 +34,12 @@ export interface ApplyFlags {
   out?: string;
   /** With a saved plan: refuse it when it is older than this duration (default 24h). */
   maxAge?: string;
+}
+
+/** `--batch N|P%` read, or refused with exit code 2. */
+export function batchFlag(flags: ApplyFlags): { batch?: HostCount } {
+  if (flags.batch === undefined) return {};
+  const batch = parseHostCount(flags.batch, 1);
+  if (!batch) throw new InputError(`--batch must be a whole number of hosts ≥ 1 or a percentage like 25%, got ${flags.batch}`);
+  return { batch };
 }

@@ -24,7 +24,7 @@ import { lineProgress, listrProgress } from '../report/progress.ts';
 import { renderRun } from '../report/text.ts';
 import { echoCommands, logToFile } from '../report/run-log.ts';
 import { endKeeperClient, persistSeconds } from '../transport/open-connection.ts';
-import type { ApplyFlags } from './apply-flags.ts';
+import { batchFlag, type ApplyFlags } from './apply-flags.ts';
 import { EXIT, exitCodeFor } from './exit-codes.ts';
 import { askAboutHostKeys } from './host-key-prompt.ts';
 import { ignoredVariableLines, resolveInventoryInput } from './inventory-input.ts';
@@ -128,7 +128,7 @@ export async function applySavedPlan(
   const progress = onTerminal ? listrProgress() : lineProgress((line) => (flags.json ? undefined : process.stderr.write(`${line}\n`)));
   if (!flags.json) process.stderr.write(`Applying ${file}, made ${describeAge((Date.now() - Date.parse(plan.createdAt)) / 1000)} ago (${plan.createdAt}).\n`);
 
-  const run = await PlannedRun.prepare({ inventory, hosts, playbook, forks: flags.forks, confirmHostKeys: askAboutHostKeys }, progress.events);
+  const run = await PlannedRun.prepare({ inventory, hosts, playbook, forks: flags.forks, confirmHostKeys: askAboutHostKeys, ...batchFlag(flags) }, progress.events);
   try {
     compareWithSaved(run.sessions, savedByName, digester);
     progress.start(hosts.map((host) => host.name));

@@ -223,6 +223,7 @@ function planOptions<T>(y: Argv<T>) {
     .option('tags', { alias: 't', type: 'string', array: true, describe: 'run only the roles (and plays) with these tags: role names and the tags roles declare (comma lists, repeatable)' })
     .option('skip-tags', { type: 'string', array: true, describe: 'leave out the roles (and plays) with these tags (comma lists, repeatable)' })
     .option('forks', { alias: 'f', type: 'number', default: 10, describe: 'hosts handled in parallel' })
+    .option('batch', { type: 'string', describe: 'hosts of a play that take their changes at once, a count or a percentage (overrides rolling.batch for this run)' })
     .option('playbook', PLAYBOOK_OPTION)
     .option('detailed-exitcode', { type: 'boolean', default: false, describe: 'with a dry run: exit 3 when changes are pending' })
     .option('color', { type: 'boolean', describe: 'colour the output (--no-color to disable)' })
@@ -238,6 +239,7 @@ function planFlags(args: InventoryArgs & {
   tags?: string[] | undefined;
   'skip-tags'?: string[] | undefined;
   forks: number;
+  batch?: string | undefined;
   playbook?: string | undefined;
   'detailed-exitcode': boolean;
   color?: boolean | undefined;
@@ -252,6 +254,7 @@ function planFlags(args: InventoryArgs & {
     tags: splitTags(args.tags),
     skipTags: splitTags(args['skip-tags']),
     forks: args.forks,
+    ...(args.batch !== undefined ? { batch: args.batch } : {}),
     ...(args.playbook !== undefined ? { playbook: args.playbook } : {}),
     detailedExitcode: args['detailed-exitcode'],
     ...(args.color !== undefined ? { color: args.color } : {}),

@@ -8,6 +8,8 @@ import type { Inventory } from '../inventory/types.ts';
 import { namespacesOf, namespacesSchema, roleContext, type Namespace, type Role, type RoleContext } from './role.ts';
 import type { Play } from './types.ts';
 import type { FactsReport } from './facts-report.ts';
+import { rollingNamespace } from './rolling/settings.ts';
+import type { TrafficRoute } from './rolling/traffic.ts';
 
 /** One entry of a playbook: a role, or a plain play (its tasks see the inventory, and no variables of their own). */
 export type PlaybookEntry<Vars = Record<string, unknown>> = Role<Vars> | Play<Vars>;
@@ -34,6 +36,8 @@ export interface Playbook<Vars = Record<string, unknown>> {
   readonly entries: readonly PlaybookEntry<Vars>[];
   /** What `provision facts` gathers and shows for each host, if the playbook says. */
   readonly facts?: FactsReport<Vars>;
+  /** The balancer roles and how they drain the hosts behind them (whatever --tags selects: a node's restart drains it). */
+  readonly traffic: readonly TrafficRoute<Vars>[];
 }
 
 /** True for entries made by defineRole. */
@@ -62,8 +66,10 @@ export function definePlaybook(spec: PlaybookSpec): Playbook {
     if (names.has(role.name)) throw new Error(`the playbook has two roles called '${role.name}'`);
     names.add(role.name);
   }
-  const namespaces = namespacesOf(roles);
-  return { ...build(entries, roles), namespaces, varsSchema: namespacesSchema(namespaces), ...(spec.facts ? { facts: spec.facts } : {}) };
+  // `rolling` belongs to the engine: every play's hosts can be batched.
+  const namespaces = [...namespacesOf(roles), rollingNamespace];
+  const traffic = roles.flatMap((role) => (role.balances ? [{ balancers: role, balancer: role.balances }] : []));
+  return { ...build(entries, roles), namespaces, varsSchema: namespacesSchema(namespaces), traffic, ...(spec.facts ? { facts: spec.facts } : {}) };
 }
 
 /** The plays of `entries`; `assigned` are the roles whose group expressions say which hosts run which role. */

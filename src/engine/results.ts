@@ -1,5 +1,6 @@
 /** The results of a run, as data: what the report prints and what --json serialises. */
 import type { FileDiff } from './types.ts';
+import type { HostRollingReport, RollingPlanReport } from './rolling/report.ts';
 
 /** A task's status on one host. `would-change` is a dry run's `changed`. */
 export type TaskStatus = 'ok' | 'changed' | 'would-change' | 'failed' | 'skipped';
@@ -51,8 +52,8 @@ export interface HostStats {
 /** The outcome on one host. */
 export interface HostResult {
   name: string;
-  /** `stale`: facts the plan rests on moved before it was applied, so nothing was applied there. */
-  status: 'ok' | 'changed' | 'failed' | 'unreachable' | 'stale';
+  /** `stale`: facts the plan rests on moved before it was applied, so nothing was applied there. `skipped`: the rolling run stopped before the host's batch (see `rolling.skipped`). */
+  status: 'ok' | 'changed' | 'failed' | 'unreachable' | 'stale' | 'skipped';
   tasks: TaskResult[];
   handlers: HandlerResult[];
   error?: string;
@@ -60,6 +61,8 @@ export interface HostResult {
   stale?: string[];
   /** Things the operator must do (e.g. update ansible_port), collected from applied changes. */
   notices?: string[];
+  /** Batches and draining around this host's changes. */
+  rolling?: HostRollingReport;
   stats: HostStats;
 }
 
@@ -79,6 +82,8 @@ export interface RunResult {
   mode: 'dry-run' | 'apply';
   hosts: HostResult[];
   summary: RunSummary;
+  /** The apply's batches and drains (planned, on a dry run), when a host is batched or drained. */
+  rolling?: RollingPlanReport;
 }
 
 /** Counts task statuses over every host. */

@@ -8,6 +8,7 @@ import { z } from 'zod';
 import type { Host, Inventory } from '../inventory/types.ts';
 import { playHosts } from './play-hosts.ts';
 import type { Handler, HostHandlers, LoginFallbacks, RoleContext, RoleRef, RunningRole, Task } from './types.ts';
+import type { TrafficBalancer } from './rolling/traffic.ts';
 
 export type { LoginFallbacks, RoleContext, RoleRef, RunningRole };
 
@@ -48,6 +49,8 @@ export interface Role<Vars = Record<string, unknown>> extends RoleRef {
   handlers?: Handler[] | HostHandlers<Vars>;
   /** Where the run may still find the host after this role moved SSH (see LoginFallbacks). */
   loginFallbacks?(host: Host<Vars>): LoginFallbacks;
+  /** For a balancer role: how it drains the hosts behind it, so that their changes go without a failed request. */
+  readonly balances?: TrafficBalancer<Vars>;
 }
 
 /** What `defineRole` takes: the role, its namespace under `vars`, the others it reads under `uses`. */
@@ -62,6 +65,7 @@ export interface RoleSpec<Own extends Namespace, Uses extends Namespace> {
   tasks(host: Host<VarsOf<Own | Uses>>, context: RoleContext<VarsOf<Own | Uses>>): Task<VarsOf<Own | Uses>>[];
   handlers?: Handler[] | HostHandlers<VarsOf<Own | Uses>>;
   loginFallbacks?(host: Host<VarsOf<Own | Uses>>): LoginFallbacks;
+  balances?: TrafficBalancer<VarsOf<Own | Uses>>;
 }
 
 const ROLE_NAME = /^[a-z][a-z0-9_-]*$/;
@@ -80,6 +84,7 @@ export function defineRole<Own extends Namespace = never, Uses extends Namespace
     tasks: spec.tasks,
     ...(spec.handlers ? { handlers: spec.handlers } : {}),
     ...(spec.loginFallbacks ? { loginFallbacks: spec.loginFallbacks } : {}),
+    ...(spec.balances ? { balances: spec.balances } : {}),
   };
 }
 

@@ -8,6 +8,8 @@ import type { Fact } from './types.ts';
 import type { Playbook } from './playbook.ts';
 import { UnknownHostKeyError } from '../transport/host-key-policy.ts';
 import { settleNewHostKeys, type HostKeyConsent } from './new-host-keys.ts';
+import { RollingRun, rollingFacts, type RollingEvents } from './rolling/rolling-run.ts';
+import type { HostCount } from './rolling/settings.ts';
 
 /** Rounds of first-contact questions: one for the hosts' (or their first jump hosts') keys, one more per jump host. */
 const MAX_HOST_KEY_ROUNDS = 8;
@@ -25,10 +27,12 @@ export interface RunOptions<Vars> {
   forks: number;
   /** Asked once about the host keys first seen in this run (`ssh_host_key_checking: ask`); without it they are refused. */
   confirmHostKeys?: HostKeyConsent;
+  /** `--batch`: how many hosts of a play take their changes at once, for this run (see rolling/). */
+  batch?: HostCount;
 }
 
 /** Progress callbacks for the whole run. */
-export interface RunEvents extends HostEvents {
+export interface RunEvents extends HostEvents, RollingEvents {
   phase?(name: 'connect and gather facts' | 'plan' | 'apply'): void;
   hostUnreachable?(host: string, error: string): void;
   hostFinished?(host: string, status: string): void;
@@ -49,6 +53,9 @@ export function scheduleTasks<Vars>(options: RunOptions<Vars>): Map<string, Sche
 
 /** A planned run: every host connected, gathered and planned; nothing written yet. */
 export class PlannedRun<Vars> {
+  /** The apply's batches and drains, planned with the run. */
+  private rolling!: RollingRun<Vars>;
+
   private constructor(
     private readonly options: RunOptions<Vars>,
     readonly sessions: HostSession<Vars>[],
@@ -68,6 +75,7 @@ export class PlannedRun<Vars> {
         for (const { host, fact } of task.peerFacts?.(session.host, options.inventory) ?? []) wanted.get(host)?.push(fact);
       }
     }
+    for (const { host, fact } of rollingFacts(options)) wanted.get(host)?.push(fact);
     events.phase?.('connect and gather facts');
     const connect = async (session: HostSession<Vars>) => {
       await session.connectAndGather(wanted.get(session.host.name) ?? []);
@@ -121,13 +129,15 @@ export class PlannedRun<Vars> {
     };
     for (const session of sessions) session.plan(peers);
     await mapLimit(sessions, options.forks, (session) => session.checkCandidates());
+    run.rolling = new RollingRun(options, sessions);
     return run;
   }
 
   /** The dry run's result: the plan of every host. */
   planResult(): RunResult {
     const hosts = this.sessions.map((session) => session.planReport());
-    return { mode: 'dry-run', hosts, summary: summarize(hosts) };
+    const rolling = this.rolling.report();
+    return { mode: 'dry-run', hosts, summary: summarize(hosts), ...(rolling ? { rolling } : {}) };
   }
 
   /** True when any host has a change to make. */
@@ -135,21 +145,19 @@ export class PlannedRun<Vars> {
     return this.sessions.some((session) => !session.failed && session.hasChanges);
   }
 
-  /** Applies every host's plan, hosts in parallel; one host's failure never stops the others. */
+  /** Applies every host's plan, hosts in parallel, those of a rolling play in batches; one host's failure stops only its own play's batches. */
   async apply(events: RunEvents = {}, shouldStop: () => boolean = () => false): Promise<RunResult> {
     events.phase?.('apply');
     const byName = new Map(this.sessions.map((session) => [session.host.name, session]));
     const peers = (name: string) => byName.get(name)?.gathered;
-    const hosts = await mapLimit(this.sessions, this.options.forks, async (session) => {
-      const result = await session.apply(peers, events, shouldStop);
-      events.hostFinished?.(session.host.name, result.status);
-      return result;
-    });
-    return { mode: 'apply', hosts, summary: summarize(hosts) };
+    const applyOne = async (session: HostSession<Vars>) => session.apply(peers, events, shouldStop);
+    const hosts = await this.rolling.apply(applyOne, events, shouldStop);
+    const rolling = this.rolling.report();
+    return { mode: 'apply', hosts, summary: summarize(hosts), ...(rolling ? { rolling } : {}) };
   }
 
   /** Closes every connection. */
   async close(): Promise<void> {
-    await Promise.all(this.sessions.map((session) => session.close()));
+    await Promise.all([...this.sessions.map((session) => session.close()), this.rolling.close()]);
   }
 }

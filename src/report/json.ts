@@ -53,11 +53,12 @@ export function runToJson(run: RunResult, stats?: ProcessStats, options: JsonOpt
         ...(host.stale ? { stale: host.stale } : {}),
         tasks: host.tasks.map((task) => ({ ...task, changes: task.changes.map((change) => (change.diff ? { ...change, diff: shownDiff(change.diff, options) } : change)) })),
         handlers: host.handlers,
+        ...(host.rolling ? { rolling: host.rolling } : {}),
         stats: host.stats,
       },
     ]),
   );
-  const document = { mode: run.mode, hosts, summary: run.summary, ...(stats ? { stats } : {}) };
+  const document = { mode: run.mode, hosts, summary: run.summary, ...(run.rolling ? { rolling: run.rolling } : {}), ...(stats ? { stats } : {}) };
   // Masked while still strings (a secret with a quote or a backslash is escaped once serialised), and once more after.
   return redact(JSON.stringify(redactDeep(document), null, 2));
 }

@@ -23,6 +23,7 @@ export function lineProgress(write: (line: string) => void): Progress {
       taskFinished: (host: string, result: TaskResult) => {
         if (result.status !== 'ok') write(`[${host}] ${result.status}: ${result.name}`);
       },
+      hostNote: (host, note) => write(`[${host}] ${printable(note)}`),
     },
     start: () => undefined,
     hostDone: (host, status) => write(`[${host}] done: ${status}`),
@@ -42,6 +43,10 @@ export function listrProgress(): Progress {
       taskStarted: (host, task) => {
         const wrapper = wrappers.get(host);
         if (wrapper) wrapper.output = task;
+      },
+      hostNote: (host, note) => {
+        const wrapper = wrappers.get(host);
+        if (wrapper) wrapper.output = printable(note);
       },
     },
     start(hosts) {

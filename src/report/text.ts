@@ -1,5 +1,6 @@
 /** The human report: each host's tasks with status, diffs, packages and services, then the recap. */
 import type { HostResult, RunResult, TaskResult } from '../engine/results.ts';
+import type { RollingPlanReport } from '../engine/rolling/report.ts';
 import { renderDiff } from './diff.ts';
 import type { Palette } from './palette.ts';
 import { printableDeep } from './printable.ts';
@@ -70,6 +71,8 @@ export function renderHost(host: HostResult, palette: Palette, options: RenderOp
     const label = handler.status === 'failed' ? palette.failed('failed'.padEnd(12)) : palette.changed(handler.status.padEnd(12));
     lines.push(`  ${label} handler ${handler.name}${handler.error ? `\n      ${palette.failed(redact(handler.error))}` : ''}`);
   }
+  // What happened around the host's changes (drained, ready); a skipped host's reason is on each of its tasks.
+  for (const step of host.rolling?.steps ?? []) lines.push(`  ${palette.dim('rolling'.padEnd(12))} ${step}`);
   if (host.error && host.status === 'failed') lines.push(palette.failed(`  ${redact(host.error)}`));
   for (const notice of host.notices ?? []) lines.push(palette.changed(`  NOTICE: ${redact(notice)}`));
   return lines.join('\n');
@@ -86,7 +89,7 @@ export function renderRecap(run: RunResult, palette: Palette): string {
     const failed = count('failed') + host.handlers.filter((h) => h.status === 'failed').length;
     const unreachable = host.status === 'unreachable' ? 1 : 0;
     const stale = host.status === 'stale' ? 1 : 0;
-    const paint = unreachable || failed || stale ? palette.failed : changed ? palette.changed : palette.ok;
+    const paint = unreachable || failed || stale || host.status === 'failed' ? palette.failed : changed ? palette.changed : palette.ok;
     // A dry run is never stale: its recap keeps the columns it always had.
     const staleColumn = run.mode === 'apply' ? `  stale=${stale}` : '';
     lines.push(
@@ -96,8 +99,35 @@ export function renderRecap(run: RunResult, palette: Palette): string {
   return lines.join('\n');
 }
 
+/** The apply's order as the plan shows it: hosts in parallel first, then each rolling group's batches and drains. */
+export function renderRollingPlan(plan: RollingPlanReport, palette: Palette): string {
+  const lines = [palette.bold('ROLLING')];
+  if (plan.parallel.length > 0) lines.push(`  first, in parallel (up to --forks): ${plan.parallel.join(', ')}`);
+  for (const group of plan.groups) {
+    lines.push(`  ${group.play}: ${group.size === 1 ? 'one host at a time' : `batches of ${group.size}`} (${group.sizeSource}); the next batches are skipped once more than ${group.maxFail} failed (${group.maxFailSource})`);
+    const width = Math.max(...group.batches.flat().map((name) => name.length));
+    for (const [index, batch] of group.batches.entries()) {
+      for (const [at, name] of batch.entries()) {
+        const label = at === 0 ? `batch ${index + 1}:` : '';
+        const steps = plan.steps[name];
+        lines.push(`    ${label.padEnd(10)} ${steps ? `${name.padEnd(width)}  ${steps}` : name}`);
+      }
+    }
+  }
+  for (const note of plan.notes) lines.push(palette.changed(`  note: ${note}`));
+  return lines.join('\n');
+}
+
+/** Hosts the run leaves drained on a balancer: said after the recap, so no one misses it. */
+function stillDrainedLines(run: RunResult, palette: Palette): string[] {
+  return run.hosts.flatMap((host) =>
+    host.rolling?.stillDrained?.length ? [palette.failed(`${host.name} stays drained on ${host.rolling.stillDrained.join(', ')}: clients are not sent to it; the next run returns it to ready once it is healthy`)] : [],
+  );
+}
+
 /** Renders a whole run: every host's section, then the recap. What hosts said is shown, never obeyed by the terminal. */
 export function renderRun(run: RunResult, palette: Palette, options: RenderOptions): string {
   const shown = printableDeep(run);
-  return [...shown.hosts.map((host) => renderHost(host, palette, options)), '', renderRecap(shown, palette)].join('\n');
+  const rolling = shown.mode === 'dry-run' && shown.rolling ? ['', renderRollingPlan(shown.rolling, palette)] : [];
+  return [...shown.hosts.map((host) => renderHost(host, palette, options)), ...rolling, '', renderRecap(shown, palette), ...stillDrainedLines(shown, palette)].join('\n');
 }

@@ -3,6 +3,7 @@ import { defineRole } from '../../src/engine/role.ts';
 import { nodeNamespace } from '../node/vars.ts';
 import { haproxyTasks, reloadHaproxy } from './tasks.ts';
 import { haproxyNamespace } from './vars.ts';
+import { haproxyDrain } from './drain.ts';
 
 /** HAProxy with TLS, source lists, rate limits and authorization, weighted by each node's usable CPUs. */
 export const balancerRole = defineRole({
@@ -15,4 +16,6 @@ export const balancerRole = defineRole({
   tags: ['haproxy'],
   tasks: (host, roles) => haproxyTasks(host, roles),
   handlers: [reloadHaproxy],
+  // Changes that restart a node drain it on every balancer first (src/engine/rolling).
+  balances: haproxyDrain,
 });

@@ -21,6 +21,7 @@ import { cpusText, describeCpuSources, usableCpusOfNode, type UsableCpus } from 
 import { nodeRole } from '../node/role.ts';
 import { reloadService, service } from '../core/systemd.ts';
 import { ACME_CHALLENGE_PORT } from '../acme/render.ts';
+import { RUNTIME_API_PACKAGES } from './drain.ts';
 
 export { RELOAD_HAPROXY };
 
@@ -232,5 +233,5 @@ export function haproxyListTasks(host: Host<BalancerVars>): Task[] {
 
 /** Everything a balancer runs, in order: packages, certificate, lists, config, service. */
 export function haproxyTasks(host: Host<BalancerVars>, roles: RoleContext<BalancerVars>): Task<BalancerVars>[] {
-  return [aptPackages(HAPROXY_PACKAGES), ...haproxyTlsTasks(host), ...haproxyListTasks(host), haproxyConfig(host, roles), service('haproxy')];
+  return [aptPackages([...HAPROXY_PACKAGES, ...RUNTIME_API_PACKAGES]), ...haproxyTlsTasks(host), ...haproxyListTasks(host), haproxyConfig(host, roles), service('haproxy')];
 }

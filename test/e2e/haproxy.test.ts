@@ -111,7 +111,7 @@ describe('HAProxy in front of the nodes', () => {
     const before = await balancerState();
     const result = await provision(['apply', inventory(), '--dry-run']);
     assertOk(result);
-    assert.match(result.stdout, /apt\.packages haproxy, openssl\n\s+- install haproxy/);
+    assert.match(result.stdout, /apt\.packages haproxy, openssl, socat\n\s+- install haproxy/);
     assert.match(result.stdout, /make a self-signed certificate for lb\.provision\.test on the host/);
     assert.match(result.stdout, /backend node2 [\d.]+:14265 weight 2: 2 usable CPUs/);
     assert.equal(await balancerState(), before);

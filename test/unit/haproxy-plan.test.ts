@@ -225,7 +225,7 @@ test('the balancer runs, in order: packages, certificate directory and certifica
   assert.deepEqual(
     tasks.map((task) => `${task.kind} ${task.target}`),
     [
-      'apt.packages haproxy, openssl',
+      'apt.packages haproxy, openssl, socat',
       'directory /etc/haproxy/certs',
       'haproxy.certificate /etc/haproxy/certs/site.pem',
       'file /etc/haproxy/allow.lst',

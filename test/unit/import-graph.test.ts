@@ -53,12 +53,14 @@ test('the engine (src/) imports nothing from the task library or the playbooks',
 
 /**
  * What the task library may use of the engine: its types and primitives (roles, facts, plans, the write guards, the
- * config-value guard, the fact batch splitter, the plan's seeded randomness), the shell-quoting tag, generic text editors, errors, and the inventory's value types and schema
+ * config-value guard, the fact batch splitter, the plan's seeded randomness, the balancer's drain interface), the shell-quoting tag, generic text editors, errors, and the inventory's value types and schema
  * pieces, secrets among them (a task marks a value secret with `secret()`, never by writing to the report's registry).
  * Not the transport, the CLI, the report or the run itself.
  */
 const ENGINE_SURFACE = [
   /^src\/engine\/(types|role|playbook|facts-report|config-values|write-script|gather|plan-random)\.ts$/,
+  // A balancer role's drain: the interface the engine calls (when to drain is the engine's; how is the role's).
+  /^src\/engine\/rolling\/traffic\.ts$/,
   /^src\/text\//,
   /^src\/transport\/shell\.ts$/,
   /^src\/errors\.ts$/,

@@ -38,11 +38,11 @@ function inventory(groups: Record<string, string[]>): Inventory {
   return { file: '/x.yaml', hosts, groups: new Map([['all', names], ...Object.entries(groups)]) };
 }
 
-test('a playbook\'s schema holds every namespace its roles own or use, once, strict, with their defaults', () => {
+test('a playbook\'s schema holds every namespace its roles own or use, once, strict, with their defaults, and the engine\'s `rolling`', () => {
   const playbook = definePlaybook({ roles: [painter, framer] });
-  assert.deepEqual(playbook.namespaces.map((namespace) => namespace.name), ['colour', 'shape']);
+  assert.deepEqual(playbook.namespaces.map((namespace) => namespace.name), ['colour', 'shape', 'rolling']);
   const schema = playbook.varsSchema('/inventory');
-  assert.deepEqual(schema.parse({}), { colour: { name: 'blue' }, shape: { sides: 4 } });
+  assert.deepEqual(schema.parse({}), { colour: { name: 'blue' }, shape: { sides: 4 }, rolling: { max_fail: 0, drain_timeout: 30, ready_timeout: 60 } });
   assert.equal(schema.safeParse({ colour: { nmae: 'red' } }).success, false, 'a misspelt key inside a namespace is an error');
   assert.equal(schema.safeParse({ other: 1 }).success, false, 'a namespace no role reads is not in the schema');
 });
@@ -92,9 +92,9 @@ test('the packages role installs, in one task, the packages of the roles that ru
   const balancer = hosts.hosts.find((host) => host.name === 'b1')!;
   const host = { ...balancer, vars: site.varsSchema('/inventory').parse({}) };
   const first = (playbook: typeof site) => playbook.plays[0]!.tasks(host, { ...hosts, hosts: hosts.hosts.map((candidate) => (candidate.name === 'b1' ? host : candidate)) });
-  assert.deepEqual(first(site).map((task) => task.target), ['nftables, fail2ban, python3-systemd, unattended-upgrades, haproxy, openssl']);
+  assert.deepEqual(first(site).map((task) => task.target), ['nftables, fail2ban, python3-systemd, unattended-upgrades, haproxy, openssl, socat']);
   assert.deepEqual(first(selectTags(site, ['firewall'], [])).map((task) => task.target), ['nftables']);
-  assert.deepEqual(first(selectTags(site, ['firewall', 'balancer'], [])).map((task) => task.target), ['nftables, haproxy, openssl']);
+  assert.deepEqual(first(selectTags(site, ['firewall', 'balancer'], [])).map((task) => task.target), ['nftables, haproxy, openssl, socat']);
 });
 
 test('a role that moves SSH tells the next run where to find the host, whatever the tags select', () => {
