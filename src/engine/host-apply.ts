@@ -11,7 +11,7 @@ import type { HandlerResult, HostResult, TaskResult } from './results.ts';
 import { performStep, type StepEnvironment } from './steps.ts';
 import { applyChange } from './apply-change.ts';
 import { errorText, type HostLink } from './host-connect.ts';
-import { asRun, planContext, reportChange, taskName, type HostPlan, type PeerLookup } from './host-plan.ts';
+import { planContext, planTask, reportChange, taskName, type HostPlan, type PeerLookup } from './host-plan.ts';
 import { samePlan, taskRecord } from './plan-record.ts';
 import { sha256 } from './digest.ts';
 import { playHandlers, type Fact, type Plan, type Play, type Task } from './types.ts';
@@ -112,7 +112,7 @@ export class HostApply<Vars> {
       else {
         const stale = cache.staleAmong(task.facts(link.host).map((fact) => fact.key));
         if (stale.length > 0) await this.refresh(task, later, cache);
-        plan = asRun(link, play, task.plan(planContext(link, this.inventory, play, cache, peers)), notified);
+        plan = planTask(link, play, task, planContext(link, this.inventory, play, cache, peers), notified);
         replanned = !(shown instanceof Error) && samePlan(taskRecord(play.name, name, shown, sha256), taskRecord(play.name, name, plan, sha256)) ? 'same' : 'differs';
         if (replanned === 'differs') this.diverged = true;
       }

@@ -3,6 +3,7 @@
  * carried forward), the candidate files validated on the host, and the dry run's report.
  */
 import type { Inventory } from '../inventory/types.ts';
+import { declarePlanSecrets, whilePlanning } from '../inventory/secret.ts';
 import type { ChangeReport, HandlerResult, HostResult, TaskResult } from './results.ts';
 import { checkCandidates } from './steps.ts';
 import { leaveStartToHandler } from './handler-start.ts';
@@ -47,6 +48,16 @@ export function planContext<Vars>(link: HostLink<Vars>, inventory: Inventory<Var
   return { host: link.host, inventory, facts, factsOf: peers, roles, ...(link.login ? { login: link.login } : {}) };
 }
 
+/**
+ * Plans `task` as it runs in its play: `secret()` is closed meanwhile, the values its changes declare secret are
+ * masked from here on, and starts that a notified restart handler does anyway are left to it.
+ */
+export function planTask<Vars>(link: HostLink<Vars>, play: Play<Vars>, task: Task<Vars>, context: PlanContext<Vars>, notified: ReadonlySet<string>): Plan {
+  const plan = whilePlanning(() => task.plan(context));
+  if (plan.status === 'change') declarePlanSecrets(plan.changes.flatMap((change) => change.secrets ?? []));
+  return asRun(link, play, plan, notified);
+}
+
 /** The plan as it runs in its play: starts that a notified restart handler does anyway are left to it. */
 export function asRun<Vars>(link: HostLink<Vars>, play: Play<Vars>, plan: Plan, notified: ReadonlySet<string>): Plan {
   if (plan.status !== 'change') return plan;
@@ -89,7 +100,7 @@ export class HostPlan<Vars> {
       if (cache.staleAmong(task.facts(this.link.host).map((fact) => fact.key)).length > 0) this.provisional.add(index);
       const notified = notifiedIn.get(play) ?? notifiedIn.set(play, new Set()).get(play)!;
       try {
-        const plan = asRun(this.link, play, task.plan(planContext(this.link, this.inventory, play, facts, recordedPeers)), notified);
+        const plan = planTask(this.link, play, task, planContext(this.link, this.inventory, play, facts, recordedPeers), notified);
         if (plan.status === 'change') {
           for (const change of plan.changes) {
             cache.applyEffects(change);

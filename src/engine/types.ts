@@ -178,6 +178,11 @@ export interface Change {
   movesLogin?: LoginUpdate;
   /** Something the operator must do after this change, printed with the recap. */
   notice?: string;
+  /**
+   * Values the change holds that were made while planning and that no output may show (a password's hash): the engine
+   * makes them secrets as it receives the plan, before anything is printed. Tasks do not call `secret()` themselves.
+   */
+  secrets?: readonly string[];
   /** Facts whose cached values this change makes stale; later tasks needing them get them re-read. */
   invalidates?: Fact<unknown>[];
   /**

@@ -8,7 +8,6 @@ import { sh } from '../../src/transport/shell.ts';
 import type { Handler, Plan, PlanContext, Task } from '../../src/engine/types.ts';
 import type { RoleContext } from '../../src/engine/role.ts';
 import type { Host } from '../../src/inventory/types.ts';
-import { secret } from '../../src/inventory/secret.ts';
 import { aptPackages } from '../core/apt.ts';
 import { file, planFileWrite } from '../core/files.ts';
 import { pathState } from '../core/files.facts.ts';
@@ -130,8 +129,6 @@ export function configSettings(host: Host<BalancerVars>, servers: BackendServer[
   const notes: string[] = [];
   const users = vars.auth.users.map((user) => {
     const { hash, reused } = userPasswordHash(host.name, user.name, user.password, currentHashes.get(user.name));
-    // Hashes are not passwords, but there is no reason to print them either.
-    secret(hash);
     if (!reused) notes.push(`user ${user.name}: ${currentHashes.has(user.name) ? 'the password changed; new' : 'new'} SHA-512 crypt hash`);
     return { name: user.name, hash };
   });
@@ -213,6 +210,9 @@ export function haproxyConfig(host: Host<BalancerVars>, roles: RoleContext<Balan
       const lines = summaryLines(host, servers);
       if (plan.status === 'ok') return { status: 'ok', reason: `${HAPROXY_FILES.config} is up to date (${servers.map((server) => `${server.name} weight ${server.weight}`).join(', ')})` };
       plan.changes[0].details = [...lines, ...notes];
+      // Hashes are not passwords, but there is no reason to print them either (a weak password falls to an offline
+      // guess): the new ones and those the diff removes.
+      plan.changes[0].secrets = [...(settings.auth?.users.map((user) => user.hash) ?? []), ...current.hashes.values()];
       return plan;
     },
   };
