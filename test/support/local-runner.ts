@@ -9,3 +9,18 @@ export const localRunner = {
     return { stdout: result.stdout, stderr: result.stderr, code: result.status ?? 255 };
   },
 };
+
+/** A host connection backed by /bin/sh that keeps each command's text, for engine tests that apply (in temp dirs only). */
+export function localConnection() {
+  const commands: string[] = [];
+  return {
+    commands,
+    usesSudo: false,
+    stats: { connections: 1, commands: 0, commandMs: 0 },
+    async exec(command: ShellCommand) {
+      commands.push(command.text);
+      const result = spawnSync('/bin/sh', ['-c', command.text], { encoding: 'utf8' });
+      return { stdout: result.stdout, stderr: result.stderr, code: result.status ?? 255 };
+    },
+  };
+}

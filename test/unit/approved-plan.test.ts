@@ -4,35 +4,16 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { execFileSync } from 'node:child_process';
 import { HostSession, type ScheduledTask } from '../../src/engine/host-session.ts';
-import { sh, type ShellCommand } from '../../src/transport/shell.ts';
+import { sh } from '../../src/transport/shell.ts';
 import type { Change, Fact, Play, Task } from '../../src/engine/types.ts';
 import type { Inventory } from '../../src/inventory/types.ts';
 import { renderRun } from '../../src/report/text.ts';
 import { palette } from '../../src/report/palette.ts';
 import { summarize } from '../../src/engine/results.ts';
 import { fakeHost } from '../support/fake-context.ts';
+import { localConnection } from '../support/local-runner.ts';
 import { leaveOutStaleHosts } from '../../src/engine/stale-hosts.ts';
-
-/** Runs commands with this machine's /bin/sh, and keeps each command's text. */
-function localConnection() {
-  const commands: string[] = [];
-  return {
-    commands,
-    usesSudo: false,
-    stats: { connections: 1, commands: 0, commandMs: 0 },
-    async exec(command: ShellCommand) {
-      commands.push(command.text);
-      try {
-        return { stdout: execFileSync('/bin/sh', ['-c', command.text], { encoding: 'utf8' }), stderr: '', code: 0 };
-      } catch (error) {
-        const failed = error as { stdout: string; stderr: string; status: number };
-        return { stdout: failed.stdout, stderr: failed.stderr, code: failed.status };
-      }
-    },
-  };
-}
 
 function session(tasks: Task[], name = 'h1') {
   const host = fakeHost<Record<string, unknown>>({}, name);

@@ -1,31 +1,12 @@
 /** The apply's re-reads: facts a change made stale are read again in one round trip for the tasks ahead. */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { execFileSync } from 'node:child_process';
 import { HostSession, type ScheduledTask } from '../../src/engine/host-session.ts';
-import { sh, type ShellCommand } from '../../src/transport/shell.ts';
+import { sh } from '../../src/transport/shell.ts';
 import type { Fact, Play, Task } from '../../src/engine/types.ts';
 import type { Inventory } from '../../src/inventory/types.ts';
 import { fakeHost } from '../support/fake-context.ts';
-
-/** Runs commands with this machine's /bin/sh, and keeps each command's text. */
-function localConnection() {
-  const commands: string[] = [];
-  return {
-    commands,
-    usesSudo: false,
-    stats: { connections: 1, commands: 0, commandMs: 0 },
-    async exec(command: ShellCommand) {
-      commands.push(command.text);
-      try {
-        return { stdout: execFileSync('/bin/sh', ['-c', command.text], { encoding: 'utf8' }), stderr: '', code: 0 };
-      } catch (error) {
-        const failed = error as { stdout: string; stderr: string; status: number };
-        return { stdout: failed.stdout, stderr: failed.stderr, code: failed.status };
-      }
-    },
-  };
-}
+import { localConnection } from '../support/local-runner.ts';
 
 const echoFact = (key: string, text: string, staleAfter: Fact<string>['staleAfter'] = ['packages']): Fact<string> => ({ key, command: sh`echo ${text}`, parse: (output) => output.stdout.trim(), staleAfter });
 

@@ -3,6 +3,7 @@
  * batch after batch. Gathering and planning are never batched: only the apply is.
  */
 import { describeCount, resolveCount, type HostCount, type RollingSettings } from './settings.ts';
+import type { RollingGroupReport } from './report.ts';
 
 /** A planned host, as the order sees it. */
 export interface HostToOrder {
@@ -20,19 +21,8 @@ export interface HostToOrder {
   balancer: boolean;
 }
 
-/** Hosts of one play with the same settings, taken batch after batch. */
-export interface RollingGroup {
-  play: string;
-  /** Hosts per batch. */
-  size: number;
-  /** Where the size comes from, for the plan: `--batch 2`, `rolling.batch 25%`, `nodes behind a balancer: one at a time`. */
-  sizeSource: string;
-  /** Failed hosts the group tolerates; one more and the batches not started yet are skipped. */
-  maxFail: number;
-  /** `rolling.max_fail 0`, `rolling.max_fail 10%`. */
-  maxFailSource: string;
-  batches: string[][];
-}
+/** Hosts of one play with the same settings, taken batch after batch (as the plan shows it). */
+export type RollingGroup = RollingGroupReport;
 
 /** The whole apply's order. */
 export interface ApplyOrder {
