@@ -39,7 +39,9 @@ export function parseKernelState(output: FactOutput): KernelState {
 export function kernelState(keys: readonly string[]): Fact<KernelState> {
   const pairs = keys.flatMap((key) => [key, procPath(key)]);
   // One grep reads every value: the shell's `read` takes a byte at a time, and /proc/sys answers a read at an offset
-  // past 0 with nothing, so `read` would see only the first character of a value (60 → 6).
+  // past 0 with nothing, so `read` would see only the first character of a value (60 → 6). grep prints the files in
+  // the order given, so each key's lines are at the front of what is left: a search of the whole text per key cost
+  // dash ~30 ms for 31 keys, the front ~1 ms.
   return {
     key: `sysctl:state:${keys.join(',')}`,
     description: `the kernel settings ${keys.join(', ')}`,
@@ -49,7 +51,8 @@ values="$nl$(grep -sH '' -- ${keys.map(procPath)})$nl"
 set -- ${pairs}
 while [ "$#" -gt 1 ]; do
   if [ -e "$2" ]; then
-    value=; case $values in *"$nl$2:"*) value=\${values#*"$nl$2:"}; value=\${value%%"$nl"*} ;; esac
+    value=
+    while :; do case $values in "$nl$2:"*) ;; *) break ;; esac; rest=\${values#"$nl$2:"}; line=\${rest%%"$nl"*}; [ -n "$value" ] || value=$line; values=\${rest#"$line"}; done
     if [ -w "$2" ]; then access=rw; else access=ro; fi
     printf 'key %s %s %s\\n' "$1" "$access" "$value"
   else printf 'key %s missing\\n' "$1"; fi
