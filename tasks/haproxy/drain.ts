@@ -106,6 +106,20 @@ exit 0`,
   staleAfter: [],
 };
 
+/**
+ * Whether HAProxy runs on the balancer (its admin socket, or the process of Debian's pid file), read with builtins
+ * only. A stale socket or pid file reads as running: the safe side, batches and drains as usual.
+ */
+export const servingFact: Fact<boolean> = {
+  key: 'haproxy:serving',
+  description: 'whether HAProxy runs',
+  command: sh`if [ -S ${ADMIN_SOCKET} ]; then echo yes; elif [ -f /run/haproxy.pid ] && read -r pid < /run/haproxy.pid && [ -n "$pid" ] && [ -d "/proc/$pid" ]; then echo yes; else echo no; fi`,
+  parse: (output) => output.stdout.trim() !== 'no',
+  // Running or not changes with the balancer's own apply, after the order is made; a new run reads it again.
+  volatile: true,
+  staleAfter: ['packages'],
+};
+
 /** Asks the node's health route on 127.0.0.1 until it answers 200, at most `timeoutSeconds` (curl, else bash's /dev/tcp). */
 export function healthScript(port: number, timeoutSeconds: number): ShellCommand {
   const tries = Math.max(1, Math.ceil(timeoutSeconds / POLL_SECONDS));
@@ -146,6 +160,7 @@ export const haproxyDrain: TrafficBalancer<NodeHostVars> = {
   serverNames: nodeServerNames,
   services: (node) => [node.vars.node.service],
   leftDrained: () => leftDrainedFact,
+  serving: () => servingFact,
   async drain(balancer, server, timeoutSeconds): Promise<DrainOutcome> {
     const out = await run(balancer, drainScript(server, timeoutSeconds), `drain ${server}`);
     if (out === 'unknown') return { known: false, sessionsLeft: 0 };

@@ -24,6 +24,7 @@ const appRole = defineRole({
 });
 
 const leftDrainedFact: Fact<LeftDrained[]> = { key: 'fake:left-drained', command: sh`true`, parse: () => [] };
+const servingFact: Fact<boolean> = { key: 'fake:serving', command: sh`true`, parse: () => true };
 
 /** A balancer that records what it is asked, in order. */
 function fakeBalancer(log: string[], options: { sessionsLeft?: number; unhealthy?: string[] } = {}): TrafficBalancer {
@@ -33,6 +34,7 @@ function fakeBalancer(log: string[], options: { sessionsLeft?: number; unhealthy
     serverNames: (backends) => new Map(backends.map((host) => [host.name, `srv_${host.name}`])),
     services: () => ['app'],
     leftDrained: () => leftDrainedFact,
+    serving: () => servingFact,
     drain: async (_runner, server) => {
       log.push(`drain ${server}`);
       return { known: true, sessionsLeft: options.sessionsLeft ?? 0 };
@@ -51,10 +53,11 @@ function fakeBalancer(log: string[], options: { sessionsLeft?: number; unhealthy
 const runner = { exec: async () => ({ stdout: '', stderr: '', code: 0 }) };
 
 /** A planned host: restarts `app` when `restarts`, changes nothing when `changes` is false. */
-function session(host: Host, play: ReturnType<typeof definePlaybook>['plays'][number], options: { changes?: boolean; restarts?: boolean; left?: LeftDrained[]; planFailed?: boolean } = {}): HostSession<Record<string, unknown>> {
+function session(host: Host, play: ReturnType<typeof definePlaybook>['plays'][number], options: { changes?: boolean; restarts?: boolean; left?: LeftDrained[]; planFailed?: boolean; serving?: boolean } = {}): HostSession<Record<string, unknown>> {
   const changes = options.changes ?? true;
   const gathered = new FactCache();
   if (options.left) gathered.store(new Map([[leftDrainedFact.key, options.left]]), [leftDrainedFact as Fact<unknown>]);
+  if (options.serving !== undefined) gathered.store(new Map([[servingFact.key, options.serving]]), [servingFact as Fact<unknown>]);
   const plan = (): HostResult => ({
     name: host.name,
     status: options.planFailed ? 'failed' : changes ? 'changed' : 'ok',
@@ -104,6 +107,22 @@ test('each node is drained, changed, found healthy and returned before the next;
   assert.deepEqual(log, ['apply lb1', 'drain srv_n1', 'apply n1', 'healthy? n1', 'ready srv_n1', 'drain srv_n2', 'apply n2', 'healthy? n2', 'ready srv_n2']);
   assert.deepEqual(results.map((result) => result.status), ['changed', 'changed', 'changed']);
   assert.deepEqual(results[1]!.rolling?.steps, ['drained on lb1', 'answers its health route', 'ready and up on lb1']);
+});
+
+test('a balancer that sends no traffic yet (a first converge) holds nobody back: its nodes change in parallel, undrained, and the plan says why', async () => {
+  const log: string[] = [];
+  const { playbook, inventory, lb, nodes, appPlay, lbPlay } = setUp(log, ['n1', 'n2']);
+  const run = new RollingRun({ inventory, playbook, forks: 10 }, [session(lb, lbPlay, { serving: false }), ...nodes.map((node) => session(node, appPlay))]);
+  const plan = run.report()!;
+  assert.deepEqual(plan.parallel, ['lb1', 'n1', 'n2']);
+  assert.deepEqual(plan.groups, []);
+  assert.deepEqual(plan.steps, {});
+  assert.ok(plan.notes.some((note) => /lb1 sends no traffic yet \(FakeProxy not running\): n1 and n2 take their changes in parallel, without draining/.test(note)), plan.notes.join('\n'));
+  await run.apply(applier(log), {}, () => false);
+  assert.ok(!log.some((line) => line.startsWith('drain')), log.join(', '));
+  // Once it runs, the same nodes roll one at a time again.
+  const serving = new RollingRun({ inventory, playbook, forks: 10 }, [session(lb, lbPlay, { serving: true }), ...nodes.map((node) => session(node, appPlay))]);
+  assert.deepEqual(serving.report()!.groups[0]!.batches, [['n1'], ['n2']]);
 });
 
 test('once a node fails, the batches after it are skipped, and the failed node stays drained', async () => {

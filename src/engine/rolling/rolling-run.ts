@@ -49,11 +49,13 @@ function routeHosts<Vars>(options: RollingOptions<Vars>, route: TrafficRoute<Var
   return { balancers: context.hostsOf(route.balancers), backends: context.hostsOf(route.balancer.backends) };
 }
 
-/** The facts the run reads on each balancer for the rolling apply: the servers an earlier run left drained. */
+/** The facts the run reads on each balancer for the rolling apply: the servers an earlier run left drained, and whether it serves yet. */
 export function rollingFacts<Vars>(options: RollingOptions<Vars>): { host: string; fact: Fact<unknown> }[] {
   return options.playbook.traffic.flatMap((route) => {
     const { balancers, backends } = routeHosts(options, route);
-    return backends.length === 0 ? [] : balancers.map((balancer) => ({ host: balancer.name, fact: route.balancer.leftDrained(balancer) as Fact<unknown> }));
+    return backends.length === 0
+      ? []
+      : balancers.flatMap((balancer) => [route.balancer.leftDrained(balancer) as Fact<unknown>, route.balancer.serving(balancer) as Fact<unknown>].map((fact) => ({ host: balancer.name, fact })));
   });
 }
 
@@ -85,11 +87,17 @@ export class RollingRun<Vars> {
         play: last?.name ?? '',
         playIndex: last ? playbook.plays.indexOf(last) : -1,
         settings: rollingSettings(session.host.vars),
-        behindBalancer: routes.some((entry) => entry.backends.some((host) => host.name === session.host.name)),
+        // Behind a balancer that sends it traffic: one that does not run yet (a first converge) sends none.
+        behindBalancer: routes.some((entry) => entry.backends.some((host) => host.name === session.host.name) && entry.balancers.some((balancer) => this.serving(entry.route, balancer.name))),
         balancer: routes.some((entry) => entry.balancers.some((host) => host.name === session.host.name)),
       };
     });
     this.order = orderApply(hosts, options.batch ? { batch: options.batch } : {});
+    const idle = routes.filter((entry) => !entry.balancers.some((balancer) => this.serving(entry.route, balancer.name)));
+    for (const { route, balancers, backends } of idle) {
+      const going = backends.filter((host) => this.order.parallel.includes(host.name) && hosts.find((one) => one.name === host.name)?.changes);
+      if (going.length > 0) this.notes.push(`${names(balancers.map((host) => host.name))} ${balancers.length === 1 ? 'sends' : 'send'} no traffic yet (${route.balancer.product} not running): ${names(going.map((host) => host.name))} take their changes in parallel, without draining`);
+    }
     const batchOf = new Map(this.order.groups.flatMap((group) => group.batches.flatMap((batch) => batch.map((name) => [name, batch] as const))));
     const rolled = new Set(this.order.groups.flatMap((group) => group.batches.flat()));
     for (const session of sessions) {
@@ -121,6 +129,14 @@ export class RollingRun<Vars> {
         }
       }
     }
+  }
+
+  /** Whether a balancer sends its backends traffic yet (read in the gather); one outside the run, or not read, is taken to. */
+  private serving(route: TrafficRoute<Vars>, balancer: string): boolean {
+    const session = this.sessions.find((candidate) => candidate.host.name === balancer);
+    if (!session || session.failed) return true;
+    const fact = route.balancer.serving(session.host);
+    return session.gathered.has(fact.key) ? session.gathered.get(fact) : true;
   }
 
   /** The servers an earlier run left drained on a balancer of this run (read in the gather). */

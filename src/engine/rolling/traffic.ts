@@ -36,6 +36,11 @@ export interface TrafficBalancer<Vars = Record<string, unknown>> {
   services(backend: Host<Vars>): string[];
   /** Read on each balancer with its other facts: the servers an earlier run left drained there. */
   leftDrained(balancer: Host<Vars>): Fact<LeftDrained[]>;
+  /**
+   * Read on each balancer with its other facts: whether it sends its backends any traffic yet. A balancer not running
+   * yet (a first converge) sends none, so its backends' changes need neither batches nor drains.
+   */
+  serving(balancer: Host<Vars>): Fact<boolean>;
   /** Marks the server as drained by provision, sets it to drain, and waits at most `timeoutSeconds` for its sessions to end. */
   drain(balancer: CommandRunner, server: string, timeoutSeconds: number): Promise<DrainOutcome>;
   /** Sets the server back to ready and waits at most `timeoutSeconds` for the balancer's health check to see it up; clears the mark. */
