@@ -58,13 +58,14 @@ export function renderHost(host: HostResult, palette: Palette, options: RenderOp
     for (const moved of host.stale ?? []) lines.push(palette.failed(`    ${redact(moved)}`));
     lines.push(palette.dim('  plan again to see what a run would do now'));
   }
+  // A play's heading only above a task that is shown: a run that changes nothing lists no empty plays.
   let play = '';
   for (const task of host.tasks) {
+    if (task.status === 'ok' && !options.showOk) continue;
     if (task.play !== play) {
       play = task.play;
       lines.push(palette.dim(`  play: ${play}`));
     }
-    if (task.status === 'ok' && !options.showOk) continue;
     lines.push(indent(renderTask(task, palette, options), '  '));
   }
   for (const handler of host.handlers) {
