@@ -4,10 +4,7 @@ import { selectHosts } from '../inventory/limit.ts';
 import { PlannedRun } from '../engine/run.ts';
 import { leaveOutStaleHosts } from '../engine/stale-hosts.ts';
 import { runToJson } from '../report/json.ts';
-import { colorWanted, palette } from '../report/palette.ts';
-import { lineProgress, listrProgress } from '../report/progress.ts';
 import { renderRun } from '../report/text.ts';
-import { echoCommands, logToFile } from '../report/run-log.ts';
 import { selectTags, type Playbook } from '../engine/playbook.ts';
 import { applyLoginFallbacks } from '../engine/login-fallbacks.ts';
 import { confirmApply } from './confirm.ts';
@@ -15,7 +12,7 @@ import { askAboutHostKeys } from './host-key-prompt.ts';
 import { DEFAULT_PLAYBOOK_NAME } from './load-playbook.ts';
 import { ignoredVariableLines, resolveInventoryInput } from './inventory-input.ts';
 import { listPlayHosts, listPlayTasks } from './list-hosts.ts';
-import { endKeeperClient, persistSeconds } from '../transport/open-connection.ts';
+import { persistSeconds } from '../transport/open-connection.ts';
 import { secretValues } from '../report/redact.ts';
 import { keyedDigester } from '../engine/digest.ts';
 import { planKey } from '../engine/plan-key.ts';
@@ -26,6 +23,7 @@ import { writePlanFile } from './plan-output.ts';
 import { provisionVersion } from './version.ts';
 import { EXIT, exitCodeFor } from './exit-codes.ts';
 import { batchFlag, type ApplyFlags } from './apply-flags.ts';
+import { applyOutput } from './apply-output.ts';
 
 export { EXIT };
 export type { ApplyFlags };
@@ -34,7 +32,6 @@ export type { ApplyFlags };
 /** Runs `apply` and returns the exit code. */
 export async function applyCommand(flags: ApplyFlags, interrupted: () => boolean, loadPlaybook: (file: string | undefined) => Promise<Playbook>): Promise<number> {
   const started = performance.now();
-  const stats = () => ({ wallMs: Math.round(performance.now() - started), peakRssKb: process.resourceUsage().maxRSS, forks: flags.forks });
   if (!Number.isInteger(flags.forks) || flags.forks < 1) throw new InputError(`--forks must be a whole number ≥ 1, got ${flags.forks}`);
   batchFlag(flags);
   const savedPlan = await readSavedPlanSource(flags.inventory.sources);
@@ -58,18 +55,13 @@ export async function applyCommand(flags: ApplyFlags, interrupted: () => boolean
     list(flags.playbook ?? DEFAULT_PLAYBOOK_NAME, playbook, inventory, selectHosts(inventory, flags.limit), (line) => process.stdout.write(`${line}\n`));
     return EXIT.ok;
   }
-  const stopEcho = flags.verbose ? echoCommands((line) => process.stderr.write(`${line}\n`)) : undefined;
-  const log = flags.log ? logToFile(flags.log) : undefined;
+  const output = applyOutput(flags, started);
+  const { jsonOptions, colors, out, progress, stats } = output;
   const hosts = selectHosts(inventory, flags.limit);
   // A bad PROVISION_SSH_PERSIST is the operator's input: refused before any host is touched.
   for (const host of hosts) persistSeconds(host.connection);
   // After a run moved SSH (a new port, root's logins ended), the next one still finds the host while the inventory lags.
   applyLoginFallbacks(whole, inventory, hosts);
-  const jsonOptions = { showContents: flags.showContents === true };
-  const colors = palette(!flags.json && colorWanted(process.stdout, flags.color));
-  const out = (text: string) => process.stdout.write(`${text}\n`);
-  const onTerminal = process.stderr.isTTY === true && !flags.json;
-  const progress = onTerminal ? listrProgress() : lineProgress((line) => (flags.json ? undefined : process.stderr.write(`${line}\n`)));
 
   // New host keys are asked about before anything is sent to those hosts: in the dry run too, which logs in and
   // validates the run's files there. `--yes` answers the apply question, not this one.
@@ -100,17 +92,10 @@ export async function applyCommand(flags: ApplyFlags, interrupted: () => boolean
     progress.start(hosts.map((host) => host.name));
     const result = await run.apply({ ...progress.events, hostFinished: (host, status) => progress.hostDone(host, status) }, interrupted);
     await progress.stop();
-    log?.line(runToJson(result, stats(), jsonOptions));
-    if (flags.json) out(runToJson(result, stats(), jsonOptions));
     // The diffs were shown with the plan; the results list what happened.
-    else out(renderRun(result, colors, { showOk: false, details: false }));
-    if (interrupted()) return EXIT.interrupted;
-    return exitCodeFor(result, flags);
+    return output.finish(result, interrupted, false);
   } finally {
-    await run.close();
-    await endKeeperClient();
-    stopEcho?.();
-    log?.stop();
+    await output.close(run);
   }
 }
 

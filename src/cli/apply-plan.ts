@@ -18,14 +18,9 @@ import { applyLoginFallbacks } from '../engine/login-fallbacks.ts';
 import { parseDuration } from '../inventory/duration.ts';
 import { selectHosts } from '../inventory/limit.ts';
 import { secretValues } from '../report/redact.ts';
-import { runToJson } from '../report/json.ts';
-import { colorWanted, palette } from '../report/palette.ts';
-import { lineProgress, listrProgress } from '../report/progress.ts';
-import { renderRun } from '../report/text.ts';
-import { echoCommands, logToFile } from '../report/run-log.ts';
-import { endKeeperClient, persistSeconds } from '../transport/open-connection.ts';
+import { persistSeconds } from '../transport/open-connection.ts';
 import { batchFlag, type ApplyFlags } from './apply-flags.ts';
-import { EXIT, exitCodeFor } from './exit-codes.ts';
+import { applyOutput } from './apply-output.ts';
 import { askAboutHostKeys } from './host-key-prompt.ts';
 import { ignoredVariableLines, resolveInventoryInput } from './inventory-input.ts';
 import { fileDifferences, inventoryDifferences, inventoryInputs, playbookInputs } from './plan-inputs.ts';
@@ -82,7 +77,6 @@ export async function applySavedPlan(
   loadPlaybook: (file: string | undefined) => Promise<Playbook>,
 ): Promise<number> {
   const started = performance.now();
-  const stats = () => ({ wallMs: Math.round(performance.now() - started), peakRssKb: process.resourceUsage().maxRSS, forks: flags.forks });
   const { file } = source;
   for (const [flag, name] of SELECTION_FLAGS) if (flags[flag] !== undefined) throw new InputError(`${name} cannot be given with a saved plan: it covers what it was made for; plan again to change it`);
   if (flags.tags?.length || flags.skipTags?.length) throw new InputError('--tags and --skip-tags cannot be given with a saved plan: it covers what it was made for; plan again to change it');
@@ -119,13 +113,8 @@ export async function applySavedPlan(
   for (const host of hosts) persistSeconds(host.connection);
   applyLoginFallbacks(whole, inventory, hosts);
 
-  const stopEcho = flags.verbose ? echoCommands((line) => process.stderr.write(`${line}\n`)) : undefined;
-  const log = flags.log ? logToFile(flags.log) : undefined;
-  const jsonOptions = { showContents: flags.showContents === true };
-  const colors = palette(!flags.json && colorWanted(process.stdout, flags.color));
-  const out = (text: string) => process.stdout.write(`${text}\n`);
-  const onTerminal = process.stderr.isTTY === true && !flags.json;
-  const progress = onTerminal ? listrProgress() : lineProgress((line) => (flags.json ? undefined : process.stderr.write(`${line}\n`)));
+  const output = applyOutput(flags, started);
+  const { progress } = output;
   if (!flags.json) process.stderr.write(`Applying ${file}, made ${describeAge((Date.now() - Date.parse(plan.createdAt)) / 1000)} ago (${plan.createdAt}).\n`);
 
   const run = await PlannedRun.prepare({ inventory, hosts, playbook, forks: flags.forks, confirmHostKeys: askAboutHostKeys, ...batchFlag(flags) }, progress.events);
@@ -137,16 +126,10 @@ export async function applySavedPlan(
     const byName = new Map(applied.hosts.map((host) => [host.name, host]));
     const results = plan.hosts.map((saved): HostResult => byName.get(saved.name) ?? notPlanned(saved));
     const result = { mode: 'apply' as const, hosts: results, summary: summarize(results) };
-    log?.line(runToJson(result, stats(), jsonOptions));
     // The diffs were not shown in this run: the results show what each change did.
-    out(flags.json ? runToJson(result, stats(), jsonOptions) : renderRun(result, colors, { showOk: false, details: true }));
-    if (interrupted()) return EXIT.interrupted;
-    return exitCodeFor(result, flags);
+    return output.finish(result, interrupted, true);
   } finally {
-    await run.close();
-    await endKeeperClient();
-    stopEcho?.();
-    log?.stop();
+    await output.close(run);
   }
 }
 
